@@ -1,0 +1,269 @@
+"""Envelope v1: one payload encrypted to many recipients and signed by its sender.
+
+The byte layout is specified in docs/envelope.md; this module is its reference
+implementation. Opening checks, in order: magic, version, trusted signer,
+signature, structure, binding (kind, case id, queue), recipient slot, AEAD,
+padding. Any failure raises a subclass of EnvelopeRejected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.utils
+from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.signing import SigningKey, VerifyKey
+
+from crypto.errors import (
+    BindingMismatched,
+    DecryptionFailed,
+    EnvelopeMalformed,
+    NoRecipients,
+    NotARecipient,
+    SignatureInvalid,
+    SignerUntrusted,
+    UnknownVersion,
+)
+from crypto.keys import KEY_ID_SIZE, KeyId, key_id
+from crypto.padding import pad, unpad
+
+MAGIC = b"WSEV"
+VERSION = 1
+SIGNER_OFFSET = 6
+SIGNER_SIZE = 32
+SIGNATURE_SIZE = 64
+CONTENT_KEY_SIZE = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+NONCE_SIZE = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+SEALED_KEY_SIZE = 32 + CONTENT_KEY_SIZE + 16  # ephemeral key, content key, MAC
+MAX_RECIPIENTS = 64
+MAX_LABEL = 64
+TAG_SIZE = 16
+
+_CASE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_QUEUE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class Kind(IntEnum):
+    """What an envelope carries; bound into the signed header."""
+
+    REQUEST = 1
+    NOTE = 2
+    FOLLOW_UP = 3
+    REPLY = 4
+
+
+def valid_queue(queue: str) -> bool:
+    """Whether a queue name fits the envelope's label rules (a-z, 0-9, '_', '-', 1..64)."""
+    return bool(_QUEUE.fullmatch(queue))
+
+
+def valid_case_id(case_id: str) -> bool:
+    """Whether a case id fits the envelope's label rules (a-z, 0-9, '-', 1..64)."""
+    return bool(_CASE_ID.fullmatch(case_id))
+
+
+@dataclass(frozen=True)
+class Header:
+    """The signed, cleartext part of an envelope."""
+
+    kind: Kind
+    signer: VerifyKey
+    case_id: str
+    queue: str
+    recipients: tuple[KeyId, ...]
+    size: int
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A verified, decrypted envelope."""
+
+    header: Header
+    payload: bytes
+
+
+def seal(
+    payload: bytes,
+    *,
+    kind: Kind,
+    case_id: str,
+    queue: str,
+    recipients: Sequence[PublicKey],
+    signer: SigningKey,
+) -> bytes:
+    """Encrypt `payload` to every recipient and sign the result.
+
+    A fresh content key and nonce are drawn for each call. Duplicate recipient
+    keys are sealed once. Raises NoRecipients, PayloadTooLarge or ValueError
+    for labels outside the allowed alphabet.
+    """
+    if not valid_case_id(case_id):
+        raise ValueError("case id must be 1..64 of a-z, 0-9, '-'")
+    if not valid_queue(queue):
+        raise ValueError("queue must be 1..64 of a-z, 0-9, '_', '-'")
+    unique: dict[bytes, PublicKey] = {bytes(k): k for k in recipients}
+    if not unique:
+        raise NoRecipients("an envelope needs at least one recipient")
+    if len(unique) > MAX_RECIPIENTS:
+        raise ValueError(f"at most {MAX_RECIPIENTS} recipients")
+    content_key = nacl.utils.random(CONTENT_KEY_SIZE)
+    header = bytearray(MAGIC)
+    header += bytes([VERSION, int(kind)])
+    header += bytes(signer.verify_key)
+    for label in (case_id, queue):
+        raw = label.encode("ascii")
+        header += bytes([len(raw)]) + raw
+    header += bytes([len(unique)])
+    for key in unique.values():
+        header += key_id(key) + SealedBox(key).encrypt(content_key)
+    nonce = nacl.utils.random(NONCE_SIZE)
+    ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(pad(payload), bytes(header), nonce, content_key)
+    body = bytes(header) + nonce + len(ciphertext).to_bytes(4, "big") + ciphertext
+    return body + signer.sign(body).signature
+
+
+class _Reader:
+    """Bounds-checked cursor over signed envelope bytes."""
+
+    def __init__(self, data: bytes, start: int) -> None:
+        self.data = data
+        self.pos = start
+
+    def take(self, count: int) -> bytes:
+        if count < 0 or self.pos + count > len(self.data):
+            raise EnvelopeMalformed("envelope is truncated")
+        chunk = self.data[self.pos : self.pos + count]
+        self.pos += count
+        return chunk
+
+    def byte(self) -> int:
+        return self.take(1)[0]
+
+
+def _label(reader: _Reader, pattern: re.Pattern[str], what: str) -> str:
+    length = reader.byte()
+    raw = reader.take(length)
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError as err:
+        raise EnvelopeMalformed(f"{what} is not ASCII") from err
+    if not pattern.fullmatch(text):
+        raise EnvelopeMalformed(f"{what} has characters outside its alphabet")
+    return text
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    header: Header
+    header_bytes: bytes
+    slots: dict[bytes, bytes]
+    nonce: bytes
+    ciphertext: bytes
+
+
+def _verify_and_parse(envelope: bytes, trusted_signers: Collection[VerifyKey]) -> _Parsed:
+    if len(envelope) < SIGNER_OFFSET + SIGNER_SIZE + SIGNATURE_SIZE:
+        raise EnvelopeMalformed("envelope is too short")
+    if envelope[:4] != MAGIC:
+        raise EnvelopeMalformed("not a Waystation envelope (magic)")
+    if envelope[4] != VERSION:
+        raise UnknownVersion(f"envelope version {envelope[4]} is not supported")
+    signer_bytes = envelope[SIGNER_OFFSET : SIGNER_OFFSET + SIGNER_SIZE]
+    signer = next((k for k in trusted_signers if bytes(k) == signer_bytes), None)
+    if signer is None:
+        raise SignerUntrusted("envelope is signed by an unknown key")
+    body, signature = envelope[:-SIGNATURE_SIZE], envelope[-SIGNATURE_SIZE:]
+    try:
+        signer.verify(body, signature)
+    except nacl.exceptions.BadSignatureError as err:
+        raise SignatureInvalid("envelope signature does not verify") from err
+    try:
+        kind = Kind(envelope[5])
+    except ValueError as err:
+        raise EnvelopeMalformed("envelope kind is unknown") from err
+    reader = _Reader(body, SIGNER_OFFSET + SIGNER_SIZE)
+    case_id = _label(reader, _CASE_ID, "case id")
+    queue = _label(reader, _QUEUE, "queue")
+    count = reader.byte()
+    if not 1 <= count <= MAX_RECIPIENTS:
+        raise EnvelopeMalformed("recipient count out of range")
+    slots: dict[bytes, bytes] = {}
+    for _ in range(count):
+        kid = reader.take(KEY_ID_SIZE)
+        if kid in slots:
+            raise EnvelopeMalformed("duplicate recipient slot")
+        slots[kid] = reader.take(SEALED_KEY_SIZE)
+    header_end = reader.pos
+    nonce = reader.take(NONCE_SIZE)
+    length = int.from_bytes(reader.take(4), "big")
+    ciphertext = reader.take(length)
+    if reader.pos != len(body):
+        raise EnvelopeMalformed("trailing bytes after ciphertext")
+    header = Header(kind, signer, case_id, queue, tuple(KeyId(k) for k in slots), len(envelope))
+    return _Parsed(header, body[:header_end], slots, nonce, ciphertext)
+
+
+def verify(
+    envelope: bytes,
+    *,
+    trusted_signers: Collection[VerifyKey],
+    case_id: str,
+    queue: str,
+    kinds: Collection[Kind],
+) -> Header:
+    """Check signature and binding without decrypting; returns the header."""
+    parsed = _verify_and_parse(envelope, trusted_signers)
+    _check_binding(parsed.header, case_id, queue, kinds)
+    return parsed.header
+
+
+def _check_binding(header: Header, case_id: str, queue: str, kinds: Collection[Kind]) -> None:
+    if header.kind not in kinds:
+        raise BindingMismatched(f"envelope is a {header.kind.name.lower()}, not what was expected")
+    if header.case_id != case_id:
+        raise BindingMismatched("envelope belongs to another case")
+    if header.queue != queue:
+        raise BindingMismatched("envelope belongs to another queue")
+
+
+def open_envelope(
+    envelope: bytes,
+    *,
+    recipient: PrivateKey,
+    trusted_signers: Collection[VerifyKey],
+    case_id: str,
+    queue: str,
+    kinds: Collection[Kind],
+) -> Opened:
+    """Verify, then decrypt an envelope for `recipient`.
+
+    The signature is checked before anything else is interpreted. Raises a
+    subclass of EnvelopeRejected on any failure; never returns partial data.
+    """
+    parsed = _verify_and_parse(envelope, trusted_signers)
+    _check_binding(parsed.header, case_id, queue, kinds)
+    sealed_key = parsed.slots.get(key_id(recipient.public_key))
+    if sealed_key is None:
+        raise NotARecipient("this envelope was not encrypted to this key")
+    try:
+        content_key = SealedBox(recipient).decrypt(sealed_key)
+        padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            parsed.ciphertext, parsed.header_bytes, parsed.nonce, content_key
+        )
+    except nacl.exceptions.CryptoError as err:
+        raise DecryptionFailed("envelope does not decrypt with this key") from err
+    if len(content_key) != CONTENT_KEY_SIZE:
+        raise DecryptionFailed("content key has the wrong size")
+    return Opened(parsed.header, unpad(padded))
+
+
+def signer_of(envelope: bytes) -> bytes:
+    """The raw signer key bytes claimed by an envelope (unverified; for choosing a trust set)."""
+    if len(envelope) < SIGNER_OFFSET + SIGNER_SIZE:
+        raise EnvelopeMalformed("envelope is too short")
+    return envelope[SIGNER_OFFSET : SIGNER_OFFSET + SIGNER_SIZE]

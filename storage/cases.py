@@ -1,0 +1,275 @@
+"""The case queue: enqueue, list, fetch, claim, events, close, reopen, purge.
+
+Every method that writes runs in one transaction together with its audit
+entry, so after a crash a change is either wholly there or not at all. Rows
+hold ciphertext (envelopes) and metadata only; never what a person typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NewType
+
+from storage.db import Connection, Database, IntegrityError
+from storage.errors import CaseNotFound, ClaimConflict, StorageError, TransitionRefused
+
+CaseId = NewType("CaseId", str)
+
+
+class Status(StrEnum):
+    """Where a case stands."""
+
+    NEW = "new"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+class EventKind(StrEnum):
+    """Things that happen to a case after intake."""
+
+    CLAIM = "claim"
+    NOTE = "note"
+    FOLLOW_UP = "follow_up"
+    REPLY = "reply"
+    CLOSE = "close"
+    REOPEN = "reopen"
+    ACK = "ack"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case row; `envelope` is None when it was not asked for."""
+
+    id: CaseId
+    queue: str
+    status: Status
+    created_at: int
+    updated_at: int
+    claimed_by: str | None
+    claimed_at: int | None
+    closed_at: int | None
+    envelope: bytes | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of a case; `envelope` holds encrypted content for notes and follow-ups."""
+
+    id: int
+    case_id: CaseId
+    kind: EventKind
+    actor: str
+    created_at: int
+    envelope: bytes | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what to which case, and when. Never content."""
+
+    id: int
+    at: int
+    actor: str
+    action: str
+    case_id: CaseId | None
+
+
+_CASE_COLUMNS = "id, queue, status, created_at, updated_at, claimed_by, claimed_at, closed_at"
+
+
+def _case(row: tuple[object, ...], with_envelope: bool) -> Case:
+    return Case(
+        CaseId(str(row[0])),
+        str(row[1]),
+        Status(row[2]),
+        int(row[3]),  # type: ignore[call-overload]
+        int(row[4]),  # type: ignore[call-overload]
+        None if row[5] is None else str(row[5]),
+        None if row[6] is None else int(row[6]),  # type: ignore[call-overload]
+        None if row[7] is None else int(row[7]),  # type: ignore[call-overload]
+        bytes(row[8]) if with_envelope else None,  # type: ignore[arg-type]
+    )
+
+
+def audit(conn: Connection, *, actor: str, action: str, case_id: str | None, now: int) -> None:
+    """Append one audit entry inside the caller's transaction."""
+    conn.execute("INSERT INTO audit (at, actor, action, case_id) VALUES (?, ?, ?, ?)", (now, actor, action, case_id))
+
+
+class CaseStore:
+    """Repository of cases over an open Database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def enqueue(
+        self, *, case_id: CaseId, queue: str, envelope: bytes, ref_hash: bytes | None, now: int, actor: str = "intake"
+    ) -> None:
+        """Store a new case and its audit entry in one transaction."""
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO cases (id, queue, status, created_at, updated_at, ref_hash, envelope)"
+                    " VALUES (?, ?, 'new', ?, ?, ?, ?)",
+                    (case_id, queue, now, now, ref_hash, envelope),
+                )
+                audit(conn, actor=actor, action="case.created", case_id=case_id, now=now)
+        except IntegrityError as err:
+            raise StorageError("a case with this id or reference already exists") from err
+
+    def list(
+        self,
+        *,
+        queues: Collection[str] | None = None,
+        statuses: Collection[Status] | None = None,
+        with_envelopes: bool = False,
+        limit: int | None = None,
+    ) -> list[Case]:
+        """Cases filtered by queue and status, oldest first."""
+        where: list[str] = []
+        params: list[object] = []
+        if queues is not None:
+            where.append(f"queue IN ({','.join('?' * len(queues))})")
+            params.extend(queues)
+        if statuses is not None:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            params.extend(s.value for s in statuses)
+        sql = f"SELECT {_CASE_COLUMNS}, {'envelope' if with_envelopes else 'NULL'} FROM cases"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at, rowid"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_case(row, with_envelopes) for row in self.db.conn.execute(sql, params)]
+
+    def fetch(self, case_id: str) -> Case:
+        """One case with its envelope; raises CaseNotFound."""
+        row = self.db.conn.execute(f"SELECT {_CASE_COLUMNS}, envelope FROM cases WHERE id = ?", (case_id,)).fetchone()
+        if row is None:
+            raise CaseNotFound(case_id)
+        return _case(row, True)
+
+    def resolve(self, prefix: str) -> CaseId:
+        """The one case id starting with `prefix` (at least 6 characters); raises CaseNotFound."""
+        if len(prefix) < 6 or not prefix.isalnum():
+            raise CaseNotFound(prefix)
+        rows = self.db.conn.execute(
+            "SELECT id FROM cases WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "\U0010ffff")
+        ).fetchall()
+        if len(rows) != 1:
+            raise CaseNotFound(prefix)
+        return CaseId(str(rows[0][0]))
+
+    def find_by_reference(self, ref_hash: bytes) -> CaseId | None:
+        """The case whose person-held reference hashes to `ref_hash`."""
+        row = self.db.conn.execute("SELECT id FROM cases WHERE ref_hash = ?", (ref_hash,)).fetchone()
+        return None if row is None else CaseId(str(row[0]))
+
+    def events(self, case_id: str) -> list[Event]:
+        """Events of a case, in order."""
+        rows = self.db.conn.execute(
+            "SELECT id, case_id, kind, actor, created_at, envelope FROM case_events WHERE case_id = ? ORDER BY id",
+            (case_id,),
+        )
+        return [
+            Event(int(r[0]), CaseId(str(r[1])), EventKind(r[2]), str(r[3]), int(r[4]), None if r[5] is None else bytes(r[5]))
+            for r in rows
+        ]
+
+    def claim(self, case_id: str, actor: str, now: int) -> None:
+        """Claim a new case; exactly one of two concurrent claims wins, the other gets ClaimConflict."""
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE cases SET status = 'claimed', claimed_by = ?, claimed_at = ?, updated_at = ?"
+                " WHERE id = ? AND status = 'new'",
+                (actor, now, now, case_id),
+            )
+            if cur.rowcount != 1:
+                self._require(conn, case_id)
+                raise ClaimConflict("the case is already claimed or closed")
+            self._event(conn, case_id, EventKind.CLAIM, actor, now, None)
+
+    def add_event(self, case_id: str, kind: EventKind, actor: str, now: int, envelope: bytes | None = None) -> int:
+        """Record a note, follow-up, reply or acknowledgement; returns the event id."""
+        if kind in (EventKind.CLAIM, EventKind.CLOSE, EventKind.REOPEN):
+            raise TransitionRefused(f"use the {kind.value} operation for a {kind.value}")
+        with self.db.transaction() as conn:
+            self._require(conn, case_id)
+            conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (now, case_id))
+            return self._event(conn, case_id, kind, actor, now, envelope)
+
+    def close(self, case_id: str, actor: str, now: int) -> None:
+        """Close a case that is new or claimed."""
+        self._transition(case_id, actor, now, EventKind.CLOSE, (Status.NEW, Status.CLAIMED),
+                         "status = 'closed', closed_at = ?", (now,))
+
+    def reopen(self, case_id: str, actor: str, now: int) -> None:
+        """Reopen a closed case: it returns to 'claimed' if it had an owner, else to 'new'."""
+        self._transition(case_id, actor, now, EventKind.REOPEN, (Status.CLOSED,),
+                         "status = CASE WHEN claimed_by IS NULL THEN 'new' ELSE 'claimed' END, closed_at = NULL", ())
+
+    def _transition(
+        self, case_id: str, actor: str, now: int, kind: EventKind, allowed: tuple[Status, ...], assignment: str,
+        params: tuple[object, ...],
+    ) -> None:
+        with self.db.transaction() as conn:
+            status = self._require(conn, case_id)
+            if status not in allowed:
+                raise TransitionRefused(f"cannot {kind.value} a case that is {status.value}")
+            conn.execute(f"UPDATE cases SET {assignment}, updated_at = ? WHERE id = ?", (*params, now, case_id))
+            self._event(conn, case_id, kind, actor, now, None)
+
+    def purge_closed(self, *, closed_before: int, quiet_since: int | None, now: int, actor: str = "retention") -> list[CaseId]:
+        """Delete closed cases closed before `closed_before`, except those with an event since `quiet_since`."""
+        with self.db.transaction() as conn:
+            sql = "SELECT id FROM cases c WHERE status = 'closed' AND closed_at < ?"
+            params: list[object] = [closed_before]
+            if quiet_since is not None:
+                sql += (" AND NOT EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id"
+                        " AND e.kind IN ('note', 'follow_up', 'reply') AND e.created_at >= ?)")
+                params.append(quiet_since)
+            ids = [CaseId(str(r[0])) for r in conn.execute(sql, params).fetchall()]
+            for case_id in ids:
+                conn.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+                audit(conn, actor=actor, action="case.purged", case_id=case_id, now=now)
+        return ids
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Counts by queue and status, from metadata only."""
+        result: dict[str, dict[str, int]] = {}
+        for queue, status, count in self.db.conn.execute(
+            "SELECT queue, status, count(*) FROM cases GROUP BY queue, status ORDER BY queue"
+        ):
+            result.setdefault(str(queue), {s.value: 0 for s in Status})[str(status)] = int(count)
+        return result
+
+    def audit_log(self, case_id: str | None = None) -> list[AuditEntry]:
+        """The audit log, optionally for one case."""
+        sql = "SELECT id, at, actor, action, case_id FROM audit"
+        params: tuple[object, ...] = ()
+        if case_id is not None:
+            sql += " WHERE case_id = ?"
+            params = (case_id,)
+        return [
+            AuditEntry(int(r[0]), int(r[1]), str(r[2]), str(r[3]), None if r[4] is None else CaseId(str(r[4])))
+            for r in self.db.conn.execute(sql + " ORDER BY id", params)
+        ]
+
+    @staticmethod
+    def _require(conn: Connection, case_id: str) -> Status:
+        row = conn.execute("SELECT status FROM cases WHERE id = ?", (case_id,)).fetchone()
+        if row is None:
+            raise CaseNotFound(case_id)
+        return Status(row[0])
+
+    @staticmethod
+    def _event(conn: Connection, case_id: str, kind: EventKind, actor: str, now: int, envelope: bytes | None) -> int:
+        cur = conn.execute(
+            "INSERT INTO case_events (case_id, kind, actor, created_at, envelope) VALUES (?, ?, ?, ?, ?)",
+            (case_id, kind.value, actor, now, envelope),
+        )
+        audit(conn, actor=actor, action=f"case.{kind.value}", case_id=case_id, now=now)
+        return int(cur.lastrowid or 0)

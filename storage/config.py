@@ -1,0 +1,165 @@
+"""config.toml: the server's settings, every key with a default and a check."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from crypto.envelope import valid_queue
+from storage.errors import ConfigInvalid
+
+
+@dataclass(frozen=True)
+class QueuesConfig:
+    """Where requests go."""
+
+    default: str = "main"
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """How quickly traces disappear."""
+
+    delete_after_seconds: int = 600
+    time_granularity_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """How long closed cases are kept."""
+
+    closed_case_days: int = 90
+
+
+@dataclass(frozen=True)
+class RosterConfig:
+    """Validity periods used when an admin signs the roster."""
+
+    valid_days: int = 180
+    member_days: int = 365
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """Where the Bot API is."""
+
+    api_base_url: str = "https://api.telegram.org/bot"
+
+
+@dataclass(frozen=True)
+class StaffApiConfig:
+    """Where the staff API listens."""
+
+    listen: str = "127.0.0.1:8765"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole of config.toml."""
+
+    queues: QueuesConfig = field(default_factory=QueuesConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    roster: RosterConfig = field(default_factory=RosterConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    staff_api: StaffApiConfig = field(default_factory=StaffApiConfig)
+
+
+_MINIMUMS: dict[str, int] = {
+    "delete_after_seconds": 5,
+    "time_granularity_seconds": 1,
+    "closed_case_days": 1,
+    "valid_days": 1,
+    "member_days": 1,
+}
+_MAXIMUMS: dict[str, int] = {"delete_after_seconds": 47 * 3600}  # Telegram deletes only within 48 h
+
+
+def _section(cls: type, name: str, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigInvalid(f"config.toml: [{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigInvalid(f"config.toml: unknown key {name}.{unknown[0]} (check the spelling)")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        expected = type(getattr(cls(), key))
+        if expected is int and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ConfigInvalid(f"config.toml: {name}.{key} must be a whole number")
+        if expected is str and not isinstance(value, str):
+            raise ConfigInvalid(f"config.toml: {name}.{key} must be a string")
+        if expected is int and not _MINIMUMS.get(key, 0) <= value <= _MAXIMUMS.get(key, 10**9):
+            raise ConfigInvalid(
+                f"config.toml: {name}.{key} = {value} is out of range "
+                f"({_MINIMUMS.get(key, 0)}..{_MAXIMUMS.get(key, 10**9)})"
+            )
+        values[key] = value
+    return cls(**values)
+
+
+def parse_config(text: str) -> Config:
+    """Parse and check config text; raises ConfigInvalid with the key at fault."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigInvalid(f"config.toml is not valid TOML: {err}") from err
+    sections = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+    unknown = sorted(set(raw) - set(sections))
+    if unknown:
+        raise ConfigInvalid(f"config.toml: unknown section [{unknown[0]}] (check the spelling)")
+    config = Config(**{name: _section(factory, name, raw[name]) for name, factory in sections.items() if name in raw})
+    if not valid_queue(config.queues.default):
+        raise ConfigInvalid("config.toml: queues.default must be 1..64 of a-z, 0-9, '_', '-'")
+    host, _, port = config.staff_api.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigInvalid("config.toml: staff_api.listen must be HOST:PORT")
+    if not config.telegram.api_base_url.startswith(("https://", "http://")):
+        raise ConfigInvalid("config.toml: telegram.api_base_url must be an http(s) URL")
+    return config
+
+
+def load_config(path: Path) -> Config:
+    """Read and parse config.toml."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise ConfigInvalid(f"no config.toml at {path}") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigInvalid(f"cannot read {path}: {err}") from err
+    return parse_config(text)
+
+
+DEFAULT_CONFIG = """\
+# Waystation server configuration. Every key is optional; these are the defaults.
+# See docs/configuration.md for what each one means.
+
+[queues]
+# Queue a request goes to when nothing else decides.
+default = "main"
+
+[privacy]
+# Every message in an intake chat is deleted this many seconds after the last activity.
+delete_after_seconds = 600
+# Case timestamps are rounded down to this many seconds, so that the database's
+# times cannot be matched precisely against a chat's.
+time_granularity_seconds = 600
+
+[retention]
+# Closed cases are purged after this many days.
+closed_case_days = 90
+
+[roster]
+# How long a newly signed roster, and a newly added member, stay valid.
+valid_days = 180
+member_days = 365
+
+[telegram]
+# Bot API base URL: Telegram, a self-hosted Bot API server, or the local sandbox.
+api_base_url = "https://api.telegram.org/bot"
+
+[staff_api]
+listen = "127.0.0.1:8765"
+"""

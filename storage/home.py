@@ -1,0 +1,161 @@
+"""The server home: one directory holding config, secrets, roster and database.
+
+    HOME/                   0700
+      config.toml           settings (no secrets)
+      roster.json           the signed roster (written by `waystation roster ...`)
+      trusted_admins        admin signing keys that may sign the roster, one base64 key a line
+      waystation.db         the SQLCipher database (+ -wal / -shm while open)
+      secrets/              0700
+        db.key              database key, 64 hex characters
+        bot_identity.json   the bot's signing and encryption keys, unencrypted (see docs)
+        reference_pepper    salt for the slow hash of case references, 32 hex characters
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import nacl.utils
+from nacl.signing import VerifyKey
+
+from crypto.encoding import b64, unb64
+from crypto.errors import CryptoError
+from crypto.keys import Identity, dump_identity
+from crypto.reference import PEPPER_SIZE
+from storage.config import DEFAULT_CONFIG
+from storage.db import KEY_SIZE, Database, DatabaseKey
+from storage.errors import DatabaseKeyMissing, DatabaseKeyRejected, HomeInvalid, StorageError
+from storage.files import make_private_dir, replace, write_new
+
+DB_KEY_ENV = "WAYSTATION_DB_KEY"
+DB_KEY_CREDENTIAL = "waystation-db-key"
+
+
+@dataclass(frozen=True)
+class Home:
+    """Paths of one server home."""
+
+    root: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "waystation.db"
+
+    @property
+    def roster_path(self) -> Path:
+        return self.root / "roster.json"
+
+    @property
+    def trusted_admins_path(self) -> Path:
+        return self.root / "trusted_admins"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def db_key_path(self) -> Path:
+        return self.secrets / "db.key"
+
+    @property
+    def bot_identity_path(self) -> Path:
+        return self.secrets / "bot_identity.json"
+
+    @property
+    def pepper_path(self) -> Path:
+        return self.secrets / "reference_pepper"
+
+    def require(self) -> Home:
+        """Raise HomeInvalid unless this looks like an initialised home."""
+        if not self.root.is_dir():
+            raise HomeInvalid(f"{self.root} is not a directory: run 'waystation init {self.root}' first")
+        if not self.config_path.is_file():
+            raise HomeInvalid(f"{self.root} is not a Waystation home (no config.toml)")
+        return self
+
+    # -- secrets ---------------------------------------------------------------
+
+    def db_key(self, environ: Mapping[str, str] = os.environ) -> DatabaseKey:
+        """The database key from WAYSTATION_DB_KEY, a systemd credential, or secrets/db.key."""
+        if environ.get(DB_KEY_ENV):
+            return _parse_hex_key(environ[DB_KEY_ENV], DB_KEY_ENV)
+        credentials = environ.get("CREDENTIALS_DIRECTORY")
+        if credentials and (Path(credentials) / DB_KEY_CREDENTIAL).is_file():
+            path = Path(credentials) / DB_KEY_CREDENTIAL
+            return _parse_hex_key(path.read_text(encoding="ascii", errors="replace"), str(path))
+        try:
+            text = self.db_key_path.read_text(encoding="ascii", errors="replace")
+        except FileNotFoundError as err:
+            raise DatabaseKeyMissing(
+                f"no database key: set {DB_KEY_ENV}, provide the systemd credential "
+                f"'{DB_KEY_CREDENTIAL}', or restore {self.db_key_path}"
+            ) from err
+        return _parse_hex_key(text, str(self.db_key_path))
+
+    def pepper(self) -> bytes:
+        """The per-server salt of reference hashes."""
+        try:
+            return bytes.fromhex(self.pepper_path.read_text(encoding="ascii").strip())
+        except (FileNotFoundError, ValueError) as err:
+            raise HomeInvalid(f"{self.pepper_path} is missing or damaged") from err
+
+    def trusted_admins(self) -> list[VerifyKey]:
+        """Admin keys pinned as the roster's trust anchor."""
+        if not self.trusted_admins_path.exists():
+            return []
+        keys: list[VerifyKey] = []
+        for number, line in enumerate(self.trusted_admins_path.read_text(encoding="ascii").splitlines(), 1):
+            text = line.split("#", 1)[0].strip()
+            if not text:
+                continue
+            try:
+                keys.append(VerifyKey(unb64(text, 32, "admin key", CryptoError)))
+            except CryptoError as err:
+                raise HomeInvalid(f"{self.trusted_admins_path} line {number}: {err}") from err
+        return keys
+
+    def add_trusted_admin(self, key: VerifyKey, name: str) -> None:
+        """Pin one more admin key."""
+        if key in self.trusted_admins():
+            return
+        old = self.trusted_admins_path.read_bytes() if self.trusted_admins_path.exists() else b""
+        safe_name = "".join(ch for ch in name if ch.isprintable())
+        replace(self.trusted_admins_path, old + f"{b64(bytes(key))}  # {safe_name}\n".encode("utf-8"))
+
+
+def _parse_hex_key(text: str, where: str) -> DatabaseKey:
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError as err:
+        raise DatabaseKeyRejected(f"the database key in {where} is not hexadecimal") from err
+    if len(key) != KEY_SIZE:
+        raise DatabaseKeyRejected(f"the database key in {where} must be {KEY_SIZE * 2} hex characters")
+    return DatabaseKey(key)
+
+
+def init_home(root: Path) -> Home:
+    """Create a new home: config, secrets and an empty database. Refuses an existing, non-empty path."""
+    home = Home(root)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise HomeInvalid(f"{root} already exists and is not empty: refusing to overwrite it")
+    if not root.exists():
+        make_private_dir(root)
+    os.chmod(root, 0o700)
+    try:
+        make_private_dir(home.secrets)
+        write_new(home.config_path, DEFAULT_CONFIG.encode("utf-8"))
+        key = DatabaseKey(nacl.utils.random(KEY_SIZE))
+        write_new(home.db_key_path, key.hex().encode("ascii") + b"\n")
+        write_new(home.pepper_path, nacl.utils.random(PEPPER_SIZE).hex().encode("ascii") + b"\n")
+        write_new(home.bot_identity_path, dump_identity(Identity.generate("bot"), None))
+        Database.open(home.db_path, key, create=True).close()
+    except OSError as err:
+        raise StorageError(f"could not create the home at {root}: {err.strerror}") from err
+    return home

@@ -1,0 +1,135 @@
+"""Intake: turn one request into an encrypted case in the queue.
+
+The request is serialised, encrypted to the queue's active caseworkers on the
+verified roster, signed by the bot and stored with a slow hash of the
+person's case reference. Nothing readable is written anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import nacl.utils
+
+from crypto.envelope import Kind, seal, valid_queue
+from crypto.errors import CryptoError
+from crypto.padding import MAX_PAYLOAD
+from crypto.reference import CaseReference, hash_reference, new_reference
+from storage.cases import CaseId
+from storage.errors import IntakeRefused, RosterUnavailable, StorageError
+from storage.server import Server
+
+REQUEST_VERSION = 1
+MAX_ANSWERS = 32
+MAX_KEY_LENGTH = 64
+MAX_ANSWER_LENGTH = 4000
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a person asked for; lives only in memory until sealed."""
+
+    answers: Mapping[str, str]
+    language: str = "en"
+    channel: str = "cli"
+    reply_handle: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What intake hands back: the staff-side case id and the person's reference."""
+
+    case_id: CaseId
+    queue: str
+    reference: CaseReference
+
+
+def new_case_id() -> CaseId:
+    """16 characters of base32 (80 random bits), lower case."""
+    return CaseId(base64.b32encode(nacl.utils.random(10)).decode("ascii").lower())
+
+
+def request_from_json(obj: object, channel: str = "cli") -> Request:
+    """Check a JSON request: {"answers": {..}, "language": ".."} or a flat object of answers."""
+    if not isinstance(obj, dict):
+        raise IntakeRefused("a request must be a JSON object")
+    answers = obj.get("answers", obj) if "answers" in obj else obj
+    language = obj.get("language", "en") if "answers" in obj else "en"
+    if not isinstance(answers, dict) or not answers:
+        raise IntakeRefused("a request needs at least one answer")
+    if not isinstance(language, str) or not 2 <= len(language) <= 16:
+        raise IntakeRefused("language must be a short language code")
+    return Request(check_answers(answers), language, channel)
+
+
+def check_answers(answers: Mapping[object, object]) -> dict[str, str]:
+    """Answers are a small map of short keys to text; control characters are removed."""
+    if len(answers) > MAX_ANSWERS:
+        raise IntakeRefused(f"at most {MAX_ANSWERS} answers")
+    clean: dict[str, str] = {}
+    for key, value in answers.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH:
+            raise IntakeRefused(f"answer names must be 1..{MAX_KEY_LENGTH} characters")
+        if not isinstance(value, str):
+            raise IntakeRefused(f"answer '{key}' must be text")
+        text = "".join(ch for ch in value if ch.isprintable() or ch == "\n").strip()
+        if len(text) > MAX_ANSWER_LENGTH:
+            raise IntakeRefused(f"answer '{key}' is longer than {MAX_ANSWER_LENGTH} characters")
+        clean[key] = text
+    return clean
+
+
+def request_payload(request: Request, now: int) -> bytes:
+    """The plaintext that gets sealed: answers, language, the hour of submission, reply handle."""
+    hour = datetime.fromtimestamp(now - now % 3600, UTC).strftime("%Y-%m-%dT%H:00Z")
+    payload = {
+        "v": REQUEST_VERSION,
+        "answers": dict(request.answers),
+        "language": request.language,
+        "channel": request.channel,
+        "submitted_hour": hour,
+        "reply_handle": None if request.reply_handle is None else base64.b64encode(request.reply_handle).decode(),
+    }
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if len(data) > MAX_PAYLOAD:
+        raise IntakeRefused("the request is too long")
+    return data
+
+
+def submit(server: Server, request: Request, now: int, queue: str | None = None) -> Receipt:
+    """Encrypt and enqueue a request; raises IntakeRefused and leaves nothing behind on failure."""
+    queue = queue or server.config.queues.default
+    if not valid_queue(queue):
+        raise IntakeRefused("queue names are 1..64 of a-z, 0-9, '_', '-'")
+    try:
+        roster = server.roster(now)
+    except RosterUnavailable as err:
+        raise IntakeRefused(str(err)) from err
+    recipients = roster.caseworkers_for(queue, now)
+    if not recipients:
+        raise IntakeRefused(f"no active caseworker on the roster for queue '{queue}'")
+    case_id = new_case_id()
+    reference = new_reference()
+    try:
+        envelope = seal(
+            request_payload(request, now),
+            kind=Kind.REQUEST,
+            case_id=case_id,
+            queue=queue,
+            recipients=[m.identity.box_key for m in recipients],
+            signer=server.bot_identity().signing_key,
+        )
+        ref_hash = hash_reference(reference, server.home.pepper())
+    except CryptoError as err:
+        raise IntakeRefused(f"the request could not be sealed: {err}") from err
+    granularity = server.config.privacy.time_granularity_seconds
+    try:
+        server.cases.enqueue(case_id=case_id, queue=queue, envelope=envelope, ref_hash=ref_hash,
+                             now=now - now % granularity)
+    except StorageError as err:
+        raise IntakeRefused(f"the database refused the case: {err}") from err
+    return Receipt(case_id, queue, reference)

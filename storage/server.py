@@ -1,0 +1,97 @@
+"""An opened server home: config, database, bot identity and verified roster together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nacl.signing import VerifyKey
+
+from crypto.errors import CryptoError, RosterRejected
+from crypto.keys import Identity, load_identity
+from crypto.roster import Roster, load_roster
+from storage.cases import CaseStore
+from storage.config import Config, load_config
+from storage.db import Database
+from storage.errors import HomeInvalid, RosterUnavailable
+from storage.files import replace
+from storage.home import Home
+
+ROSTER_SERIAL_KEY = "roster_serial"
+
+
+@dataclass
+class Server:
+    """Everything a command, the bot or the staff API needs from one home."""
+
+    home: Home
+    config: Config
+    db: Database
+    _bot: Identity | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, root: Path, environ: Mapping[str, str] = os.environ) -> Server:
+        """Open a home: check it, read config, unlock and migrate the database."""
+        home = Home(root).require()
+        config = load_config(home.config_path)
+        db = Database.open(home.db_path, home.db_key(environ))
+        return cls(home, config, db)
+
+    @property
+    def cases(self) -> CaseStore:
+        """The case repository."""
+        return CaseStore(self.db)
+
+    def bot_identity(self) -> Identity:
+        """The bot's keys (kept unencrypted in secrets/, see docs/architecture.md)."""
+        if self._bot is None:
+            try:
+                self._bot = load_identity(self.home.bot_identity_path.read_bytes(), None)
+            except (OSError, CryptoError) as err:
+                raise HomeInvalid(f"{self.home.bot_identity_path} is missing or damaged") from err
+        return self._bot
+
+    def trusted_bot_keys(self) -> list[VerifyKey]:
+        """Keys whose envelopes staff accept: the bot's current key (and, later, previous ones)."""
+        return [self.bot_identity().signing_key.verify_key]
+
+    def roster(self, now: int) -> Roster:
+        """Load and verify roster.json; remember its serial so an older file is refused later."""
+        try:
+            data = self.home.roster_path.read_bytes()
+        except FileNotFoundError as err:
+            raise RosterUnavailable("there is no roster yet: run 'waystation roster init'") from err
+        admins = self.home.trusted_admins()
+        if not admins:
+            raise RosterUnavailable("no trusted admin key is pinned: run 'waystation roster init'")
+        seen = int(self.db.meta(ROSTER_SERIAL_KEY) or 0)
+        try:
+            roster = load_roster(data, trusted_admins=admins, now=now, min_serial=seen)
+        except RosterRejected as err:
+            raise RosterUnavailable(f"the roster is not usable: {err}") from err
+        if roster.serial > seen:
+            with self.db.transaction() as conn:
+                self.db.set_meta(conn, ROSTER_SERIAL_KEY, str(roster.serial))
+        return roster
+
+    def save_roster(self, data: bytes, now: int) -> Roster:
+        """Replace roster.json with newly signed bytes, after verifying them as any reader would."""
+        admins = self.home.trusted_admins()
+        seen = int(self.db.meta(ROSTER_SERIAL_KEY) or 0)
+        roster = load_roster(data, trusted_admins=admins, now=now, min_serial=seen + 1 if seen else 0)
+        replace(self.home.roster_path, data)
+        with self.db.transaction() as conn:
+            self.db.set_meta(conn, ROSTER_SERIAL_KEY, str(roster.serial))
+        return roster
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""The `waystation` command line: glue over bot, staff, storage and crypto."""

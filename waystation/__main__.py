@@ -1,0 +1,5 @@
+"""Allow `python -m waystation`."""
+
+from waystation.cli import main
+
+main()

@@ -1,0 +1,119 @@
+"""`waystation roster`: the signed list of vetted staff."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from crypto.keys import load_public
+from crypto.roster import DAY, Member, Role, Roster, new_roster, sign_roster
+from waystation.common import home_option, json_option, now, open_server, print_json, unlock
+
+admin_option = click.option("--admin", "admin_key", required=True,
+                            type=click.Path(path_type=Path, dir_okay=False), help="The admin's private key file.")
+
+
+@click.group()
+def roster() -> None:
+    """Create, change and check the signed staff roster."""
+
+
+@roster.command("init")
+@home_option
+@admin_option
+def roster_init(home: Path, admin_key: Path) -> None:
+    """Start the roster with this admin as its first member and pin the admin key."""
+    with open_server(home) as server:
+        if server.home.roster_path.exists():
+            raise click.ClickException("this home already has a roster: use 'roster add' or 'roster revoke'")
+        admin = unlock(admin_key)
+        t = now()
+        draft = new_roster(admin.public, t, server.config.roster.valid_days, server.config.roster.member_days)
+        server.home.add_trusted_admin(admin.signing_key.verify_key, admin.name)
+        server.save_roster(sign_roster(draft, admin), t)
+    click.echo(f"roster created; admin {admin.name}, fingerprint {admin.public.fingerprint()}")
+
+
+@roster.command("add")
+@home_option
+@admin_option
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--queue", "queues", multiple=True, help="Queue this person works on (repeatable).")
+@click.option("--days", type=click.IntRange(1, 3650), default=None,
+              help="Days until this member expires (default: roster.member_days in config).")
+@click.argument("pubfile", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def roster_add(home: Path, admin_key: Path, role: str, queues: tuple[str, ...], days: int | None, pubfile: Path) -> None:
+    """Add a vetted person from their public key file. Compare the printed fingerprint with them first."""
+    public = load_public(pubfile.read_bytes())
+    with open_server(home) as server:
+        admin = unlock(admin_key)
+        t = now()
+        current = server.roster(t)
+        member_days = days or server.config.roster.member_days
+        member = Member(public, Role(role), tuple(dict.fromkeys(queues)), t, t + member_days * DAY)
+        updated = current.with_member(member, t, server.config.roster.valid_days)
+        server.save_roster(sign_roster(updated, admin), t)
+        if member.role is Role.ADMIN:
+            server.home.add_trusted_admin(public.verify_key, public.name)
+    click.echo(f"added {public.name} as {role}; fingerprint {public.fingerprint()}")
+    click.echo("make sure this fingerprint matches the one the person reads to you")
+
+
+@roster.command("revoke")
+@home_option
+@admin_option
+@click.argument("name")
+def roster_revoke(home: Path, admin_key: Path, name: str) -> None:
+    """Revoke a member: no new case is encrypted to them and their requests are refused."""
+    with open_server(home) as server:
+        admin = unlock(admin_key)
+        t = now()
+        updated = server.roster(t).with_revoked(name, t, server.config.roster.valid_days)
+        server.save_roster(sign_roster(updated, admin), t)
+    click.echo(f"revoked {name}; new cases are no longer encrypted to them")
+
+
+@roster.command("renew")
+@home_option
+@admin_option
+def roster_renew(home: Path, admin_key: Path) -> None:
+    """Re-sign the roster with a fresh expiry, keeping its members."""
+    with open_server(home) as server:
+        admin = unlock(admin_key)
+        t = now()
+        updated = server.roster(t).renewed(t, server.config.roster.valid_days)
+        server.save_roster(sign_roster(updated, admin), t)
+    click.echo(f"roster renewed until {_date(updated.expires)}")
+
+
+def _date(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _member_json(m: Member, t: int) -> dict[str, object]:
+    return {
+        "name": m.name, "role": m.role.value, "queues": list(m.queues), "fingerprint": m.identity.fingerprint(),
+        "added": m.added, "expires": m.expires, "revoked": m.revoked, "active": m.active(t),
+    }
+
+
+@roster.command("show")
+@home_option
+@json_option
+def roster_show(home: Path, as_json: bool) -> None:
+    """Verify the roster and print its members."""
+    with open_server(home) as server:
+        t = now()
+        current: Roster = server.roster(t)
+    if as_json:
+        print_json({"serial": current.serial, "issued": current.issued, "expires": current.expires,
+                    "members": [_member_json(m, t) for m in current.members]})
+        return
+    click.echo(f"roster #{current.serial}, signature verified, valid until {_date(current.expires)}")
+    for m in current.members:
+        state = "active" if m.active(t) else ("revoked" if m.revoked is not None else "expired")
+        queues = ",".join(m.queues) or "-"
+        click.echo(f"  {m.name:<20} {m.role.value:<10} {queues:<16} {state:<8} until {_date(m.expires)}")
+        click.echo(f"  {'':<20} fingerprint {m.identity.fingerprint()}")
