@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from storage.home import init_home
+from waystation.commands_demo import demo
 from waystation.commands_keys import keys
 from waystation.commands_queue import queue, submit
 from waystation.commands_roster import roster
@@ -34,6 +35,7 @@ main.add_command(roster)
 main.add_command(submit)
 main.add_command(queue)
 main.add_command(staff)
+main.add_command(demo)
 
 
 def _register_optional() -> None:
