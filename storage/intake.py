@@ -13,10 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import nacl.exceptions
 import nacl.utils
+from nacl.public import PublicKey, SealedBox
 
 from crypto.envelope import Kind, seal, valid_queue
 from crypto.errors import CryptoError
+from crypto.keys import Identity
 from crypto.padding import MAX_PAYLOAD
 from crypto.reference import CaseReference, hash_reference, new_reference
 from storage.cases import CaseId
@@ -46,6 +49,22 @@ class Receipt:
     case_id: CaseId
     queue: str
     reference: CaseReference
+
+
+def seal_reply_handle(bot: Identity, chat_id: int) -> bytes:
+    """The chat id sealed to the bot's own key: only the bot can turn it back into a chat.
+
+    It travels inside the encrypted request, so the database never links a chat to a case.
+    """
+    return SealedBox(bot.box_private.public_key).encrypt(str(chat_id).encode("ascii"))
+
+
+def open_reply_handle(bot: Identity, handle: bytes) -> int:
+    """The chat id inside a reply handle; raises IntakeRefused if it is not one of ours."""
+    try:
+        return int(SealedBox(bot.box_private).decrypt(handle).decode("ascii"))
+    except (nacl.exceptions.CryptoError, ValueError, UnicodeDecodeError) as err:
+        raise IntakeRefused("the reply handle does not open with this bot's key") from err
 
 
 def new_case_id() -> CaseId:
@@ -100,18 +119,35 @@ def request_payload(request: Request, now: int) -> bytes:
     return data
 
 
-def submit(server: Server, request: Request, now: int, queue: str | None = None) -> Receipt:
-    """Encrypt and enqueue a request; raises IntakeRefused and leaves nothing behind on failure."""
-    queue = queue or server.config.queues.default
+@dataclass(frozen=True)
+class SealedCase:
+    """A request sealed for its queue, ready to be stored."""
+
+    case_id: CaseId
+    queue: str
+    envelope: bytes
+    ref_hash: bytes
+    reference: CaseReference
+
+
+def recipients_for(server: Server, queue: str, now: int) -> list[PublicKey]:
+    """Encryption keys of the queue's active caseworkers on the verified roster."""
     if not valid_queue(queue):
         raise IntakeRefused("queue names are 1..64 of a-z, 0-9, '_', '-'")
     try:
         roster = server.roster(now)
     except RosterUnavailable as err:
         raise IntakeRefused(str(err)) from err
-    recipients = roster.caseworkers_for(queue, now)
-    if not recipients:
+    members = roster.caseworkers_for(queue, now)
+    if not members:
         raise IntakeRefused(f"no active caseworker on the roster for queue '{queue}'")
+    return [m.identity.box_key for m in members]
+
+
+def seal_request(
+    request: Request, *, queue: str, recipients: list[PublicKey], bot: Identity, pepper: bytes, now: int
+) -> SealedCase:
+    """Encrypt a request and hash its new reference. Pure CPU work: safe to run in a worker thread."""
     case_id = new_case_id()
     reference = new_reference()
     try:
@@ -120,16 +156,30 @@ def submit(server: Server, request: Request, now: int, queue: str | None = None)
             kind=Kind.REQUEST,
             case_id=case_id,
             queue=queue,
-            recipients=[m.identity.box_key for m in recipients],
-            signer=server.bot_identity().signing_key,
+            recipients=recipients,
+            signer=bot.signing_key,
         )
-        ref_hash = hash_reference(reference, server.home.pepper())
+        ref_hash = hash_reference(reference, pepper)
     except CryptoError as err:
         raise IntakeRefused(f"the request could not be sealed: {err}") from err
+    return SealedCase(case_id, queue, envelope, ref_hash, reference)
+
+
+def store_sealed(server: Server, sealed: SealedCase, now: int) -> Receipt:
+    """Enqueue a sealed case in one transaction; on failure nothing remains."""
     granularity = server.config.privacy.time_granularity_seconds
     try:
-        server.cases.enqueue(case_id=case_id, queue=queue, envelope=envelope, ref_hash=ref_hash,
-                             now=now - now % granularity)
+        server.cases.enqueue(case_id=sealed.case_id, queue=sealed.queue, envelope=sealed.envelope,
+                             ref_hash=sealed.ref_hash, now=now - now % granularity)
     except StorageError as err:
         raise IntakeRefused(f"the database refused the case: {err}") from err
-    return Receipt(case_id, queue, reference)
+    return Receipt(sealed.case_id, sealed.queue, sealed.reference)
+
+
+def submit(server: Server, request: Request, now: int, queue: str | None = None) -> Receipt:
+    """Encrypt and enqueue a request; raises IntakeRefused and leaves nothing behind on failure."""
+    queue = queue or server.config.queues.default
+    recipients = recipients_for(server, queue, now)
+    sealed = seal_request(request, queue=queue, recipients=recipients, bot=server.bot_identity(),
+                          pepper=server.home.pepper(), now=now)
+    return store_sealed(server, sealed, now)

@@ -56,6 +56,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    # 2: messages of intake chats still to be deleted (chat id and message ids only;
+    # never linked to a case). Rebuilt into timers when the bot starts.
+    """
+    CREATE TABLE pending_deletions (
+        chat_id     INTEGER NOT NULL,
+        message_id  INTEGER NOT NULL,
+        due_at      INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, message_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX pending_deletions_by_due ON pending_deletions (due_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from storage.home import init_home
+from waystation.commands_bot import bot
 from waystation.commands_demo import demo
 from waystation.commands_keys import keys
 from waystation.commands_queue import queue, submit
@@ -36,6 +37,7 @@ main.add_command(submit)
 main.add_command(queue)
 main.add_command(staff)
 main.add_command(demo)
+main.add_command(bot)
 
 
 def _register_optional() -> None:

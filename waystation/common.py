@@ -14,6 +14,7 @@ import click
 
 from crypto.errors import CryptoError, PassphraseRejected
 from crypto.keys import Identity, identity_is_locked, load_identity
+from bot.errors import BotError
 from staff.errors import StaffError
 from storage.errors import StorageError
 from storage.server import Server
@@ -27,7 +28,7 @@ home_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
-USER_ERRORS: tuple[type[BaseException], ...] = (CryptoError, StorageError, StaffError)
+USER_ERRORS: tuple[type[BaseException], ...] = (CryptoError, StorageError, StaffError, BotError)
 
 
 class FriendlyGroup(click.Group):

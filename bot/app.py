@@ -1,0 +1,106 @@
+"""Building the python-telegram-bot Application: handlers in order, rate limiter, timers."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+from telegram import BotCommand, Update
+from telegram.constants import ChatType
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot import texts
+from bot.conversation import build_conversation, expired_button, media, send, unknown_command
+from bot.i18n import LANGUAGES
+from bot.processor import PerChatUpdateProcessor
+from bot.runtime import RUNTIME_KEY, Runtime, runtime
+
+log = logging.getLogger("waystation.bot")
+Context = ContextTypes.DEFAULT_TYPE
+MAX_CONCURRENT_UPDATES = 256
+
+
+async def only_private(update: object, context: Context) -> None:
+    """Groups, channels and updates without a private chat are ignored entirely."""
+    if not isinstance(update, Update):
+        raise ApplicationHandlerStop
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE or (update.message is None and update.callback_query is None):
+        raise ApplicationHandlerStop
+
+
+async def track_and_limit(update: Update, context: Context) -> None:
+    """Every incoming message goes on the deletion list; a flooding chat is ignored for a while."""
+    rt = runtime(context)
+    chat_id = update.effective_chat.id  # type: ignore[union-attr]
+    message_ids = [update.message.message_id] if update.message is not None else []
+    rt.vanisher.track(context.job_queue, chat_id, message_ids)  # type: ignore[arg-type]
+    now = rt.clock()
+    if rt.flood.allow(chat_id, now):
+        return
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    elif rt.flood.should_warn(chat_id, now):
+        language = context.chat_data.get("lang", "en") if context.chat_data is not None else "en"
+        await send(update, context, rt.translations.gettext(language, texts.SLOW_DOWN))
+    raise ApplicationHandlerStop
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log what failed, never what was said."""
+    error = context.error
+    log.error("update handling failed: %s (see the code path; no message content is logged)",
+              type(error).__name__ if error else "unknown error")
+
+
+async def announce_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """Neutral command descriptions, in each language."""
+    rt: Runtime = application.bot_data[RUNTIME_KEY]
+    for code in LANGUAGES:
+        commands = [
+            BotCommand("start", rt.translations.gettext(code, texts.COMMAND_START)),
+            BotCommand("cancel", rt.translations.gettext(code, texts.COMMAND_CANCEL)),
+            BotCommand("forget", rt.translations.gettext(code, texts.COMMAND_FORGET)),
+        ]
+        await application.bot.set_my_commands(commands, language_code=None if code == "en" else code)
+
+
+async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+    """On start: neutral commands, and deletion timers rebuilt from the database."""
+    rt: Runtime = application.bot_data[RUNTIME_KEY]
+    rt.vanisher.restore(application.job_queue)  # type: ignore[arg-type]
+    await announce_commands(application)
+
+
+def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[type-arg]
+    """The bot, wired to the Bot API at config's api_base_url."""
+    warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(rt.server.config.telegram.api_base_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+        .post_init(post_init)
+        .build()
+    )
+    application.bot_data[RUNTIME_KEY] = rt
+    application.add_handler(TypeHandler(object, only_private), group=-2)
+    application.add_handler(TypeHandler(Update, track_and_limit), group=-1)
+    application.add_handler(build_conversation(rt.vanisher.delete_after), group=0)
+    application.add_handler(CallbackQueryHandler(expired_button), group=0)
+    application.add_handler(MessageHandler(filters.COMMAND, unknown_command), group=0)
+    application.add_handler(MessageHandler(~filters.TEXT, media), group=0)
+    application.add_error_handler(on_error)
+    return application

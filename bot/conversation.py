@@ -1,0 +1,373 @@
+"""The intake conversation: consent, questions, review, submit; plus follow-ups.
+
+One async function per step, each returning the next state; the whole
+conversation is the table in `build_conversation`. Answers live only in
+`context.chat_data` (memory) and are dropped when the conversation ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import screens as S
+from bot import texts
+from bot.form import QuestionKind
+from bot.i18n import pick_language
+from bot.runtime import Runtime, runtime
+from crypto.reference import hash_reference, normalise_reference
+from crypto.errors import ReferenceInvalid
+from storage.errors import IntakeRefused, StorageError
+from storage.followups import add_follow_up
+from storage.intake import Request, check_answers, recipients_for, seal_reply_handle, seal_request, store_sealed
+from storage.routing import route
+
+log = logging.getLogger("waystation.bot.intake")
+Context = ContextTypes.DEFAULT_TYPE
+
+CONSENT, QUESTION, REVIEW, FOLLOW_UP_REFERENCE, FOLLOW_UP_TEXT = range(5)
+END = ConversationHandler.END
+
+# chat_data keys
+LANG, ANSWERS, STEP, EDITING, REF_HASH = "lang", "answers", "step", "editing", "ref_hash"
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+def _chat_id(update: Update) -> int:
+    chat = update.effective_chat
+    if chat is None:
+        raise RuntimeError("update without chat reached the conversation")
+    return chat.id
+
+
+def _data(context: Context) -> dict[str, Any]:
+    if context.chat_data is None:
+        raise RuntimeError("chat_data is unavailable")
+    return context.chat_data
+
+
+def _screens(update: Update, context: Context) -> S.Screens:
+    data = _data(context)
+    if LANG not in data:
+        user = update.effective_user
+        data[LANG] = pick_language(user.language_code if user else None)
+    rt = runtime(context)
+    return S.Screens(rt.translations, data[LANG], rt.form)
+
+
+async def send(update: Update, context: Context, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+    """Send a message and put it on the chat's deletion list."""
+    chat_id = _chat_id(update)
+    message = await context.bot.send_message(chat_id, text, reply_markup=markup, protect_content=True)
+    runtime(context).vanisher.track(context.job_queue, chat_id, [message.message_id])  # type: ignore[arg-type]
+    return message
+
+
+async def show(update: Update, context: Context, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Replace the message whose button was pressed, or send a new one after typed text."""
+    query = update.callback_query
+    if query is not None and isinstance(query.message, Message):
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+            return
+        except BadRequest:
+            pass  # the message is gone or unchanged: fall through to a fresh one
+    await send(update, context, text, markup)
+
+
+async def _ack(update: Update) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+
+
+def _minutes(rt: Runtime, seconds: int) -> int:
+    return max(1, round(seconds / 60))
+
+
+def _drop(context: Context, update: Update) -> None:
+    """Forget everything about this chat that lives in memory."""
+    data = context.chat_data
+    if data is not None:
+        data.clear()
+    chat = update.effective_chat
+    if chat is not None:
+        context.application.drop_chat_data(chat.id)
+        runtime(context).flood.forget(chat.id)
+
+
+# -- steps ---------------------------------------------------------------------------------------
+
+async def start(update: Update, context: Context) -> int:
+    """/start, any first text, or 'start again': the consent screen."""
+    await _ack(update)
+    language = _data(context).get(LANG)
+    _data(context).clear()
+    if language:
+        _data(context)[LANG] = language
+    rt = runtime(context)
+    text, markup = _screens(update, context).consent(_minutes(rt, rt.vanisher.delete_after))
+    await send(update, context, text, markup)
+    return CONSENT
+
+
+async def consent_button(update: Update, context: Context) -> int:
+    """Continue, language, or follow-up from the consent screen."""
+    await _ack(update)
+    choice = update.callback_query.data if update.callback_query else ""
+    rt = runtime(context)
+    data = _data(context)
+    if choice == S.LANGUAGE:
+        await show(update, context, *_screens(update, context).languages())
+        return CONSENT
+    if choice and choice.startswith(S.LANGUAGE_SET):
+        data[LANG] = pick_language(choice[len(S.LANGUAGE_SET):])
+        await show(update, context, *_screens(update, context).consent(_minutes(rt, rt.vanisher.delete_after)))
+        return CONSENT
+    if choice == S.FOLLOW_UP:
+        await show(update, context, _screens(update, context).text(texts.FOLLOW_UP_ASK_REFERENCE))
+        return FOLLOW_UP_REFERENCE
+    data[ANSWERS], data[STEP], data[EDITING] = {}, 0, False
+    await show(update, context, *_screens(update, context).question(0))
+    return QUESTION
+
+
+async def _advance(update: Update, context: Context) -> int:
+    data = _data(context)
+    form = runtime(context).form
+    if not data.get(EDITING) and data[STEP] + 1 < len(form.questions):
+        data[STEP] += 1
+        await show(update, context, *_screens(update, context).question(data[STEP]))
+        return QUESTION
+    data[EDITING] = False
+    await show(update, context, *_screens(update, context).review(data[ANSWERS]))
+    return REVIEW
+
+
+def _current(context: Context) -> Any:
+    return runtime(context).form.questions[_data(context)[STEP]]
+
+
+async def choice_button(update: Update, context: Context) -> int:
+    """A choice answer; a button of another question is ignored."""
+    await _ack(update)
+    _, question_id, option_id = (update.callback_query.data or "::").split(":", 2)  # type: ignore[union-attr]
+    question = _current(context)
+    if question.id != question_id or question.option(option_id) is None:
+        return QUESTION
+    _data(context)[ANSWERS][question.id] = (option_id, question.option(option_id).label)
+    return await _advance(update, context)
+
+
+async def skip_button(update: Update, context: Context) -> int:
+    """Skip an optional question."""
+    await _ack(update)
+    question = _current(context)
+    if not question.optional or (update.callback_query.data or "") != S.SKIP + question.id:  # type: ignore[union-attr]
+        return QUESTION
+    _data(context)[ANSWERS][question.id] = (None, "")
+    return await _advance(update, context)
+
+
+async def text_answer(update: Update, context: Context) -> int:
+    """A typed answer: control characters stripped, length capped."""
+    question = _current(context)
+    screens = _screens(update, context)
+    if question.kind is not QuestionKind.TEXT:
+        await send(update, context, screens.text(texts.USE_BUTTONS))
+        return QUESTION
+    raw = update.effective_message.text if update.effective_message else ""
+    clean = check_answers({"a": raw or ""})["a"] if len(raw or "") <= 4096 else ""
+    if len(raw or "") > question.max_length or len(clean) > question.max_length:
+        await send(update, context, screens.text(texts.ANSWER_TOO_LONG, limit=question.max_length))
+        return QUESTION
+    if not clean:
+        await send(update, context, screens.text(texts.ANSWER_EMPTY))
+        return QUESTION
+    _data(context)[ANSWERS][question.id] = (None, clean)
+    return await _advance(update, context)
+
+
+async def review_button(update: Update, context: Context) -> int:
+    """Send, cancel, or change one answer."""
+    await _ack(update)
+    choice = update.callback_query.data or "" if update.callback_query else ""
+    if choice == S.SUBMIT:
+        return await submit(update, context)
+    if choice == S.CANCEL:
+        return await cancel(update, context)
+    index = runtime(context).form.index(choice[len(S.EDIT):]) if choice.startswith(S.EDIT) else None
+    if index is None:
+        return REVIEW
+    data = _data(context)
+    data[STEP], data[EDITING] = index, True
+    await show(update, context, *_screens(update, context).question(index))
+    return QUESTION
+
+
+async def submit(update: Update, context: Context) -> int:
+    """Seal the request to the queue's caseworkers, enqueue it, give the person their reference."""
+    rt = runtime(context)
+    data = _data(context)
+    screens = _screens(update, context)
+    chat_id = _chat_id(update)
+    answers: dict[str, tuple[str | None, str]] = data.get(ANSWERS, {})
+    plain = {q.id: answers.get(q.id, (None, ""))[1] for q in rt.form.questions}
+    choices = {qid: option for qid, (option, _) in answers.items() if option is not None}
+    language = data.get(LANG, "en")
+    queue = route(rt.server.config.routing, rt.server.config.queues.default, language=language,
+                  country=plain.get("country", ""), help_option=choices.get("help", ""))
+    now = rt.now()
+    try:
+        recipients = recipients_for(rt.server, queue, now)
+        bot_identity = rt.server.bot_identity()
+        request = Request(check_answers(plain), language, "telegram", seal_reply_handle(bot_identity, chat_id))
+        sealed = await asyncio.to_thread(seal_request, request, queue=queue, recipients=recipients,
+                                         bot=bot_identity, pepper=rt.server.home.pepper(), now=now)
+        receipt = store_sealed(rt.server, sealed, now)
+    except (IntakeRefused, StorageError) as err:
+        log.warning("a request could not be stored (%s); the person was asked to try later", type(err).__name__)
+        await show(update, context, screens.text(texts.SUBMIT_FAILED))
+        return _finish(update, context, rt.server.config.privacy.delete_after_submit_seconds)
+    delay = rt.server.config.privacy.delete_after_submit_seconds
+    await show(update, context, screens.text(texts.SUBMITTED, reference=receipt.reference,
+                                             minutes=_minutes(rt, delay)), screens.delete_button())
+    safe = {q.id: plain[q.id] for q in rt.form.questions if q.alert_safe}
+    for listener in rt.case_listeners:
+        listener(context, receipt.case_id, receipt.queue, safe)
+    return _finish(update, context, delay)
+
+
+def _finish(update: Update, context: Context, delay: int) -> int:
+    rt = runtime(context)
+    rt.vanisher.soon(context.job_queue, _chat_id(update), delay)  # type: ignore[arg-type]
+    _drop(context, update)
+    return END
+
+
+async def cancel(update: Update, context: Context) -> int:
+    """/cancel or the Cancel button: nothing is sent, the chat goes soon."""
+    await _ack(update)
+    rt = runtime(context)
+    delay = rt.server.config.privacy.delete_after_submit_seconds
+    await send(update, context, _screens(update, context).text(texts.CANCELLED, minutes=_minutes(rt, delay)))
+    return _finish(update, context, delay)
+
+
+async def forget(update: Update, context: Context) -> int:
+    """/forget or 'Delete this chat now': every message goes at once, all state is dropped."""
+    await _ack(update)
+    rt = runtime(context)
+    await rt.vanisher.now(context.bot, context.job_queue, _chat_id(update))  # type: ignore[arg-type]
+    _drop(context, update)
+    return END
+
+
+async def follow_up_reference(update: Update, context: Context) -> int:
+    """The person typed their reference; right or wrong, the next step looks the same."""
+    rt = runtime(context)
+    text = update.effective_message.text if update.effective_message else ""
+    try:
+        digits = normalise_reference(text or "")
+    except ReferenceInvalid:
+        digits = "0" * 16  # same work and same answer as a wrong reference: references cannot be probed
+    _data(context)[REF_HASH] = await asyncio.to_thread(hash_reference, digits, rt.server.home.pepper())
+    await send(update, context, _screens(update, context).text(texts.FOLLOW_UP_ASK_TEXT))
+    return FOLLOW_UP_TEXT
+
+
+async def follow_up_text(update: Update, context: Context) -> int:
+    """Seal the added information to the case's caseworkers, if the reference matched."""
+    rt = runtime(context)
+    data = _data(context)
+    text = (update.effective_message.text if update.effective_message else "") or ""
+    screens = _screens(update, context)
+    limit = rt.form.questions[-1].max_length if rt.form.questions else 1000
+    if len(text) > limit:
+        await send(update, context, screens.text(texts.ANSWER_TOO_LONG, limit=limit))
+        return FOLLOW_UP_TEXT
+    try:
+        add_follow_up(rt.server, data.get(REF_HASH, b""), text, data.get(LANG, "en"), rt.now())
+    except (IntakeRefused, StorageError) as err:
+        log.warning("a follow-up could not be stored (%s)", type(err).__name__)
+    delay = rt.server.config.privacy.delete_after_submit_seconds
+    await send(update, context, screens.text(texts.FOLLOW_UP_DONE, minutes=_minutes(rt, delay)),
+               screens.delete_button())
+    return _finish(update, context, delay)
+
+
+async def timeout(update: object, context: Context) -> None:
+    """No activity for the delete time: the answers go (the deletion timer removes the messages)."""
+    if isinstance(update, Update):
+        _drop(context, update)
+
+
+async def stray_button(update: Update, context: Context) -> None:
+    """A button from an earlier screen while a form is open: ignored."""
+    await _ack(update)
+
+
+async def expired_button(update: Update, context: Context) -> None:
+    """A button pressed when no form is open (after a restart or timeout): start again."""
+    await _ack(update)
+    screens = _screens(update, context)
+    await send(update, context, screens.text(texts.FORM_EXPIRED), screens.restart_button())
+    _drop(context, update)
+
+
+async def media(update: Update, context: Context) -> None:
+    """Photos, files, stickers, voice: not read, not kept, deleted with the chat."""
+    await send(update, context, _screens(update, context).text(texts.ONLY_TEXT))
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    """A command the bot does not know."""
+    await send(update, context, _screens(update, context).text(texts.UNKNOWN_COMMAND))
+
+
+def build_conversation(timeout_seconds: int) -> ConversationHandler:  # type: ignore[type-arg]
+    """The whole intake conversation as one table of states and handlers."""
+    typed = filters.TEXT & ~filters.COMMAND
+    always = [
+        CommandHandler("start", start),
+        CommandHandler("cancel", cancel),
+        CommandHandler("forget", forget),
+        CallbackQueryHandler(forget, pattern=f"^{S.FORGET}$"),
+        CallbackQueryHandler(start, pattern=f"^{S.RESTART}$"),
+    ]
+    return ConversationHandler(
+        entry_points=[*always, MessageHandler(typed, start)],
+        states={
+            CONSENT: [CallbackQueryHandler(consent_button, pattern=f"^({S.CONTINUE}|{S.LANGUAGE}|{S.FOLLOW_UP}|{S.LANGUAGE_SET}[a-z]+)$")],
+            QUESTION: [
+                CallbackQueryHandler(choice_button, pattern=f"^{S.ANSWER}"),
+                CallbackQueryHandler(skip_button, pattern=f"^{S.SKIP}"),
+                MessageHandler(typed, text_answer),
+            ],
+            REVIEW: [CallbackQueryHandler(review_button, pattern=f"^({S.SUBMIT}|{S.CANCEL}|{S.EDIT}.+)$")],
+            FOLLOW_UP_REFERENCE: [MessageHandler(typed, follow_up_reference)],
+            FOLLOW_UP_TEXT: [MessageHandler(typed, follow_up_text)],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, timeout)],
+        },
+        fallbacks=[
+            *always,
+            CallbackQueryHandler(stray_button),
+            MessageHandler(filters.COMMAND, unknown_command),
+            MessageHandler(~filters.TEXT, media),
+        ],
+        conversation_timeout=timeout_seconds,
+        allow_reentry=False,
+    )

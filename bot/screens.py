@@ -1,0 +1,102 @@
+"""What the person sees: texts and inline keyboards for each step, in their language."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import texts
+from bot.form import Form, Question, QuestionKind
+from bot.i18n import LANGUAGES, Translations
+
+# Callback data: short, fixed vocabulary; never anything the person typed.
+CONTINUE = "c"
+LANGUAGE = "l"
+LANGUAGE_SET = "l:"
+FORGET = "x"
+ANSWER = "a:"
+SKIP = "s:"
+SUBMIT = "r"
+EDIT = "e:"
+CANCEL = "q"
+RESTART = "n"
+FOLLOW_UP = "f"
+
+
+class Screens:
+    """Renders one person's screens in their language."""
+
+    def __init__(self, translations: Translations, language: str, form: Form) -> None:
+        self._t = translations
+        self.language = language
+        self.form = form
+
+    def _(self, message: str) -> str:
+        return self._t.gettext(self.language, message)
+
+    def _button(self, message: str, data: str, **values: object) -> InlineKeyboardButton:
+        return InlineKeyboardButton(self._(message).format(**values), callback_data=data)
+
+    def consent(self, minutes: int) -> tuple[str, InlineKeyboardMarkup]:
+        """The first screen: what happens to what they write."""
+        keyboard = [
+            [self._button(texts.BUTTON_CONTINUE, CONTINUE)],
+            [self._button(texts.BUTTON_FOLLOW_UP, FOLLOW_UP)],
+            [self._button(texts.BUTTON_LANGUAGE, LANGUAGE), self._button(texts.BUTTON_DELETE_NOW, FORGET)],
+        ]
+        return self._(texts.CONSENT).format(minutes=minutes), InlineKeyboardMarkup(keyboard)
+
+    def languages(self) -> tuple[str, InlineKeyboardMarkup]:
+        """The language picker: each language in its own script."""
+        codes = list(LANGUAGES)
+        rows = [
+            [InlineKeyboardButton(LANGUAGES[c], callback_data=LANGUAGE_SET + c) for c in codes[i : i + 2]]
+            for i in range(0, len(codes), 2)
+        ]
+        return self._(texts.CHOOSE_LANGUAGE), InlineKeyboardMarkup(rows)
+
+    def question(self, index: int) -> tuple[str, InlineKeyboardMarkup | None]:
+        """One question, with its buttons."""
+        question = self.form.questions[index]
+        progress = self._(texts.QUESTION_PROGRESS).format(number=index + 1, total=len(self.form.questions))
+        text = f"{progress}\n\n{self._(question.prompt)}"
+        rows: list[list[InlineKeyboardButton]] = []
+        if question.kind is QuestionKind.CHOICE:
+            rows = [[InlineKeyboardButton(self._(o.label), callback_data=f"{ANSWER}{question.id}:{o.id}")]
+                    for o in question.options]
+        if question.optional:
+            rows.append([self._button(texts.BUTTON_SKIP, SKIP + question.id)])
+        return text, InlineKeyboardMarkup(rows) if rows else None
+
+    def answer_text(self, question: Question, answer: tuple[str | None, str]) -> str:
+        """An answer as shown back to the person (choices in their language)."""
+        option_id, text = answer
+        if option_id is not None:
+            option = question.option(option_id)
+            return self._(option.label) if option else text
+        return text or self._(texts.SKIPPED)
+
+    def review(self, answers: Mapping[str, tuple[str | None, str]]) -> tuple[str, InlineKeyboardMarkup]:
+        """All answers, each changeable, then send or cancel."""
+        lines = [self._(texts.REVIEW), ""]
+        buttons: list[InlineKeyboardButton] = []
+        for number, question in enumerate(self.form.questions, 1):
+            answer = answers.get(question.id, (None, ""))
+            lines.append(f"{number}. {self._(question.prompt)}\n→ {self.answer_text(question, answer)}")
+            buttons.append(self._button(texts.BUTTON_CHANGE, EDIT + question.id, question=number))
+        rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+        rows.append([self._button(texts.BUTTON_SUBMIT, SUBMIT), self._button(texts.BUTTON_CANCEL, CANCEL)])
+        return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+    def text(self, message: str, **values: object) -> str:
+        """Any other message."""
+        return self._(message).format(**values)
+
+    def delete_button(self) -> InlineKeyboardMarkup:
+        """A single 'delete this chat now' button."""
+        return InlineKeyboardMarkup([[self._button(texts.BUTTON_DELETE_NOW, FORGET)]])
+
+    def restart_button(self) -> InlineKeyboardMarkup:
+        """A single 'start again' button."""
+        return InlineKeyboardMarkup([[self._button(texts.BUTTON_START, RESTART)]])

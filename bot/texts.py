@@ -1,0 +1,73 @@
+"""Every message the bot sends, as English gettext message ids.
+
+Texts are sober and neutral: the first line of each (what a notification
+preview shows) says nothing that could give a person away.
+"""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction without translating it here."""
+    return message
+
+
+CONSENT = N_(
+    "Hello. Before we start, please read this.\n\n"
+    "• We will ask a few short questions. Your answers are encrypted and only our vetted caseworkers can read them.\n"
+    "• Every message in this chat, yours and ours, is deleted {minutes} minutes after the last activity.\n"
+    "• This chat is not end-to-end encrypted: Telegram can see it. Do not write more than you need.\n"
+    "• You can delete everything now at any moment: press \"Delete this chat now\" or send /forget.\n"
+    "• /cancel stops at any point; nothing is sent until you confirm."
+)
+BUTTON_CONTINUE = N_("Continue")
+BUTTON_LANGUAGE = N_("Language")
+BUTTON_DELETE_NOW = N_("Delete this chat now")
+BUTTON_SKIP = N_("Skip")
+BUTTON_SUBMIT = N_("Send")
+BUTTON_CHANGE = N_("Change: {question}")
+BUTTON_CANCEL = N_("Cancel")
+BUTTON_START = N_("Start again")
+CHOOSE_LANGUAGE = N_("Choose a language.")
+QUESTION_PROGRESS = N_("Question {number} of {total}")
+ANSWER_TOO_LONG = N_("That is too long. Please use at most {limit} characters.")
+ANSWER_EMPTY = N_("Please write a short answer, or use the buttons.")
+USE_BUTTONS = N_("Please choose one of the buttons above.")
+REVIEW = N_("Please check your answers. Nothing has been sent yet.")
+SKIPPED = N_("(skipped)")
+SUBMITTED = N_(
+    "Thank you. Your request has been received.\n\n"
+    "Your reference: {reference}\n"
+    "You can save it as a phone number among your contacts. Send it to this bot later to add information.\n\n"
+    "This chat will be deleted in {minutes} minutes."
+)
+SUBMIT_FAILED = N_("Sorry, we cannot take your request right now. Nothing was kept. Please try again later.")
+CANCELLED = N_("Cancelled. Nothing was sent. This chat will be deleted in {minutes} minutes.")
+FORM_EXPIRED = N_("This form is no longer active and nothing was sent. Please start again.")
+ONLY_TEXT = N_("Please send text only. Photos, files, stickers and voice messages are not kept and will be deleted.")
+UNKNOWN_COMMAND = N_("Unknown command. Use /start to begin, /cancel to stop, /forget to delete this chat.")
+SLOW_DOWN = N_("Please slow down a little.")
+MESSAGE_TOO_LONG = N_("That message is too long.")
+
+COMMAND_START = N_("Start")
+COMMAND_CANCEL = N_("Cancel")
+COMMAND_FORGET = N_("Delete this chat")
+
+# Replies from caseworkers and follow-ups from the person (staff issue).
+NEW_MESSAGE = N_("You have a new message.")
+BUTTON_SHOW = N_("Show")
+REPLY_GONE = N_("This message is no longer available.")
+BUTTON_FOLLOW_UP = N_("I have a reference")
+FOLLOW_UP_ASK_REFERENCE = N_("Please send your 16-digit reference.")
+FOLLOW_UP_ASK_TEXT = N_("Please write what you want to add. Keep it short and do not write the names of other people.")
+FOLLOW_UP_DONE = N_("Thank you. If the reference is right, your message has been added. This chat will be deleted in {minutes} minutes.")
+
+# Volunteers (alerts issue): content-free notifications.
+VOLUNTEER_WELCOME = N_("You will now receive alerts for: {queues}.")
+ALERT = N_("New request {short_ref} in queue {queue}.")
+ALERT_REMINDER = N_("Still waiting: request {short_ref} in queue {queue} has not been picked up.")
+BUTTON_ON_IT = N_("I'm on it")
+ALERT_TAKEN_BY_YOU = N_("You took request {short_ref}. Thank you.")
+ALERT_TAKEN = N_("Request {short_ref} has been taken.")
+DIGEST = N_("Daily summary for {queue}: {new} new, {claimed} claimed, {closed} closed. Oldest unclaimed: {oldest}.")
+DIGEST_NONE_WAITING = N_("none")

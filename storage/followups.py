@@ -1,0 +1,45 @@
+"""Follow-ups: a person who kept their reference adds information to their case.
+
+Whether the reference is right or wrong, the caller answers the person the
+same way; this module only reports to the caller whether anything was stored.
+"""
+
+from __future__ import annotations
+
+import json
+
+from crypto.envelope import Kind, seal
+from crypto.errors import CryptoError
+from crypto.padding import MAX_PAYLOAD
+from storage.cases import CaseId, EventKind
+from storage.errors import IntakeRefused, RosterUnavailable
+from storage.intake import check_answers
+from storage.server import Server
+
+FOLLOW_UP_ACTOR = "person"
+
+
+def add_follow_up(server: Server, ref_hash: bytes, text: str, language: str, now: int) -> CaseId | None:
+    """Seal `text` to the case's queue caseworkers and record it; None if the reference matches nothing."""
+    case_id = server.cases.find_by_reference(ref_hash)
+    if case_id is None:
+        return None
+    case = server.cases.fetch(case_id)
+    try:
+        members = server.roster(now).caseworkers_for(case.queue, now)
+    except RosterUnavailable as err:
+        raise IntakeRefused(str(err)) from err
+    if not members:
+        raise IntakeRefused(f"no active caseworker on the roster for queue '{case.queue}'")
+    clean = check_answers({"text": text})["text"]
+    payload = json.dumps({"v": 1, "text": clean, "language": language}, ensure_ascii=False).encode("utf-8")
+    if len(payload) > MAX_PAYLOAD:
+        raise IntakeRefused("the follow-up is too long")
+    try:
+        envelope = seal(payload, kind=Kind.FOLLOW_UP, case_id=case.id, queue=case.queue,
+                        recipients=[m.identity.box_key for m in members], signer=server.bot_identity().signing_key)
+    except CryptoError as err:
+        raise IntakeRefused(f"the follow-up could not be sealed: {err}") from err
+    granularity = server.config.privacy.time_granularity_seconds
+    server.cases.add_event(case.id, EventKind.FOLLOW_UP, FOLLOW_UP_ACTOR, now - now % granularity, envelope)
+    return case.id

@@ -1,0 +1,25 @@
+"""`waystation bot`: run the intake bot."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from waystation.common import home_option
+
+
+@click.group()
+def bot() -> None:
+    """The Telegram intake bot."""
+
+
+@bot.command("run")
+@home_option
+def bot_run(home: Path) -> None:
+    """Run the bot and its ASGI server until SIGINT/SIGTERM (token from secrets/bot_token or WAYSTATION_BOT_TOKEN)."""
+    from waystation.service import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run(home)
