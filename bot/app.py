@@ -76,8 +76,12 @@ async def announce_commands(application: Application) -> None:  # type: ignore[t
         await application.bot.set_my_commands(commands, language_code=None if code == "en" else code)
 
 
-async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-    """On start: neutral commands, and deletion timers rebuilt from the database."""
+async def on_start(application: Application) -> None:  # type: ignore[type-arg]
+    """Call once the application has started: deletion timers rebuilt from the database, neutral commands.
+
+    (PTB runs `post_init` only from run_polling/run_webhook; we start the
+    application ourselves to share the event loop with the ASGI server.)
+    """
     rt: Runtime = application.bot_data[RUNTIME_KEY]
     rt.vanisher.restore(application.job_queue)  # type: ignore[arg-type]
     await announce_commands(application)
@@ -92,7 +96,6 @@ def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[t
         .base_url(rt.server.config.telegram.api_base_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
-        .post_init(post_init)
         .build()
     )
     application.bot_data[RUNTIME_KEY] = rt

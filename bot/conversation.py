@@ -32,7 +32,7 @@ from crypto.reference import hash_reference, normalise_reference
 from crypto.errors import ReferenceInvalid
 from storage.errors import IntakeRefused, StorageError
 from storage.followups import add_follow_up
-from storage.intake import Request, check_answers, recipients_for, seal_reply_handle, seal_request, store_sealed
+from storage.intake import Request, check_answers, clean_text, recipients_for, seal_reply_handle, seal_request, store_sealed
 from storage.routing import route
 
 log = logging.getLogger("waystation.bot.intake")
@@ -189,11 +189,11 @@ async def text_answer(update: Update, context: Context) -> int:
     if question.kind is not QuestionKind.TEXT:
         await send(update, context, screens.text(texts.USE_BUTTONS))
         return QUESTION
-    raw = update.effective_message.text if update.effective_message else ""
-    clean = check_answers({"a": raw or ""})["a"] if len(raw or "") <= 4096 else ""
-    if len(raw or "") > question.max_length or len(clean) > question.max_length:
+    raw = (update.effective_message.text if update.effective_message else "") or ""
+    if len(raw) > question.max_length:
         await send(update, context, screens.text(texts.ANSWER_TOO_LONG, limit=question.max_length))
         return QUESTION
+    clean = clean_text(raw)
     if not clean:
         await send(update, context, screens.text(texts.ANSWER_EMPTY))
         return QUESTION

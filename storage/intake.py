@@ -85,6 +85,11 @@ def request_from_json(obj: object, channel: str = "cli") -> Request:
     return Request(check_answers(answers), language, channel)
 
 
+def clean_text(value: str) -> str:
+    """Text without control characters (newlines kept) and without surrounding space."""
+    return "".join(ch for ch in value if ch.isprintable() or ch == "\n").strip()
+
+
 def check_answers(answers: Mapping[object, object]) -> dict[str, str]:
     """Answers are a small map of short keys to text; control characters are removed."""
     if len(answers) > MAX_ANSWERS:
@@ -95,7 +100,7 @@ def check_answers(answers: Mapping[object, object]) -> dict[str, str]:
             raise IntakeRefused(f"answer names must be 1..{MAX_KEY_LENGTH} characters")
         if not isinstance(value, str):
             raise IntakeRefused(f"answer '{key}' must be text")
-        text = "".join(ch for ch in value if ch.isprintable() or ch == "\n").strip()
+        text = clean_text(value)
         if len(text) > MAX_ANSWER_LENGTH:
             raise IntakeRefused(f"answer '{key}' is longer than {MAX_ANSWER_LENGTH} characters")
         clean[key] = text

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.app import build_application
+from bot.app import build_application, on_start
 from bot.form import load_form
 from bot.guards import FloodGate
 from bot.i18n import Translations
@@ -80,6 +80,7 @@ async def serve(home: Path, environ: Mapping[str, str] = os.environ, extra_route
                                              log_level="warning", access_log=False, lifespan="off"))
         async with application:
             await application.start()
+            await on_start(application)
             if telegram.mode == "webhook":
                 await application.bot.set_webhook(telegram.webhook_url.rstrip("/") + WEBHOOK_PATH,
                                                   secret_token=secret, allowed_updates=ALLOWED_UPDATES)

@@ -1,0 +1,100 @@
+"""Every message of an intake chat disappears: on time, at once on /forget, and across restarts."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from bot import texts
+from storage.deletions import DeletionStore
+from tests.bot.conftest import BotFactory
+from tests.bot.flows import complete_intake, tr
+from tests.bot.harness import Sandbox, start_bot, wait_until
+from tests.bot.test_intake import CASES
+
+
+def test_chat_is_empty_after_the_delete_time(sandbox: Sandbox, run_bot: BotFactory) -> None:
+    run_bot(delete_after=5)
+    person = sandbox.person("en")
+    person.say("/start")
+    person.wait_for_text(tr("en", texts.CONSENT))
+    person.press("c")
+    person.wait_for_text("What kind of help")
+    assert len(person.messages()) >= 2
+    wait_until(lambda: person.messages() == [], timeout=15, what="the chat to empty")
+
+
+def test_chat_is_emptied_soon_after_submit_and_nothing_is_left_pending(sandbox: Sandbox, run_bot: BotFactory) -> None:
+    staffed, _ = run_bot(after_submit=5)
+    person = sandbox.person("en")
+    complete_intake(person, "en", CASES["en"])
+    wait_until(lambda: person.messages() == [], timeout=15, what="the chat to empty after submit")
+    with staffed.open() as server:
+        wait_until(lambda: DeletionStore(server.db).all() == [], timeout=5, what="pending rows to be erased")
+
+
+def test_forget_empties_the_chat_at_once(sandbox: Sandbox, run_bot: BotFactory) -> None:
+    staffed, _ = run_bot()
+    person = sandbox.person("en")
+    complete_intake(person, "en", CASES["en"], submit=False)
+    person.say("/forget")
+    wait_until(lambda: person.messages() == [], timeout=5, what="/forget to empty the chat")
+    with staffed.open() as server:
+        assert server.cases.list() == []
+        wait_until(lambda: DeletionStore(server.db).chat(person.chat_id) is None, timeout=5,
+                   what="pending rows to be erased")
+
+
+def test_delete_now_button_empties_the_chat(sandbox: Sandbox, run_bot: BotFactory) -> None:
+    run_bot()
+    person = sandbox.person("en")
+    person.say("/start")
+    person.press("x")
+    wait_until(lambda: person.messages() == [], timeout=5, what="the button to empty the chat")
+
+
+def test_restart_after_submit_still_deletes(sandbox: Sandbox, run_bot: BotFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    staffed, bot = run_bot(after_submit=6)
+    person = sandbox.person("en")
+    complete_intake(person, "en", CASES["en"])
+    bot.stop(signal.SIGKILL)  # a crash: no chance to clean up
+    assert person.messages() != []
+    restarted = start_bot(staffed.root, bot.port, tmp_path / "restarted.log")
+    try:
+        wait_until(lambda: person.messages() == [], timeout=20, what="the restarted bot to delete")
+    finally:
+        restarted.stop()
+
+
+def test_overdue_deletions_run_at_once_after_a_long_outage(sandbox: Sandbox, run_bot: BotFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    staffed, bot = run_bot(delete_after=5)
+    person = sandbox.person("en")
+    person.say("/start")
+    person.wait_for_text(tr("en", texts.CONSENT))
+    bot.stop(signal.SIGKILL)
+    time.sleep(6)  # the outage outlasts the delete time: the deadline is missed while down
+    assert person.messages() != []
+    restarted = start_bot(staffed.root, bot.port, tmp_path / "restarted.log")
+    try:
+        wait_until(lambda: person.messages() == [], timeout=10, what="overdue deletion on start")
+    finally:
+        restarted.stop()
+
+
+def test_restart_mid_form_asks_to_start_again(sandbox: Sandbox, run_bot: BotFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    staffed, bot = run_bot()
+    person = sandbox.person("en")
+    person.say("/start")
+    person.press("c")
+    person.wait_for_text("What kind of help")
+    bot.stop(signal.SIGKILL)
+    restarted = start_bot(staffed.root, bot.port, tmp_path / "restarted.log")
+    try:
+        person.press("a:help:leave")
+        person.wait_for_text(tr("en", texts.FORM_EXPIRED))
+        person.press("n")
+        person.wait_for_text(tr("en", texts.CONSENT))
+    finally:
+        restarted.stop()
+    with staffed.open() as server:
+        assert server.cases.list() == []
