@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from bot.sandbox.cli import sandbox_command
 from storage.home import init_home
 from waystation.commands_bot import bot
 from waystation.commands_demo import demo
@@ -38,15 +39,4 @@ main.add_command(queue)
 main.add_command(staff)
 main.add_command(demo)
 main.add_command(bot)
-
-
-def _register_optional() -> None:
-    """Commands whose packages may be absent in a partial checkout are added when importable."""
-    try:
-        from bot.sandbox.cli import sandbox_command
-    except ImportError:
-        return
-    main.add_command(sandbox_command)
-
-
-_register_optional()
+main.add_command(sandbox_command)

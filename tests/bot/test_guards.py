@@ -82,3 +82,27 @@ def test_unknown_command_gets_a_short_answer(sandbox: Sandbox, run_bot: BotFacto
     person.say("/whoami")
     wait_until(lambda: sum(tr("en", texts.UNKNOWN_COMMAND) in (m["text"] or "") for m in person.bot_messages()) == 2,
                what="the unknown command inside the form")
+
+
+def test_media_gets_a_short_answer_and_is_deleted(sandbox: Sandbox, run_bot: BotFactory) -> None:
+    staffed, _ = run_bot(delete_after=5)
+    person = sandbox.person("en")
+    for kind in ("photo", "sticker", "document", "voice"):
+        sandbox.client.post(f"{sandbox.api}/chats/{person.chat_id}/media", json={"kind": kind}).raise_for_status()
+    wait_until(lambda: sum(tr("en", texts.ONLY_TEXT) in (m["text"] or "") for m in person.bot_messages()) == 4,
+               what="four short answers")
+    wait_until(lambda: person.messages() == [], timeout=15, what="media and answers to be deleted")
+    with staffed.open() as server:
+        assert server.cases.list() == []
+
+
+def test_media_inside_the_form_does_not_end_it(sandbox: Sandbox, run_bot: BotFactory) -> None:
+    run_bot()
+    person = sandbox.person("en")
+    person.say("/start")
+    person.press("c")
+    person.wait_for_text("What kind of help")
+    sandbox.client.post(f"{sandbox.api}/chats/{person.chat_id}/media", json={"kind": "sticker"}).raise_for_status()
+    person.wait_for_text(tr("en", texts.ONLY_TEXT))
+    person.press("a:help:leave")
+    person.wait_for_text("How urgent")
