@@ -197,6 +197,8 @@ def dump_identity(identity: Identity, passphrase: bytes | None, limits: KdfLimit
 def identity_is_locked(data: bytes) -> bool:
     """Whether a key file needs a passphrase."""
     obj = load_object(data, "key file", KeyFileInvalid)
+    if obj.get("format") == PUBLIC_FORMAT:
+        raise KeyFileInvalid("this is a public key file (.pub); the private key file is needed")
     kdf = obj.get("kdf")
     return not (isinstance(kdf, dict) and kdf.get("alg") == "none")
 

@@ -236,7 +236,10 @@ def load_roster(
     if now >= roster.expires:
         raise RosterExpired("the roster has expired; an admin must renew and re-sign it")
     if roster.serial < min_serial:
-        raise RosterRolledBack(f"roster serial {roster.serial} is older than {min_serial}, already seen")
+        raise RosterRolledBack(
+            f"roster serial {roster.serial} is below {min_serial}, the lowest still acceptable: "
+            "an older roster could undo a revocation"
+        )
     return roster
 
 

@@ -7,6 +7,7 @@ hold ciphertext (envelopes) and metadata only; never what a person typed.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
@@ -126,10 +127,10 @@ class CaseStore:
         statuses: Collection[Status] | None = None,
         with_envelopes: bool = False,
         limit: int | None = None,
-    ) -> list[Case]:
+    ) -> builtins.list[Case]:
         """Cases filtered by queue and status, oldest first."""
-        where: list[str] = []
-        params: list[object] = []
+        where: builtins.list[str] = []
+        params: builtins.list[object] = []
         if queues is not None:
             where.append(f"queue IN ({','.join('?' * len(queues))})")
             params.extend(queues)
@@ -168,7 +169,7 @@ class CaseStore:
         row = self.db.conn.execute("SELECT id FROM cases WHERE ref_hash = ?", (ref_hash,)).fetchone()
         return None if row is None else CaseId(str(row[0]))
 
-    def events(self, case_id: str) -> list[Event]:
+    def events(self, case_id: str) -> builtins.list[Event]:
         """Events of a case, in order."""
         rows = self.db.conn.execute(
             "SELECT id, case_id, kind, actor, created_at, envelope FROM case_events WHERE case_id = ? ORDER BY id",
@@ -222,11 +223,11 @@ class CaseStore:
             conn.execute(f"UPDATE cases SET {assignment}, updated_at = ? WHERE id = ?", (*params, now, case_id))
             self._event(conn, case_id, kind, actor, now, None)
 
-    def purge_closed(self, *, closed_before: int, quiet_since: int | None, now: int, actor: str = "retention") -> list[CaseId]:
+    def purge_closed(self, *, closed_before: int, quiet_since: int | None, now: int, actor: str = "retention") -> builtins.list[CaseId]:
         """Delete closed cases closed before `closed_before`, except those with an event since `quiet_since`."""
         with self.db.transaction() as conn:
             sql = "SELECT id FROM cases c WHERE status = 'closed' AND closed_at < ?"
-            params: list[object] = [closed_before]
+            params: builtins.list[object] = [closed_before]
             if quiet_since is not None:
                 sql += (" AND NOT EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id"
                         " AND e.kind IN ('note', 'follow_up', 'reply') AND e.created_at >= ?)")
@@ -246,7 +247,7 @@ class CaseStore:
             result.setdefault(str(queue), {s.value: 0 for s in Status})[str(status)] = int(count)
         return result
 
-    def audit_log(self, case_id: str | None = None) -> list[AuditEntry]:
+    def audit_log(self, case_id: str | None = None) -> builtins.list[AuditEntry]:
         """The audit log, optionally for one case."""
         sql = "SELECT id, at, actor, action, case_id FROM audit"
         params: tuple[object, ...] = ()

@@ -93,7 +93,13 @@ _MINIMUMS: dict[str, int] = {
     "valid_days": 1,
     "member_days": 1,
 }
-_MAXIMUMS: dict[str, int] = {"delete_after_seconds": 47 * 3600, "delete_after_submit_seconds": 47 * 3600}  # Telegram deletes only within 48 h
+_MAXIMUMS: dict[str, int] = {
+    "delete_after_seconds": 47 * 3600,
+    "delete_after_submit_seconds": 47 * 3600,
+    "valid_days": 3650,
+    "member_days": 3650,
+    "closed_case_days": 3650,
+}  # Telegram deletes only within 48 h
 
 
 def _section(cls: type, name: str, raw: Any) -> Any:
@@ -159,8 +165,11 @@ def parse_config(text: str) -> Config:
     )
     if config.telegram.mode not in ("polling", "webhook"):
         raise ConfigInvalid("config.toml: telegram.mode must be \"polling\" or \"webhook\"")
-    if config.telegram.mode == "webhook" and not config.telegram.webhook_url.startswith("https://"):
-        raise ConfigInvalid("config.toml: telegram.webhook_url must be an https:// URL in webhook mode")
+    if config.telegram.mode == "webhook" and not config.telegram.webhook_url.startswith(
+        ("https://", "http://127.0.0.1:", "http://localhost:")
+    ):
+        raise ConfigInvalid("config.toml: telegram.webhook_url must be an https:// URL in webhook mode "
+                            "(plain http only to this machine, for the sandbox)")
     if not valid_queue(config.queues.default):
         raise ConfigInvalid("config.toml: queues.default must be 1..64 of a-z, 0-9, '_', '-'")
     host, _, port = config.staff_api.listen.rpartition(":")

@@ -44,6 +44,8 @@ def connect(path: Path, key: DatabaseKey) -> Connection:
     """Open and unlock a connection with our pragmas, without touching the schema."""
     conn = sqlcipher.connect(str(path), isolation_level=None, timeout=10.0)
     try:
+        # SQLCipher would print HMAC failures of a wrong key to stderr; the typed error below says it once.
+        conn.execute("PRAGMA cipher_log_level = NONE")
         conn.execute(_key_pragma(key))
         # The first read proves the key; until it succeeds nothing is written.
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -70,6 +72,8 @@ class Database:
         """Open (or, with create, make) the database and migrate it to the current schema."""
         if not create and not path.exists():
             raise DatabaseMissing(f"no database at {path}: run 'waystation init' or check --home")
+        if not create and path.stat().st_size == 0:
+            raise DatabaseMissing(f"{path} is empty: restore it from a backup, or check --home")
         if create and path.exists():
             raise StorageError(f"refusing to create {path}: it already exists")
         if create:

@@ -111,7 +111,7 @@ class Home:
         if not self.trusted_admins_path.exists():
             return []
         keys: list[VerifyKey] = []
-        for number, line in enumerate(self.trusted_admins_path.read_text(encoding="ascii").splitlines(), 1):
+        for number, line in enumerate(self.trusted_admins_path.read_text(encoding="utf-8").splitlines(), 1):
             text = line.split("#", 1)[0].strip()
             if not text:
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -85,9 +86,18 @@ def request_from_json(obj: object, channel: str = "cli") -> Request:
     return Request(check_answers(answers), language, channel)
 
 
+_BIDI_OVERRIDES = frozenset(chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def clean_text(value: str) -> str:
-    """Text without control characters (newlines kept) and without surrounding space."""
-    return "".join(ch for ch in value if ch.isprintable() or ch == "\n").strip()
+    """Text without control characters (newlines kept), bidi overrides, or surrounding space.
+
+    Zero-width joiners and non-joiners stay: Persian spelling and emoji need them.
+    """
+    return "".join(
+        ch for ch in value
+        if ch == "\n" or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _BIDI_OVERRIDES)
+    ).strip()
 
 
 def check_answers(answers: Mapping[object, object]) -> dict[str, str]:

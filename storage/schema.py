@@ -67,6 +67,12 @@ MIGRATIONS: tuple[str, ...] = (
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX pending_deletions_by_due ON pending_deletions (due_at);
     """,
+    # 3: INSERT OR REPLACE deletes without firing DELETE triggers; refuse reusing an audit id.
+    """
+    CREATE TRIGGER audit_is_append_only_replace BEFORE INSERT ON audit
+        WHEN EXISTS (SELECT 1 FROM audit WHERE id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -76,12 +76,20 @@ class Server:
                 self.db.set_meta(conn, ROSTER_SERIAL_KEY, str(roster.serial))
         return roster
 
-    def save_roster(self, data: bytes, now: int) -> Roster:
-        """Replace roster.json with newly signed bytes, after verifying them as any reader would."""
-        admins = self.home.trusted_admins()
+    def save_roster(self, data: bytes, now: int, new_admins: list[tuple[VerifyKey, str]] | None = None) -> Roster:
+        """Replace roster.json with newly signed bytes, after verifying them as any reader would.
+
+        `new_admins` are pinned as trusted admin keys, but only once the roster verified and was written.
+        """
+        admins = self.home.trusted_admins() + [key for key, _ in new_admins or []]
         seen = int(self.db.meta(ROSTER_SERIAL_KEY) or 0)
-        roster = load_roster(data, trusted_admins=admins, now=now, min_serial=seen + 1 if seen else 0)
+        try:
+            roster = load_roster(data, trusted_admins=admins, now=now, min_serial=seen + 1 if seen else 0)
+        except RosterRejected as err:
+            raise RosterUnavailable(f"the new roster was refused: {err}") from err
         replace(self.home.roster_path, data)
+        for key, name in new_admins or []:
+            self.home.add_trusted_admin(key, name)
         with self.db.transaction() as conn:
             self.db.set_meta(conn, ROSTER_SERIAL_KEY, str(roster.serial))
         return roster

@@ -61,8 +61,7 @@ def demo(base: Path | None) -> None:
         caseworker = load_public((base / "caseworker.key.pub").read_bytes())
         roster = new_roster(admin.public, t, 30, 365).with_member(
             Member(caseworker, Role.CASEWORKER, ("main",), t, t + 365 * DAY), t, 30)
-        home.add_trusted_admin(admin.signing_key.verify_key, admin.name)
-        server.save_roster(sign_roster(roster, admin), t)
+        server.save_roster(sign_roster(roster, admin), t, new_admins=[(admin.signing_key.verify_key, admin.name)])
         click.echo(f"roster #{roster.serial} signed by {admin.name}; trusted admin key pinned")
 
         _step("submit: a request is encrypted to the caseworker and queued")

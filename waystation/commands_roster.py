@@ -31,8 +31,7 @@ def roster_init(home: Path, admin_key: Path) -> None:
         admin = unlock(admin_key)
         t = now()
         draft = new_roster(admin.public, t, server.config.roster.valid_days, server.config.roster.member_days)
-        server.home.add_trusted_admin(admin.signing_key.verify_key, admin.name)
-        server.save_roster(sign_roster(draft, admin), t)
+        server.save_roster(sign_roster(draft, admin), t, new_admins=[(admin.signing_key.verify_key, admin.name)])
     click.echo(f"roster created; admin {admin.name}, fingerprint {admin.public.fingerprint()}")
 
 
@@ -54,9 +53,8 @@ def roster_add(home: Path, admin_key: Path, role: str, queues: tuple[str, ...], 
         member_days = days or server.config.roster.member_days
         member = Member(public, Role(role), tuple(dict.fromkeys(queues)), t, t + member_days * DAY)
         updated = current.with_member(member, t, server.config.roster.valid_days)
-        server.save_roster(sign_roster(updated, admin), t)
-        if member.role is Role.ADMIN:
-            server.home.add_trusted_admin(public.verify_key, public.name)
+        pins = [(public.verify_key, public.name)] if member.role is Role.ADMIN else []
+        server.save_roster(sign_roster(updated, admin), t, new_admins=pins)
     click.echo(f"added {public.name} as {role}; fingerprint {public.fingerprint()}")
     click.echo("make sure this fingerprint matches the one the person reads to you")
 
