@@ -73,6 +73,16 @@ MIGRATIONS: tuple[str, ...] = (
         WHEN EXISTS (SELECT 1 FROM audit WHERE id = NEW.id)
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    # 4: replies waiting for the bot (notified_at: the discreet notice was accepted by Telegram),
+    # and nonces of signed staff requests, kept for the signature window to refuse replays.
+    """
+    ALTER TABLE outbox ADD COLUMN notified_at INTEGER;
+    CREATE TABLE request_nonces (
+        nonce    TEXT PRIMARY KEY,
+        seen_at  INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX request_nonces_by_time ON request_nonces (seen_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
