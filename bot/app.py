@@ -24,6 +24,8 @@ from bot import texts
 from bot.conversation import build_conversation, expired_button, media, send, unknown_command
 from bot.i18n import LANGUAGES
 from bot.processor import PerChatUpdateProcessor
+from bot.replies import INTERVAL_SECONDS, SHOW, deliver_notices, show_reply
+from bot.replies import JOB_NAME as REPLY_JOB
 from bot.runtime import RUNTIME_KEY, Runtime, runtime
 
 log = logging.getLogger("waystation.bot")
@@ -83,7 +85,9 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
     application ourselves to share the event loop with the ASGI server.)
     """
     rt: Runtime = application.bot_data[RUNTIME_KEY]
-    rt.vanisher.restore(application.job_queue)  # type: ignore[arg-type]
+    jobs = application.job_queue
+    rt.vanisher.restore(jobs)  # type: ignore[arg-type]
+    jobs.run_repeating(deliver_notices, interval=INTERVAL_SECONDS, first=1, name=REPLY_JOB)  # type: ignore[union-attr]
     await announce_commands(application)
 
 
@@ -101,9 +105,10 @@ def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[t
     application.bot_data[RUNTIME_KEY] = rt
     application.add_handler(TypeHandler(object, only_private), group=-2)
     application.add_handler(TypeHandler(Update, track_and_limit), group=-1)
-    application.add_handler(build_conversation(rt.vanisher.delete_after), group=0)
-    application.add_handler(CallbackQueryHandler(expired_button), group=0)
-    application.add_handler(MessageHandler(filters.COMMAND, unknown_command), group=0)
-    application.add_handler(MessageHandler(~filters.TEXT, media), group=0)
+    application.add_handler(CallbackQueryHandler(show_reply, pattern=f"^{SHOW}"), group=0)
+    application.add_handler(build_conversation(rt.vanisher.delete_after), group=1)
+    application.add_handler(CallbackQueryHandler(expired_button), group=1)
+    application.add_handler(MessageHandler(filters.COMMAND, unknown_command), group=1)
+    application.add_handler(MessageHandler(~filters.TEXT, media), group=1)
     application.add_error_handler(on_error)
     return application

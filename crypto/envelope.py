@@ -29,7 +29,7 @@ from crypto.errors import (
     SignerUntrusted,
     UnknownVersion,
 )
-from crypto.keys import KEY_ID_SIZE, KeyId, key_id
+from crypto.keys import KEY_ID_SIZE, KeyId, PublicIdentity, key_id
 from crypto.padding import pad, unpad
 
 MAGIC = b"WSEV"
@@ -93,7 +93,7 @@ def seal(
     kind: Kind,
     case_id: str,
     queue: str,
-    recipients: Sequence[PublicKey],
+    recipients: Sequence[PublicKey | PublicIdentity],
     signer: SigningKey,
 ) -> bytes:
     """Encrypt `payload` to every recipient and sign the result.
@@ -106,7 +106,13 @@ def seal(
         raise ValueError("case id must be 1..64 of a-z, 0-9, '-'")
     if not valid_queue(queue):
         raise ValueError("queue must be 1..64 of a-z, 0-9, '_', '-'")
-    unique: dict[bytes, PublicKey] = {bytes(k): k for k in recipients}
+    # A PublicIdentity carries its key id, computed once; a bare key gets it computed here.
+    unique: dict[bytes, tuple[KeyId, PublicKey]] = {}
+    for r in recipients:
+        if isinstance(r, PublicIdentity):
+            unique[bytes(r.box_key)] = (r.key_id, r.box_key)
+        else:
+            unique[bytes(r)] = (key_id(r), r)
     if not unique:
         raise NoRecipients("an envelope needs at least one recipient")
     if len(unique) > MAX_RECIPIENTS:
@@ -119,8 +125,8 @@ def seal(
         raw = label.encode("ascii")
         header += bytes([len(raw)]) + raw
     header += bytes([len(unique)])
-    for key in unique.values():
-        header += key_id(key) + SealedBox(key).encrypt(content_key)
+    for kid, key in unique.values():
+        header += kid + SealedBox(key).encrypt(content_key)
     nonce = nacl.utils.random(NONCE_SIZE)
     ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(pad(payload), bytes(header), nonce, content_key)
     body = bytes(header) + nonce + len(ciphertext).to_bytes(4, "big") + ciphertext
@@ -239,15 +245,16 @@ def open_envelope(
     case_id: str,
     queue: str,
     kinds: Collection[Kind],
+    recipient_id: KeyId | None = None,
 ) -> Opened:
-    """Verify, then decrypt an envelope for `recipient`.
+    """Verify, then decrypt an envelope for `recipient` (`recipient_id`: its key id, if already known).
 
     The signature is checked before anything else is interpreted. Raises a
     subclass of EnvelopeRejected on any failure; never returns partial data.
     """
     parsed = _verify_and_parse(envelope, trusted_signers)
     _check_binding(parsed.header, case_id, queue, kinds)
-    sealed_key = parsed.slots.get(key_id(recipient.public_key))
+    sealed_key = parsed.slots.get(recipient_id or key_id(recipient.public_key))
     if sealed_key is None:
         raise NotARecipient("this envelope was not encrypted to this key")
     try:

@@ -9,6 +9,7 @@ secrets directory (mode 0700, files 0600) is its only protection.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NewType
 
 import nacl.bindings
@@ -75,9 +76,9 @@ class PublicIdentity:
     verify_key: VerifyKey
     box_key: PublicKey
 
-    @property
+    @cached_property
     def key_id(self) -> KeyId:
-        """The envelope slot identifier of this identity's encryption key."""
+        """The envelope slot identifier of this identity's encryption key (computed once)."""
         return key_id(self.box_key)
 
     def fingerprint(self) -> Fingerprint:

@@ -25,6 +25,6 @@ def unpad(padded: bytes) -> bytes:
         raise DecryptionFailed("padded payload is not a bucket size")
     length = int.from_bytes(padded[:LENGTH_PREFIX], "big")
     end = LENGTH_PREFIX + length
-    if end > len(padded) or any(padded[end:]):
+    if end > len(padded) or padded.count(0, end) != len(padded) - end:
         raise DecryptionFailed("payload padding is malformed")
     return padded[LENGTH_PREFIX:end]

@@ -75,6 +75,7 @@ class StaffSession:
                 case_id=case.id,
                 queue=case.queue,
                 kinds={Kind.REQUEST},
+                recipient_id=self.member.identity.key_id,
             )
             request = json.loads(opened.payload.decode("utf-8"))
             if not isinstance(request, dict):

@@ -37,7 +37,7 @@ def add_follow_up(server: Server, ref_hash: bytes, text: str, language: str, now
         raise IntakeRefused("the follow-up is too long")
     try:
         envelope = seal(payload, kind=Kind.FOLLOW_UP, case_id=case.id, queue=case.queue,
-                        recipients=[m.identity.box_key for m in members], signer=server.bot_identity().signing_key)
+                        recipients=[m.identity for m in members], signer=server.bot_identity().signing_key)
     except CryptoError as err:
         raise IntakeRefused(f"the follow-up could not be sealed: {err}") from err
     granularity = server.config.privacy.time_granularity_seconds

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 
 import nacl.exceptions
 import nacl.utils
-from nacl.public import PublicKey, SealedBox
+from nacl.public import SealedBox
 
 from crypto.envelope import Kind, seal, valid_queue
 from crypto.errors import CryptoError
-from crypto.keys import Identity
+from crypto.keys import Identity, PublicIdentity
 from crypto.padding import MAX_PAYLOAD
 from crypto.reference import CaseReference, hash_reference, new_reference
 from storage.cases import CaseId
@@ -145,7 +145,7 @@ class SealedCase:
     reference: CaseReference
 
 
-def recipients_for(server: Server, queue: str, now: int) -> list[PublicKey]:
+def recipients_for(server: Server, queue: str, now: int) -> list[PublicIdentity]:
     """Encryption keys of the queue's active caseworkers on the verified roster."""
     if not valid_queue(queue):
         raise IntakeRefused("queue names are 1..64 of a-z, 0-9, '_', '-'")
@@ -156,11 +156,11 @@ def recipients_for(server: Server, queue: str, now: int) -> list[PublicKey]:
     members = roster.caseworkers_for(queue, now)
     if not members:
         raise IntakeRefused(f"no active caseworker on the roster for queue '{queue}'")
-    return [m.identity.box_key for m in members]
+    return [m.identity for m in members]
 
 
 def seal_request(
-    request: Request, *, queue: str, recipients: list[PublicKey], bot: Identity, pepper: bytes, now: int
+    request: Request, *, queue: str, recipients: list[PublicIdentity], bot: Identity, pepper: bytes, now: int
 ) -> SealedCase:
     """Encrypt a request and hash its new reference. Pure CPU work: safe to run in a worker thread."""
     case_id = new_case_id()
