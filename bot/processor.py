@@ -13,9 +13,10 @@ from telegram.ext import BaseUpdateProcessor
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Runs up to `max_concurrent_updates` updates at once, but never two of the same chat.
 
-    The per-chat lock is taken before a concurrency slot, so a flooding chat
-    queues behind itself without occupying the slots other people need, while
-    each person's conversation still sees their updates one at a time, in order.
+    Each person's conversation sees their updates one at a time, in order,
+    while other chats go on. A flooding chat's queued updates each hold a slot
+    while they wait for their chat's lock, but they are dropped quickly by the
+    flood gate, and the slots (256) far exceed what one chat can queue.
     """
 
     def __init__(self, max_concurrent_updates: int) -> None:
@@ -23,25 +24,22 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
-    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
-            await super().process_update(update, coroutine)
+            await coroutine
             return
         key = chat.id
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                await super().process_update(update, coroutine)
+                await coroutine
         finally:
             self._waiting[key] -= 1
             if self._waiting[key] == 0:  # nothing queued for this chat: keep no trace of it
                 del self._waiting[key]
                 del self._locks[key]
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await coroutine
 
     async def initialize(self) -> None:
         """Nothing to set up."""
