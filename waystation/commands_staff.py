@@ -1,16 +1,36 @@
-"""`waystation staff`: the caseworker client (direct mode on the server machine)."""
+"""`waystation staff`: the caseworker client.
+
+Remote mode (`--server URL`) talks to the signed staff API and verifies
+everything it receives against keys pinned on first use (staff.remote,
+staff.pins). Direct mode (`--home HOME`) works on a server home on the same
+machine: `list` and `show` read as they always did; `claim`, `note`, `reply`,
+`close` and `reopen` change the database through storage, with the same
+sealing as the remote client and the same audit entries.
+"""
 
 from __future__ import annotations
 
+import sys
+from base64 import b64decode
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
+from nacl.public import PublicKey
+from nacl.signing import VerifyKey
 
+from crypto.keys import Identity, fingerprint, load_public
+from staff.casework import EventView, seal_note, seal_reply
 from staff.direct import CaseView, ReadState, StaffSession
-from storage.cases import Event
+from staff.errors import InputRejected, NotOnRoster, PinMismatched
+from staff.pins import PinStore, pin_admin, pin_bot
+from staff.remote import RemoteStaff, normalize_server, safe_text
+from storage.cases import Case, Event, EventKind, Status
+from storage.outbox import OutboxStore
 from waystation.common import json_option, now, open_server, print_json, unlock
 
 
@@ -20,9 +40,12 @@ class Target:
 
     home: Path | None = None
     key: Path | None = None
+    server: str | None = None
 
 
 def _options(func: Any) -> Any:
+    func = click.option("--server", default=None, metavar="URL",
+                        help="Staff API address (remote mode), e.g. https://staff.example.org.")(func)
     func = click.option("--home", type=click.Path(path_type=Path, file_okay=False), default=None,
                         help="Server home, for direct mode on the server machine.")(func)
     return click.option("--key", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -32,19 +55,55 @@ def _options(func: Any) -> Any:
 @click.group()
 @_options
 @click.pass_context
-def staff(ctx: click.Context, home: Path | None, key: Path | None) -> None:
-    """Read cases with your own key. Options may come before or after the subcommand."""
-    ctx.obj = Target(home, key)
+def staff(ctx: click.Context, home: Path | None, key: Path | None, server: str | None) -> None:
+    """Read and work on cases with your own key. Options may come before or after the subcommand."""
+    ctx.obj = Target(home, key, server)
 
 
-def _session_args(ctx: click.Context, home: Path | None, key: Path | None) -> tuple[Path, Path]:
-    target: Target = ctx.find_object(Target) or Target()
-    home, key = home or target.home, key or target.key
-    if home is None:
-        raise click.UsageError("--home is required (direct mode)")
-    if key is None:
+def _target(ctx: click.Context, home: Path | None, key: Path | None, server: str | None) -> Target:
+    group: Target = ctx.find_object(Target) or Target()
+    target = Target(home or group.home, key or group.key, server or group.server)
+    if target.home is not None and target.server is not None:
+        raise click.UsageError("give either --server (remote mode) or --home (direct mode), not both")
+    if target.home is None and target.server is None:
+        raise click.UsageError("--home is required (direct mode), or --server URL (remote mode)")
+    if target.key is None:
         raise click.UsageError("--key is required")
-    return home, key
+    return target
+
+
+def _unlock(target: Target) -> Identity:
+    if target.key is None:
+        raise click.UsageError("--key is required")
+    return unlock(target.key)
+
+
+@contextmanager
+def _remote(target: Target) -> Iterator[RemoteStaff]:
+    identity = _unlock(target)
+    with RemoteStaff(target.server or "", identity, PinStore.default()) as client:
+        session = client.connect()
+        if session.newly_pinned:
+            click.echo(f"first contact with {client.server}: pinned {'; '.join(session.newly_pinned)}. "
+                       "Compare these fingerprints with your admin.", err=True)
+        yield client
+
+
+@contextmanager
+def _direct(target: Target) -> Iterator[StaffSession]:
+    identity = _unlock(target)
+    if target.home is None:
+        raise click.UsageError("--home is required (direct mode)")
+    with open_server(target.home) as server:
+        yield StaffSession.start(server, identity, now())
+
+
+def _direct_case(session: StaffSession, case_ref: str) -> Case:
+    store = session.server.cases
+    case = store.fetch(store.resolve(case_ref))
+    if case.queue not in session.member.queues:
+        raise NotOnRoster(f"this key is not on the roster for queue '{case.queue}'")
+    return case
 
 
 def _age(created: int, t: int) -> str:
@@ -54,6 +113,10 @@ def _age(created: int, t: int) -> str:
     if minutes < 48 * 60:
         return f"{minutes // 60}h"
     return f"{minutes // 1440}d"
+
+
+def _when(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _view_json(view: CaseView) -> dict[str, object]:
@@ -73,20 +136,34 @@ def _summary(view: CaseView) -> str:
         return "[rejected] answers are not a map"
     parts = [str(answers[k]) for k in ("urgency", "help") if k in answers]
     text = " / ".join(parts) if parts else ", ".join(f"{k}" for k in list(answers)[:3])
-    return text[:60]
+    return safe_text(text, 60)
+
+
+def _statuses(value: str | None) -> list[Status] | None:
+    if not value:
+        return None
+    try:
+        return [Status(s.strip()) for s in value.split(",")]
+    except ValueError as err:
+        raise click.BadParameter("use new, claimed and closed, comma-separated", param_hint="--status") from err
 
 
 @staff.command("list")
 @_options
 @json_option
+@click.option("--status", default=None, help="Only these statuses, e.g. new,claimed.")
 @click.pass_context
-def staff_list(ctx: click.Context, home: Path | None, key: Path | None, as_json: bool) -> None:
+def staff_list(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, as_json: bool,
+               status: str | None) -> None:
     """List and decrypt the cases of your queues."""
-    home, key = _session_args(ctx, home, key)
-    identity = unlock(key)
-    with open_server(home) as server:
-        t = now()
-        views = StaffSession.start(server, identity, t).list()
+    target, wanted = _target(ctx, home, key, server), _statuses(status)
+    t = now()
+    if target.server is not None:
+        with _remote(target) as client:
+            views = client.list(wanted)
+    else:
+        with _direct(target) as session:
+            views = [v for v in session.list() if wanted is None or v.case.status in wanted]
     if as_json:
         print_json([_view_json(v) for v in views])
         return
@@ -96,7 +173,7 @@ def staff_list(ctx: click.Context, home: Path | None, key: Path | None, as_json:
     for v in views:
         c = v.case
         click.echo(f"{c.id}  {c.queue:<10} {c.status.value:<8} {_age(c.created_at, t):>5}  "
-                   f"{(c.claimed_by or '-'):<14} {_summary(v)}")
+                   f"{safe_text(c.claimed_by or '-', 64):<14} {_summary(v)}")
 
 
 def _event_json(e: Event) -> dict[str, object]:
@@ -104,30 +181,202 @@ def _event_json(e: Event) -> dict[str, object]:
             "encrypted": e.envelope is not None}
 
 
+def _event_view_json(v: EventView) -> dict[str, object]:
+    return {**_event_json(v.event), "readable": v.state.value, "signer": v.signer, "text": v.text,
+            "problem": v.problem}
+
+
+def _print_case(view: CaseView) -> None:
+    c = view.case
+    click.echo(f"case {c.id}  queue {c.queue}  status {c.status.value}  claimed by {safe_text(c.claimed_by or '-')}")
+    if view.state is not ReadState.OK or view.request is None:
+        click.echo(f"NOT VERIFIED: {view.problem}")
+        return
+    req = view.request
+    click.echo(f"language {req.get('language')}  submitted {req.get('submitted_hour')}  via {req.get('channel')}")
+    answers = req.get("answers", {})
+    for name, value in (answers.items() if isinstance(answers, dict) else []):
+        click.echo(f"  {name}: {value}")
+
+
+def _print_event(v: EventView) -> None:
+    e = v.event
+    head = f"  - {_when(e.created_at)} {e.kind.value} by {safe_text(v.signer or e.actor, 64)}"
+    if v.state is ReadState.REJECTED:
+        click.echo(f"{head}: NOT VERIFIED: {v.problem}")
+    elif v.state is ReadState.NOT_FOR_THIS_KEY:
+        click.echo(f"{head}: (encrypted, {v.problem})")
+    elif v.text is None:
+        click.echo(head)
+    else:
+        warning = f" [{v.problem}]" if v.problem else ""
+        click.echo(f"{head}{warning}:")
+        for line in v.text.splitlines() or [""]:
+            click.echo(f"      {safe_text(line, 4000)}")
+
+
 @staff.command("show")
 @_options
 @json_option
 @click.argument("case")
 @click.pass_context
-def staff_show(ctx: click.Context, home: Path | None, key: Path | None, as_json: bool, case: str) -> None:
+def staff_show(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, as_json: bool,
+               case: str) -> None:
     """Decrypt and show one case (its id or a unique prefix of 6+ characters) with its history."""
-    home, key = _session_args(ctx, home, key)
-    identity = unlock(key)
-    with open_server(home) as server:
-        view, events = StaffSession.start(server, identity, now()).show(case)
+    target = _target(ctx, home, key, server)
+    if target.server is not None:
+        with _remote(target) as client:
+            detail = client.fetch(case)
+        if as_json:
+            print_json({**_view_json(detail.view), "events": [_event_view_json(e) for e in detail.events]})
+            return
+        _print_case(detail.view)
+        for event_view in detail.events:
+            _print_event(event_view)
+        return
+    with _direct(target) as session:
+        view, shown = session.show(case)
+    events = cast("list[Event]", shown)  # staff.direct's annotation confuses mypy (a method named list)
     if as_json:
         print_json({**_view_json(view), "events": [_event_json(e) for e in events]})
         return
-    c = view.case
-    click.echo(f"case {c.id}  queue {c.queue}  status {c.status.value}  claimed by {c.claimed_by or '-'}")
-    if view.state is not ReadState.OK or view.request is None:
-        click.echo(f"NOT VERIFIED: {view.problem}")
-    else:
-        req = view.request
-        click.echo(f"language {req.get('language')}  submitted {req.get('submitted_hour')}  via {req.get('channel')}")
-        answers = req.get("answers", {})
-        for name, value in (answers.items() if isinstance(answers, dict) else []):
-            click.echo(f"  {name}: {value}")
+    _print_case(view)
     for e in events:
-        when = datetime.fromtimestamp(e.created_at, UTC).strftime("%Y-%m-%d %H:%M")
-        click.echo(f"  - {when} {e.kind.value} by {e.actor}{' (encrypted)' if e.envelope else ''}")
+        click.echo(f"  - {_when(e.created_at)} {e.kind.value} by {e.actor}{' (encrypted)' if e.envelope else ''}")
+
+
+def _text_argument(text: str) -> str:
+    """TEXT, or stdin when TEXT is '-' (keeps what you write out of the shell history)."""
+    if text != "-":
+        return text
+    data = sys.stdin.buffer.read(1 << 20)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputRejected("the text on stdin is not UTF-8") from err
+
+
+def _change(name: str, doc: str, remote: Callable[[RemoteStaff, str], Case],
+            direct: Callable[[StaffSession, Case], None], done: str) -> None:
+    @staff.command(name, help=doc)
+    @_options
+    @click.argument("case")
+    @click.pass_context
+    def command(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, case: str) -> None:
+        target = _target(ctx, home, key, server)
+        if target.server is not None:
+            with _remote(target) as client:
+                changed = remote(client, case)
+        else:
+            with _direct(target) as session:
+                found = _direct_case(session, case)
+                direct(session, found)
+                changed = session.server.cases.fetch(found.id)
+        click.echo(f"{done} {changed.id} (now {changed.status.value})")
+
+
+_change("claim", "Claim a new case, so colleagues see it is yours.", RemoteStaff.claim,
+        lambda s, c: s.server.cases.claim(c.id, s.member.name, now()), "claimed")
+_change("close", "Close a case (new or claimed).", RemoteStaff.close,
+        lambda s, c: s.server.cases.close(c.id, s.member.name, now()), "closed")
+_change("reopen", "Reopen a closed case.", RemoteStaff.reopen,
+        lambda s, c: s.server.cases.reopen(c.id, s.member.name, now()), "reopened")
+
+
+@staff.command("note")
+@_options
+@click.argument("case")
+@click.argument("text")
+@click.pass_context
+def staff_note(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, case: str,
+               text: str) -> None:
+    """Add a note to a case, encrypted to the queue's caseworkers (TEXT '-' reads stdin)."""
+    target, body = _target(ctx, home, key, server), _text_argument(text)
+    if target.server is not None:
+        with _remote(target) as client:
+            case_id, event_id = client.note(case, body)
+    else:
+        with _direct(target) as session:
+            found, t = _direct_case(session, case), now()
+            envelope = seal_note(body, found, session.identity, session.server.roster(t), t)
+            event_id = session.server.cases.add_event(found.id, EventKind.NOTE, session.member.name, t, envelope)
+            case_id = found.id
+    click.echo(f"note {event_id} added to {case_id}")
+
+
+@staff.command("reply")
+@_options
+@click.argument("case")
+@click.argument("text")
+@click.pass_context
+def staff_reply(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, case: str,
+                text: str) -> None:
+    """Reply to the person behind a case; the bot delivers it discreetly (TEXT '-' reads stdin)."""
+    target, body = _target(ctx, home, key, server), _text_argument(text)
+    if target.server is not None:
+        with _remote(target) as client:
+            case_id, outbox_id = client.reply(case, body)
+    else:
+        with _direct(target) as session:
+            found, t = _direct_case(session, case), now()
+            view = session.read(found)
+            if view.state is not ReadState.OK or view.request is None:
+                raise InputRejected(f"the request of {found.id} does not verify, so it cannot be answered")
+            bot = session.server.bot_identity().box_private.public_key
+            to_bot, copy = seal_reply(body, view.request, found, session.identity, session.server.roster(t), bot, t)
+            outbox_id = OutboxStore(session.server.db).queue_reply(found.id, session.member.name, to_bot, copy, t)
+            case_id = found.id
+    click.echo(f"reply to {case_id} queued for the bot (outbox {outbox_id})")
+
+
+@staff.command("pin")
+@click.option("--server", "server_opt", default=None, metavar="URL", help="Staff API address.")
+@click.option("--key", "key_opt", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Your private key file (only for --bot-fingerprint).")
+@click.option("--admin", "admins", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Pin this admin's .pub file (repeatable).")
+@click.option("--bot", "bot_pub", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="Pin this bot .pub file (after a confirmed rotation).")
+@click.option("--bot-fingerprint", default=None, metavar="FINGERPRINT",
+              help="Pin the bot key the server presents if its fingerprint is this one (read to you by an admin).")
+@click.option("--forget", is_flag=True, help="Forget everything pinned for this server.")
+@click.pass_context
+def staff_pin(ctx: click.Context, server_opt: str | None, key_opt: Path | None, admins: tuple[Path, ...],
+              bot_pub: Path | None, bot_fingerprint: str | None, forget: bool) -> None:
+    """Show, set or forget the keys pinned for a server (admins, bot)."""
+    group: Target = ctx.find_object(Target) or Target()
+    if not (server_opt or group.server):
+        raise click.UsageError("--server URL is required")
+    server, store = normalize_server(server_opt or group.server or ""), PinStore.default()
+    if forget:
+        click.echo(f"forgot the keys pinned for {server}" if store.forget(server) else f"nothing pinned for {server}")
+        return
+    for path in admins:
+        public = load_public(path.read_bytes())
+        pin_admin(store, server, public)
+        click.echo(f"pinned admin {public.name} ({public.fingerprint()}) for {server}")
+    if bot_pub is not None:
+        public = load_public(bot_pub.read_bytes())
+        pin_bot(store, server, public)
+        click.echo(f"pinned bot key {public.fingerprint()} for {server}")
+    if bot_fingerprint is not None:
+        key = key_opt or group.key
+        if key is None:
+            raise click.UsageError("--bot-fingerprint needs --key (the server answers signed requests only)")
+        with RemoteStaff(server, unlock(key), store) as client:
+            presented = client.presented_bot()
+        if " ".join(bot_fingerprint.split()) != presented.fingerprint():
+            raise PinMismatched(f"the server's bot key has the fingerprint {presented.fingerprint()}, not the one "
+                                "you were given: nothing pinned")
+        pin_bot(store, server, presented)
+        click.echo(f"pinned bot key {presented.fingerprint()} for {server}")
+    pins = store.load(server)
+    if pins is None:
+        click.echo(f"nothing pinned for {server} yet: the first command will pin what it presents")
+        return
+    for key_b64, name in sorted(pins.admins.items(), key=lambda kv: kv[1]):
+        click.echo(f"admin {safe_text(name, 64)}: {key_b64}")
+    bot = (fingerprint(VerifyKey(b64decode(pins.bot_sign)), PublicKey(b64decode(pins.bot_box)))
+           if pins.bot_sign and pins.bot_box else "(not pinned yet)")
+    click.echo(f"bot key: {bot}; earlier bot keys trusted: {len(pins.bot_history)}; "
+               f"roster serial seen: {pins.roster_serial}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
+import nacl.utils
+
 from dataclasses import dataclass, field, replace
 from typing import Literal, NewType
 
@@ -120,7 +121,7 @@ class Chat:
     version: int = 0
     reply_keyboard: list[list[str]] | None = None
     callback_answers: list[CallbackAnswer] = field(default_factory=list)
-    instance: str = field(default_factory=lambda: str(secrets.randbits(63)))
+    instance: str = field(default_factory=lambda: str(int.from_bytes(nacl.utils.random(8), 'big') >> 1))
 
     @property
     def is_group(self) -> bool:

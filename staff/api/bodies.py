@@ -1,0 +1,91 @@
+"""Request bodies of the staff API: strict JSON, canonical base64, envelopes checked without decrypting.
+
+The server cannot read notes or replies; it checks what the envelope header
+shows (crypto.envelope.verify): kind, binding to this case and queue, the
+caller's signature, and exactly the recipients the contract names. Anything
+else is refused (422) and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from typing import Any
+
+from nacl.public import PublicKey
+
+from crypto.encoding import unb64
+from crypto.envelope import Kind, verify
+from crypto.errors import EnvelopeMalformed, EnvelopeRejected
+from crypto.keys import key_id
+from staff.api.auth import Caller
+from staff.api.problems import BodyInvalid
+from storage.cases import Case
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise BodyInvalid("a JSON object names a field twice")
+    return dict(pairs)
+
+
+def _no_constants(name: str) -> Any:
+    raise BodyInvalid(f"{name} is not JSON")
+
+
+def json_object(body: bytes, fields: Collection[str], *, empty_ok: bool = False) -> dict[str, Any]:
+    """Parse a JSON object that has exactly `fields`; an empty body counts as {} if `empty_ok`."""
+    if not body.strip() and empty_ok:
+        obj: Any = {}
+    else:
+        try:
+            obj = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        except (UnicodeDecodeError, ValueError, RecursionError) as err:
+            raise BodyInvalid("the body is not UTF-8 JSON") from err
+    if not isinstance(obj, dict):
+        raise BodyInvalid("the body must be a JSON object")
+    if set(obj) != set(fields):
+        wanted = ", ".join(sorted(fields)) or "no fields"
+        raise BodyInvalid(f"the body must have exactly: {wanted}")
+    return obj
+
+
+def envelope_field(obj: dict[str, Any], name: str) -> bytes:
+    """Decode one canonical standard-base64 field."""
+    try:
+        return unb64(obj[name], None, f"'{name}'", EnvelopeMalformed)
+    except EnvelopeMalformed as err:
+        raise BodyInvalid(str(err)) from err
+
+
+def _check(envelope: bytes, caller: Caller, case: Case, recipients: set[bytes], what: str) -> None:
+    try:
+        header = verify(envelope, trusted_signers=[caller.verify_key], case_id=case.id, queue=case.queue,
+                        kinds={Kind.NOTE} if what == "note" else {Kind.REPLY})
+    except EnvelopeRejected as err:
+        raise BodyInvalid(f"the {what} envelope was refused: {type(err).__name__}") from err
+    if {bytes(k) for k in header.recipients} != recipients:
+        raise BodyInvalid(f"the {what} envelope is not sealed to exactly the expected recipients: "
+                          "fetch /api/v1/info for the current roster and seal again", "stale_recipients")
+
+
+def queue_recipients(caller: Caller, queue: str) -> set[bytes]:
+    """Key ids of the queue's active caseworkers on the verified roster."""
+    return {bytes(m.identity.key_id) for m in caller.roster.caseworkers_for(queue, caller.now)}
+
+
+def check_note(body: bytes, caller: Caller, case: Case) -> bytes:
+    """The note envelope of a `{"envelope": b64}` body, once it passed every check."""
+    envelope = envelope_field(json_object(body, ("envelope",)), "envelope")
+    _check(envelope, caller, case, queue_recipients(caller, case.queue), "note")
+    return envelope
+
+
+def check_reply(body: bytes, caller: Caller, case: Case, bot_box: PublicKey) -> tuple[bytes, bytes]:
+    """The (to_bot, copy) envelopes of a reply body, once both passed every check."""
+    obj = json_object(body, ("to_bot", "copy"))
+    to_bot, copy = envelope_field(obj, "to_bot"), envelope_field(obj, "copy")
+    _check(to_bot, caller, case, {bytes(key_id(bot_box))}, "to_bot")
+    _check(copy, caller, case, queue_recipients(caller, case.queue), "copy")
+    return to_bot, copy

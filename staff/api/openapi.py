@@ -1,0 +1,214 @@
+"""The OpenAPI 3.1 document of the staff API, served at /openapi.json.
+
+Kept true by tests/staff/test_openapi.py: every route is documented and every
+documented operation routed, every status a test sees is documented for its
+operation, every JSON answer validates against its schema, and schemathesis
+fuzzes the served document against the live server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+B64 = {"type": "string", "contentEncoding": "base64", "description": "standard base64 (RFC 4648 section 4), padded"}
+CASE_ID = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}
+QUEUE = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}
+TIME = {"type": "integer", "description": "seconds since the Unix epoch"}
+NULLABLE_TIME = {"type": ["integer", "null"]}
+
+ERROR_CODES = [
+    "unsigned", "signature_invalid", "signature_expired", "replayed", "not_active", "forbidden", "not_found",
+    "conflict", "too_large", "invalid_body", "stale_recipients", "unavailable",
+]
+
+DESCRIPTIONS = {
+    "401": "Unsigned, malformed or bad signature; `created` outside the window; replayed nonce; unknown, revoked "
+           "or expired key.",
+    "403": "A known, active key whose role or queues do not allow this.",
+    "404": "No such case in the caller's queues (the same answer whether it exists elsewhere or not at all).",
+    "409": "The case's status does not allow this change.",
+    "413": "The body is over 256 KiB.",
+    "422": "Malformed JSON, fields, query, base64 or envelope; nothing was stored.",
+    "503": "The server's roster does not verify; nothing can be authorised.",
+}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: str) -> dict[str, Schema]:
+    return {code: _json(_ref("Error"), DESCRIPTIONS[code]) for code in ("401", *codes, "413", "503")}
+
+
+def _operation(op_id: str, summary: str, ok: tuple[str, Schema, str], errors: tuple[str, ...],
+               body: tuple[str, bool] | None = None, parameters: list[Schema] | None = None) -> Schema:
+    status, schema, description = ok
+    operation: Schema = {
+        "operationId": op_id,
+        "summary": summary,
+        "parameters": parameters or [],
+        "responses": {status: _json(schema, description), **_errors(*errors)},
+    }
+    if body is not None:
+        name, required = body
+        operation["requestBody"] = {"required": required, "content": {"application/json": {"schema": _ref(name)}}}
+    return operation
+
+
+CASE_PATH_PARAMETER: Schema = {"name": "case_id", "in": "path", "required": True, "schema": CASE_ID}
+_ACTION_ERRORS = ("403", "404", "409", "422")
+
+
+def _action(op_id: str, summary: str) -> Schema:
+    return {"post": _operation(op_id, summary, ("200", _ref("CaseAnswer"), "The case after the change."),
+                               _ACTION_ERRORS, ("Empty", False), [CASE_PATH_PARAMETER])}
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": {
+        "type": "object", "additionalProperties": False, "required": ["error", "message"],
+        "properties": {"error": {"type": "string", "enum": ERROR_CODES}, "message": {"type": "string"}},
+    },
+    "Case": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "queue", "status", "created_at", "updated_at", "claimed_by", "claimed_at", "closed_at"],
+        "properties": {
+            "id": CASE_ID, "queue": QUEUE, "status": {"type": "string", "enum": ["new", "claimed", "closed"]},
+            "created_at": TIME, "updated_at": TIME, "claimed_by": {"type": ["string", "null"]},
+            "claimed_at": NULLABLE_TIME, "closed_at": NULLABLE_TIME,
+            "envelope": {**B64, "description": "the request envelope (kind 1, signed by the bot)"},
+        },
+    },
+    "Event": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "kind", "actor", "created_at", "envelope"],
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"type": "string", "enum": ["claim", "note", "follow_up", "reply", "close", "reopen", "ack"]},
+            "actor": {"type": "string"}, "created_at": TIME,
+            "envelope": {"oneOf": [B64, {"type": "null"}]},
+        },
+    },
+    "CaseAnswer": {
+        "type": "object", "additionalProperties": False, "required": ["case"],
+        "properties": {"case": _ref("Case")},
+    },
+    "CaseWithEvents": {
+        "type": "object", "additionalProperties": False, "required": ["case", "events"],
+        "properties": {"case": _ref("Case"), "events": {"type": "array", "items": _ref("Event")}},
+    },
+    "CaseList": {
+        "type": "object", "additionalProperties": False, "required": ["cases"],
+        "properties": {"cases": {"type": "array", "items": _ref("Case")}},
+    },
+    "PublicKeys": {
+        "type": "object", "additionalProperties": False, "required": ["name", "sign", "box"],
+        "properties": {"name": {"type": "string"}, "sign": B64, "box": B64},
+    },
+    "Info": {
+        "type": "object", "additionalProperties": False,
+        "required": ["bot", "previous_bot_signing_keys", "roster", "me"],
+        "properties": {
+            "bot": _ref("PublicKeys"),
+            "previous_bot_signing_keys": {"type": "array", "items": B64},
+            "roster": {**B64, "description": "the exact bytes of roster.json; verify them against pinned admin keys"},
+            "me": {
+                "type": "object", "additionalProperties": False, "required": ["name", "role", "queues"],
+                "properties": {"name": {"type": "string"},
+                               "role": {"type": "string", "enum": ["admin", "caseworker", "volunteer"]},
+                               "queues": {"type": "array", "items": QUEUE}},
+            },
+        },
+    },
+    "Empty": {"type": "object", "additionalProperties": False, "maxProperties": 0},
+    "NoteBody": {
+        "type": "object", "additionalProperties": False, "required": ["envelope"],
+        "properties": {"envelope": {**B64, "description": "kind 2 (note), sealed to the queue's active caseworkers"}},
+    },
+    "ReplyBody": {
+        "type": "object", "additionalProperties": False, "required": ["to_bot", "copy"],
+        "properties": {
+            "to_bot": {**B64, "description": "kind 4 (reply), sealed to the bot's current encryption key only"},
+            "copy": {**B64, "description": "kind 4 (reply), sealed to the queue's active caseworkers"},
+        },
+    },
+    "EventCreated": {
+        "type": "object", "additionalProperties": False, "required": ["event_id"],
+        "properties": {"event_id": {"type": "integer"}},
+    },
+    "ReplyQueued": {
+        "type": "object", "additionalProperties": False, "required": ["outbox_id"],
+        "properties": {"outbox_id": {"type": "integer"}},
+    },
+}
+
+LIST_PARAMETERS: list[Schema] = [
+    {"name": "status", "in": "query", "required": False, "description": "comma-separated: new, claimed, closed",
+     "schema": {"type": "string", "pattern": "^(new|claimed|closed)(,(new|claimed|closed))*$"}},
+    {"name": "queue", "in": "query", "required": False, "description": "one of the caller's queues",
+     "schema": QUEUE},
+    {"name": "envelopes", "in": "query", "required": False, "description": "1 to include request envelopes",
+     "schema": {"type": "string", "enum": ["0", "1", "true", "false"]}},
+]
+
+DOCUMENT: Schema = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Waystation staff API",
+        "version": "1.0.0",
+        "description": "Ciphertext out, signed commands in. Every /api/v1 request carries an RFC 9421 HTTP "
+                       "Message Signature (label ws, tag waystation-staff, Ed25519) as docs/staff-api.md "
+                       "specifies. All decryption happens in the staff client.",
+    },
+    "security": [{"httpMessageSignature": []}],
+    "paths": {
+        "/api/v1/info": {"get": _operation(
+            "getInfo", "Bot keys, the signed roster and the caller's own entry",
+            ("200", _ref("Info"), "Keys and roster; the client verifies and pins them."), ())},
+        "/api/v1/cases": {"get": _operation(
+            "listCases", "Cases of the caller's queues (envelopes for caseworkers only)",
+            ("200", _ref("CaseList"), "Oldest first."), ("403", "422"), parameters=LIST_PARAMETERS)},
+        "/api/v1/cases/{case_id}": {"get": _operation(
+            "getCase", "One case with its request envelope and its events",
+            ("200", _ref("CaseWithEvents"), "The case and its history."), ("403", "404"),
+            parameters=[CASE_PATH_PARAMETER])},
+        "/api/v1/cases/{case_id}/claim": _action("claimCase", "Claim a new case (atomic; the loser gets 409)"),
+        "/api/v1/cases/{case_id}/notes": {"post": _operation(
+            "addNote", "Add a note sealed by the caller to the queue's caseworkers",
+            ("201", _ref("EventCreated"), "Stored as a note event."), ("403", "404", "422"),
+            ("NoteBody", True), [CASE_PATH_PARAMETER])},
+        "/api/v1/cases/{case_id}/replies": {"post": _operation(
+            "addReply", "Reply to the person: one envelope for the bot, one copy for the caseworkers",
+            ("202", _ref("ReplyQueued"), "In the outbox; the bot delivers it."), ("403", "404", "409", "422"),
+            ("ReplyBody", True), [CASE_PATH_PARAMETER])},
+        "/api/v1/cases/{case_id}/close": _action("closeCase", "Close a new or claimed case"),
+        "/api/v1/cases/{case_id}/reopen": _action("reopenCase", "Reopen a closed case"),
+        "/openapi.json": {"get": {
+            "operationId": "getOpenApi", "summary": "This document (not signed)", "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {
+                "schema": {"type": "object"}}}}},
+        }},
+    },
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "httpMessageSignature": {
+                "type": "apiKey", "in": "header", "name": "Signature",
+                "description": "RFC 9421 Signature and Signature-Input fields (plus Content-Digest for a body); "
+                               "OpenAPI has no scheme for them, so this names the header only.",
+            },
+        },
+    },
+}
+
+
+def document() -> Schema:
+    """The OpenAPI document (the same object on every call; do not modify it)."""
+    return DOCUMENT

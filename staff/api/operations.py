@@ -1,0 +1,202 @@
+"""What each staff API endpoint does, once the caller is authenticated.
+
+Each operation takes a Call and returns (status, JSON document) or raises an
+ApiRefused. Cases in a queue the caller may not see are answered exactly like
+cases that do not exist (404). Every change goes through storage, which writes
+the audit entry (actor: the member's roster name) in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from crypto.encoding import b64
+from crypto.envelope import valid_case_id, valid_queue
+from crypto.roster import Member, Role
+from staff.api.auth import Caller
+from staff.api.bodies import check_note, check_reply, json_object
+from staff.api.problems import BodyInvalid, CaseHidden, Conflict, Forbidden
+from storage.cases import Case, Event, EventKind, Status
+from storage.errors import CaseNotFound, ClaimConflict, TransitionRefused
+from storage.outbox import OutboxStore
+from storage.server import Server
+
+Document = dict[str, Any]
+Result = tuple[int, Document]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authenticated request, as an operation sees it."""
+
+    server: Server
+    caller: Caller
+    path: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+
+
+Operation = Callable[[Call], Result]
+
+
+def case_json(case: Case) -> Document:
+    """A case's metadata, and its envelope when it was loaded."""
+    doc: Document = {
+        "id": case.id, "queue": case.queue, "status": case.status.value, "created_at": case.created_at,
+        "updated_at": case.updated_at, "claimed_by": case.claimed_by, "claimed_at": case.claimed_at,
+        "closed_at": case.closed_at,
+    }
+    if case.envelope is not None:
+        doc["envelope"] = b64(case.envelope)
+    return doc
+
+
+def event_json(event: Event) -> Document:
+    """An event: metadata, and the envelope of notes, follow-ups and reply copies."""
+    return {"id": event.id, "kind": event.kind.value, "actor": event.actor, "created_at": event.created_at,
+            "envelope": None if event.envelope is None else b64(event.envelope)}
+
+
+def _caseworker(call: Call) -> Member:
+    member = call.caller.member
+    if member.role is not Role.CASEWORKER:
+        raise Forbidden(f"the role {member.role.value} may not read or change cases")
+    return member
+
+
+def _visible_case(call: Call) -> Case:
+    """The case named in the path, if it exists in one of the caller's queues; else 404."""
+    member = _caseworker(call)
+    case_id = call.path.get("case_id", "")
+    if not valid_case_id(case_id):
+        raise CaseHidden()
+    try:
+        case = call.server.cases.fetch(case_id)
+    except CaseNotFound as err:
+        raise CaseHidden() from err
+    if case.queue not in member.queues:
+        raise CaseHidden()
+    return case
+
+
+def info(call: Call) -> Result:
+    """The bot's public keys, the signed roster as the server holds it, and who the caller is."""
+    bot = call.server.bot_identity()
+    current = bytes(bot.signing_key.verify_key)
+    member = call.caller.member
+    return 200, {
+        "bot": {"name": bot.name, "sign": b64(current), "box": b64(bytes(bot.box_private.public_key))},
+        "previous_bot_signing_keys": [b64(bytes(k)) for k in call.server.trusted_bot_keys() if bytes(k) != current],
+        "roster": b64(call.server.home.roster_path.read_bytes()),
+        "me": {"name": member.name, "role": member.role.value, "queues": list(member.queues)},
+    }
+
+
+def _flag(value: str | None) -> bool:
+    if value in (None, "0", "false"):
+        return False
+    if value in ("1", "true"):
+        return True
+    raise BodyInvalid("envelopes must be 0, 1, true or false")
+
+
+def _statuses(value: str | None) -> list[Status] | None:
+    if value is None:
+        return None
+    try:
+        return [Status(s) for s in value.split(",")]
+    except ValueError as err:
+        raise BodyInvalid("status must be a comma-separated list of new, claimed, closed") from err
+
+
+def list_cases(call: Call) -> Result:
+    """Cases of the caller's queues; volunteers get metadata only."""
+    member = call.caller.member
+    if member.role is Role.ADMIN:
+        raise Forbidden("the role admin may not list cases")
+    with_envelopes = _flag(call.query.get("envelopes"))
+    statuses = _statuses(call.query.get("status"))
+    queue = call.query.get("queue")
+    if queue is not None and not valid_queue(queue):
+        raise BodyInvalid("queue names are 1..64 of a-z, 0-9, '_', '-'")
+    if with_envelopes and member.role is not Role.CASEWORKER:
+        raise Forbidden(f"the role {member.role.value} may not fetch envelopes")
+    if queue is not None and queue not in member.queues:
+        raise Forbidden("that queue is not one of yours")
+    queues = member.queues if queue is None else (queue,)
+    cases = call.server.cases.list(queues=queues, statuses=statuses, with_envelopes=with_envelopes) if queues else []
+    return 200, {"cases": [case_json(c) for c in cases]}
+
+
+def get_case(call: Call) -> Result:
+    """One case with its envelope and its events."""
+    case = _visible_case(call)
+    return 200, {"case": case_json(case), "events": [event_json(e) for e in call.server.cases.events(case.id)]}
+
+
+def _after(call: Call, case: Case) -> Result:
+    return 200, {"case": case_json(replace(call.server.cases.fetch(case.id), envelope=None))}
+
+
+def claim(call: Call) -> Result:
+    """Claim a new case; of two concurrent claims exactly one wins, the other gets 409."""
+    case = _visible_case(call)
+    json_object(call.body, (), empty_ok=True)
+    try:
+        call.server.cases.claim(case.id, call.caller.member.name, call.caller.now)
+    except ClaimConflict as err:
+        raise Conflict("the case is already claimed or closed") from err
+    except CaseNotFound as err:
+        raise CaseHidden() from err
+    return _after(call, case)
+
+
+def _transition(call: Call, change: Callable[[str, str, int], None]) -> Result:
+    case = _visible_case(call)
+    json_object(call.body, (), empty_ok=True)
+    try:
+        change(case.id, call.caller.member.name, call.caller.now)
+    except TransitionRefused as err:
+        raise Conflict(str(err)) from err
+    except CaseNotFound as err:
+        raise CaseHidden() from err
+    return _after(call, case)
+
+
+def close(call: Call) -> Result:
+    """Close a new or claimed case."""
+    return _transition(call, call.server.cases.close)
+
+
+def reopen(call: Call) -> Result:
+    """Reopen a closed case."""
+    return _transition(call, call.server.cases.reopen)
+
+
+def add_note(call: Call) -> Result:
+    """Store a note sealed by the caller to the queue's caseworkers."""
+    case = _visible_case(call)
+    envelope = check_note(call.body, call.caller, case)
+    try:
+        event_id = call.server.cases.add_event(case.id, EventKind.NOTE, call.caller.member.name, call.caller.now,
+                                               envelope)
+    except CaseNotFound as err:
+        raise CaseHidden() from err
+    return 201, {"event_id": event_id}
+
+
+def add_reply(call: Call) -> Result:
+    """Queue a reply for the bot and keep the caseworkers' copy in the case history, atomically."""
+    case = _visible_case(call)
+    bot_box = call.server.bot_identity().box_private.public_key
+    to_bot, copy = check_reply(call.body, call.caller, case, bot_box)
+    try:
+        outbox_id = OutboxStore(call.server.db).queue_reply(case.id, call.caller.member.name, to_bot, copy,
+                                                             call.caller.now)
+    except TransitionRefused as err:
+        raise Conflict(str(err)) from err
+    except CaseNotFound as err:
+        raise CaseHidden() from err
+    return 202, {"outbox_id": outbox_id}

@@ -1,0 +1,165 @@
+"""A caseworker's envelope work: open a request and its events, seal notes and replies.
+
+Whoever carried the bytes (the API or the database), nothing is shown before
+its signature and binding verify. Trusted signers, by kind:
+
+- request (1) and follow-up (3): the bot's keys the client trusts (pinned
+  current key and pinned earlier keys);
+- note (2) and reply copy (4): caseworkers on the verified roster, *including*
+  revoked or expired ones, so that what they wrote while active stays
+  readable; the view says when a signer is no longer active. The signer's
+  roster name must match the author the server names, or the event is shown
+  as rejected.
+
+An event that fails is returned as REJECTED with the reason; none is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from nacl.public import PublicKey
+from nacl.signing import VerifyKey
+
+from crypto.envelope import Kind, open_envelope, seal
+from crypto.errors import CryptoError, EnvelopeRejected, NotARecipient
+from crypto.keys import Identity
+from crypto.roster import Role, Roster
+from staff.direct import CaseView, ReadState
+from staff.errors import InputRejected, ReplyImpossible
+from storage.cases import Case, Event, EventKind
+from storage.intake import clean_text
+
+NOTE_MAX_CHARS = 20_000
+REPLY_MAX_CHARS = 4_000  # Telegram shows at most 4096 characters in one message
+PERSON = "the person (via the bot)"
+
+_CONTENT_KINDS: dict[EventKind, Kind] = {
+    EventKind.NOTE: Kind.NOTE, EventKind.FOLLOW_UP: Kind.FOLLOW_UP, EventKind.REPLY: Kind.REPLY,
+}
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One event as a caseworker sees it; `text` only when verified and decrypted."""
+
+    event: Event
+    state: ReadState
+    signer: str | None
+    text: str | None
+    problem: str | None
+
+
+def _json_payload(payload: bytes) -> dict[str, Any]:
+    obj = json.loads(payload.decode("utf-8"))
+    if not isinstance(obj, dict):
+        raise ValueError("payload is not an object")  # noqa: TRY004 - handled with the JSON errors
+    return obj
+
+
+def read_request(case: Case, identity: Identity, bot_keys: Collection[VerifyKey]) -> CaseView:
+    """Verify (bot signature, case and queue binding) and decrypt a case's request."""
+    if case.envelope is None:
+        return CaseView(case, ReadState.REJECTED, None, "the server sent the case without its envelope")
+    try:
+        opened = open_envelope(case.envelope, recipient=identity.box_private, trusted_signers=bot_keys,
+                               case_id=case.id, queue=case.queue, kinds={Kind.REQUEST})
+        request = _json_payload(opened.payload)
+    except NotARecipient:
+        return CaseView(case, ReadState.NOT_FOR_THIS_KEY, None,
+                        "this request was not encrypted to your key (sealed before you joined the queue?)")
+    except EnvelopeRejected as err:
+        return CaseView(case, ReadState.REJECTED, None, f"{type(err).__name__}: {err}")
+    except ValueError:
+        return CaseView(case, ReadState.REJECTED, None, "the decrypted request is not a JSON object")
+    return CaseView(case, ReadState.OK, request, None)
+
+
+def staff_signers(roster: Roster) -> list[VerifyKey]:
+    """Keys whose notes and reply copies are accepted: every caseworker on the roster, active or not."""
+    return [m.identity.verify_key for m in roster.members if m.role is Role.CASEWORKER]
+
+
+def read_event(case: Case, event: Event, identity: Identity, roster: Roster, bot_keys: Collection[VerifyKey],
+               now: int) -> EventView:
+    """Verify and decrypt one event of `case` (which the caller has already verified)."""
+    kind = _CONTENT_KINDS.get(event.kind)
+    if kind is None:
+        if event.envelope is not None:
+            return EventView(event, ReadState.REJECTED, None, None, "a status event must not carry an envelope")
+        return EventView(event, ReadState.OK, None, None, None)
+    if event.envelope is None:
+        return EventView(event, ReadState.REJECTED, None, None, "the content of this event is missing")
+    signers = list(bot_keys) if kind is Kind.FOLLOW_UP else staff_signers(roster)
+    try:
+        opened = open_envelope(event.envelope, recipient=identity.box_private, trusted_signers=signers,
+                               case_id=case.id, queue=case.queue, kinds={kind})
+        payload = _json_payload(opened.payload)
+        text = payload.get("text")
+        if payload.get("v") != 1 or not isinstance(text, str):
+            raise ValueError("payload fields")
+    except NotARecipient:
+        return EventView(event, ReadState.NOT_FOR_THIS_KEY, None, None, "not encrypted to your key")
+    except EnvelopeRejected as err:
+        return EventView(event, ReadState.REJECTED, None, None, f"{type(err).__name__}: {err}")
+    except ValueError:
+        return EventView(event, ReadState.REJECTED, None, None, "the decrypted content is not what its kind holds")
+    if kind is Kind.FOLLOW_UP:
+        return EventView(event, ReadState.OK, PERSON, text, None)
+    member = roster.by_verify_key(opened.header.signer)
+    name = member.name if member is not None else "?"
+    if name != event.actor:
+        return EventView(event, ReadState.REJECTED, name, None,
+                         f"signed by {name}, but the server names someone else as its author")
+    problem = None if member is not None and member.active(now) else f"{name} is no longer active on the roster"
+    return EventView(event, ReadState.OK, name, text, problem)
+
+
+def _text(text: str, limit: int, what: str) -> str:
+    clean = clean_text(text)
+    if not clean:
+        raise InputRejected(f"an empty {what} cannot be sent")
+    if len(clean) > limit:
+        raise InputRejected(f"a {what} may be at most {limit} characters (this one has {len(clean)})")
+    return clean
+
+
+def _seal(payload: dict[str, Any], kind: Kind, case: Case, recipients: list[PublicKey], identity: Identity) -> bytes:
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        return seal(data, kind=kind, case_id=case.id, queue=case.queue, recipients=recipients,
+                    signer=identity.signing_key)
+    except (CryptoError, ValueError) as err:
+        raise InputRejected(f"this could not be sealed: {err}") from err
+
+
+def queue_keys(roster: Roster, queue: str, now: int) -> list[PublicKey]:
+    """Encryption keys of the queue's active caseworkers on the verified roster."""
+    keys = [m.identity.box_key for m in roster.caseworkers_for(queue, now)]
+    if not keys:
+        raise InputRejected(f"no active caseworker on the roster for queue '{queue}'")
+    return keys
+
+
+def seal_note(text: str, case: Case, identity: Identity, roster: Roster, now: int) -> bytes:
+    """A note `{"v":1,"text"}` sealed to the queue's active caseworkers and signed by `identity`."""
+    clean = _text(text, NOTE_MAX_CHARS, "note")
+    return _seal({"v": 1, "text": clean}, Kind.NOTE, case, queue_keys(roster, case.queue, now), identity)
+
+
+def seal_reply(text: str, request: dict[str, Any], case: Case, identity: Identity, roster: Roster,
+               bot_box: PublicKey, now: int) -> tuple[bytes, bytes]:
+    """(to_bot, copy): the reply for the bot with the request's reply handle, and the caseworkers' copy."""
+    clean = _text(text, REPLY_MAX_CHARS, "reply")
+    handle = request.get("reply_handle")
+    if not isinstance(handle, str) or not handle:
+        raise ReplyImpossible("this request did not come through the bot: there is nobody to reply to")
+    language = request.get("language")
+    to_bot = _seal({"v": 1, "text": clean, "reply_handle": handle,
+                    "language": language if isinstance(language, str) else "en"},
+                   Kind.REPLY, case, [bot_box], identity)
+    copy = _seal({"v": 1, "text": clean}, Kind.REPLY, case, queue_keys(roster, case.queue, now), identity)
+    return to_bot, copy

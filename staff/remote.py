@@ -1,0 +1,367 @@
+"""The remote staff client: signed requests to the staff API; nothing it answers is trusted unverified.
+
+Each command starts with GET /api/v1/info: the roster must verify against the
+admin keys pinned for this server and the bot keys must match the pinned ones
+(staff.pins); the caller must be on that roster. Requests are then verified
+(bot signature, binding to case id and queue) and decrypted here, with the
+caseworker's own key; notes and replies are sealed here before they leave.
+Errors are typed (staff.errors) and worded for a person.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Self
+
+import httpx
+from nacl.public import PublicKey
+from nacl.signing import VerifyKey
+
+from crypto.encoding import unb64
+from crypto.envelope import valid_case_id, valid_queue
+from crypto.errors import CryptoError
+from crypto.keys import Identity, PublicIdentity, check_name
+from crypto.roster import Member, Role, Roster
+from staff.casework import EventView, read_event, read_request, seal_note, seal_reply
+from staff.direct import CaseView, ReadState
+from staff.errors import (
+    CaseUnavailable,
+    ChangeRefused,
+    InputRejected,
+    NotAllowed,
+    NotOnRoster,
+    ServerAnswerInvalid,
+    ServerFailed,
+    ServerUnreachable,
+    SignatureRefused,
+    StaffError,
+)
+from staff.httpsig import sign_request
+from staff.pins import PinStore, trust_server
+from storage.cases import Case, CaseId, Event, EventKind, Status
+from storage.intake import clean_text
+
+FULL_ID_LENGTH = 16
+MIN_PREFIX = 6
+
+SIGNATURE_SENTENCES = {
+    "unsigned": "the server saw no signature on the request (does a proxy strip the Signature headers?)",
+    "signature_invalid": "the server did not accept your signature: your key is not on its roster, or the "
+                         "address you gave is not the one the server sees (check --server)",
+    "signature_expired": "the server says your computer's clock is more than a minute off: correct it and retry",
+    "replayed": "the server had already seen this request (replay refused): retry",
+    "not_active": "your key is revoked or expired on the roster: ask an admin",
+}
+
+
+class _StaleRecipients(InputRejected):
+    """The server's roster differs from the one we sealed to."""
+
+
+def normalize_server(url: str) -> str:
+    """The base URL as pins are keyed: scheme, host, port and path prefix, no trailing slash.
+
+    Plain http is accepted only for loopback and .onion addresses; anything
+    else must use https (TLS is the reverse proxy's job on the server).
+    """
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as err:
+        raise InputRejected(f"{url!r} is not a server address") from err
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InputRejected("the server address must start with https:// and name a host")
+    loopback = parsed.host in ("localhost", "127.0.0.1", "::1") or parsed.host.endswith(".onion")
+    if parsed.scheme == "http" and not loopback:
+        raise InputRejected("use https:// for a server that is not on this machine")
+    return str(parsed.copy_with(query=None, fragment=None)).rstrip("/")
+
+
+def safe_text(value: object, limit: int = 300) -> str:
+    """Server-supplied text made harmless for a terminal (no control characters), and short."""
+    return clean_text(str(value)).replace("\n", " ")[:limit]
+
+
+@dataclass(frozen=True)
+class Session:
+    """A verified view of one server: roster, bot keys, and our own roster entry."""
+
+    roster: Roster
+    me: Member
+    bot_keys: list[VerifyKey]
+    bot_box: PublicKey
+    newly_pinned: list[str]
+    now: int
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    """A case and its history, verified and decrypted as far as this key may."""
+
+    view: CaseView
+    events: list[EventView]
+
+
+def _b64(value: Any, what: str) -> bytes:
+    try:
+        return unb64(value, None, what, CryptoError)
+    except CryptoError as err:
+        raise ServerAnswerInvalid(f"the server sent a bad {what}") from err
+
+
+def case_from_json(obj: Any) -> Case:
+    """A case from the API's JSON, checked field by field."""
+    try:
+        case_id, queue = obj["id"], obj["queue"]
+        if not (isinstance(case_id, str) and valid_case_id(case_id) and isinstance(queue, str) and valid_queue(queue)):
+            raise ValueError("labels")
+        claimed_by = obj["claimed_by"]
+        if claimed_by is not None and not isinstance(claimed_by, str):
+            raise ValueError("claimed_by")
+        times = [obj[k] for k in ("created_at", "updated_at")]
+        optional = [obj[k] for k in ("claimed_at", "closed_at")]
+        if not all(type(t) is int for t in times) or not all(t is None or type(t) is int for t in optional):
+            raise ValueError("times")
+        envelope = _b64(obj["envelope"], "case envelope") if "envelope" in obj else None
+        return Case(CaseId(case_id), queue, Status(obj["status"]), times[0], times[1], claimed_by,
+                    optional[0], optional[1], envelope)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ServerAnswerInvalid("the server sent a malformed case") from err
+
+
+def event_from_json(obj: Any, case_id: CaseId) -> Event:
+    """An event from the API's JSON."""
+    try:
+        if type(obj["id"]) is not int or type(obj["created_at"]) is not int or not isinstance(obj["actor"], str):
+            raise ValueError("fields")
+        envelope = None if obj["envelope"] is None else _b64(obj["envelope"], "event envelope")
+        return Event(obj["id"], case_id, EventKind(obj["kind"]), obj["actor"], obj["created_at"], envelope)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ServerAnswerInvalid("the server sent a malformed event") from err
+
+
+class RemoteStaff:
+    """One caseworker (or volunteer) talking to one staff server."""
+
+    def __init__(self, server: str, identity: Identity, pins: PinStore, *, clock: Callable[[], float] = time.time,
+                 http: httpx.Client | None = None, timeout: float = 30.0) -> None:
+        self.server = normalize_server(server)
+        self.identity = identity
+        self.pins = pins
+        self.clock = clock
+        self.http = http or httpx.Client(timeout=timeout)
+        self._session: Session | None = None
+
+    # -- transport ---------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
+              params: dict[str, str] | None = None) -> dict[str, Any]:
+        content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
+        headers = {"content-type": "application/json"} if body is not None else {}
+        request = self.http.build_request(method, self.server + path, params=params, content=content or None,
+                                          headers=headers)
+        sign_request(request, self.identity.signing_key, content, now=self.clock())
+        try:
+            response = self.http.send(request)
+        except httpx.HTTPError as err:
+            raise ServerUnreachable(f"cannot reach the server at {self.server}: {type(err).__name__}") from err
+        if response.status_code >= 400:
+            raise self._refusal(response)
+        try:
+            answer = response.json()
+        except ValueError as err:
+            raise ServerAnswerInvalid("the server's answer is not JSON") from err
+        if not isinstance(answer, dict):
+            raise ServerAnswerInvalid("the server's answer is not a JSON object")
+        return answer
+
+    def _refusal(self, response: httpx.Response) -> StaffError:
+        try:
+            doc = response.json()
+            code, message = str(doc.get("error")), safe_text(doc.get("message", ""))
+        except (ValueError, AttributeError):
+            code, message = "", ""
+        status = response.status_code
+        if status == 401:
+            return SignatureRefused(SIGNATURE_SENTENCES.get(code, "the server did not accept your signature"))
+        if status == 403:
+            return NotAllowed(f"the server refused: {message or 'your role or queues do not allow this'}")
+        if status == 404:
+            return CaseUnavailable("no such case in your queues")
+        if status == 409:
+            return ChangeRefused(message or "the case's status does not allow this")
+        if status == 413:
+            return InputRejected("the server refused the request as too large (over 256 KiB)")
+        if status == 422:
+            error = _StaleRecipients if code == "stale_recipients" else InputRejected
+            return error(f"the server refused the request: {message or 'malformed'}")
+        if status == 503:
+            return ServerFailed(f"the server cannot serve staff now: {message or 'try later'}")
+        return ServerFailed(f"the server answered HTTP {status}: try later or tell an admin")
+
+    # -- trust -------------------------------------------------------------------
+
+    def _info(self) -> tuple[PublicIdentity, list[VerifyKey], bytes]:
+        answer = self._call("GET", "/api/v1/info")
+        try:
+            bot_obj = answer["bot"]
+            bot = PublicIdentity(check_name(bot_obj["name"]), VerifyKey(_b64(bot_obj["sign"], "bot key")),
+                                 PublicKey(_b64(bot_obj["box"], "bot key")))
+            previous = [VerifyKey(_b64(k, "bot key")) for k in answer["previous_bot_signing_keys"]]
+            return bot, previous, _b64(answer["roster"], "roster")
+        except (KeyError, TypeError, ValueError, CryptoError) as err:
+            raise ServerAnswerInvalid("the server's /info answer is malformed") from err
+
+    def presented_bot(self) -> PublicIdentity:
+        """The bot keys the server presents now, unverified: only to compare with a fingerprint read aloud."""
+        return self._info()[0]
+
+    def connect(self) -> Session:
+        """Fetch /info, verify the roster and bot keys against the pins, find ourselves on the roster."""
+        bot, previous, roster_data = self._info()
+        now = int(self.clock())
+        trusted = trust_server(self.pins, self.server, roster_data, bot, previous, now)
+        me = trusted.roster.by_verify_key(self.identity.signing_key.verify_key)
+        if me is None or me.identity.box_key != self.identity.box_private.public_key:
+            raise NotOnRoster("your key is not on this server's roster")
+        if not me.active(now):
+            raise NotOnRoster(f"{me.name} is revoked or expired on the roster")
+        self._session = Session(trusted.roster, me, trusted.bot_keys, trusted.bot_box, trusted.newly_pinned, now)
+        return self._session
+
+    @property
+    def session(self) -> Session:
+        """The verified session, connecting on first use."""
+        return self._session or self.connect()
+
+    def _caseworker(self) -> Session:
+        session = self.session
+        if session.me.role is not Role.CASEWORKER:
+            raise NotOnRoster(f"{session.me.name} is a {session.me.role.value}, not a caseworker: "
+                              "this key reads no case")
+        return session
+
+    # -- reading -----------------------------------------------------------------
+
+    def list(self, statuses: list[Status] | None = None) -> list[CaseView]:
+        """Cases of my queues; caseworkers get them verified and decrypted, volunteers metadata only."""
+        session = self.session
+        content = session.me.role is Role.CASEWORKER
+        params = {"envelopes": "1" if content else "0"}
+        if statuses:
+            params["status"] = ",".join(s.value for s in statuses)
+        answer = self._call("GET", "/api/v1/cases", params=params)
+        cases = [case_from_json(c) for c in _list(answer, "cases")]
+        if not content:
+            return [CaseView(c, ReadState.NOT_FOR_THIS_KEY, None, f"a {session.me.role.value} sees metadata only")
+                    for c in cases]
+        return [read_request(c, self.identity, session.bot_keys) for c in cases]
+
+    def resolve(self, case_ref: str) -> CaseId:
+        """A full case id from an id or a unique prefix of at least 6 characters (resolved among my cases)."""
+        ref = case_ref.strip().lower()
+        if len(ref) >= FULL_ID_LENGTH and valid_case_id(ref):
+            return CaseId(ref)
+        if len(ref) < MIN_PREFIX or not valid_case_id(ref):
+            raise InputRejected(f"give the case id, or at least {MIN_PREFIX} of its first characters")
+        answer = self._call("GET", "/api/v1/cases", params={"envelopes": "0"})
+        ids = [str(c.get("id")) for c in _list(answer, "cases") if isinstance(c, dict)]
+        if ref in ids:
+            return CaseId(ref)
+        matches = [i for i in ids if i.startswith(ref)]
+        if len(matches) != 1:
+            raise CaseUnavailable("no such case in your queues" if not matches else f"'{ref}' matches several cases")
+        return CaseId(matches[0])
+
+    def fetch(self, case_ref: str) -> CaseDetail:
+        """One case and its events, each verified before it is decrypted."""
+        session = self._caseworker()
+        case_id = self.resolve(case_ref)
+        answer = self._call("GET", f"/api/v1/cases/{case_id}")
+        case = case_from_json(answer.get("case"))
+        if case.id != case_id:
+            raise ServerAnswerInvalid("the server answered with another case than the one asked for")
+        view = read_request(case, self.identity, session.bot_keys)
+        events = [read_event(case, event_from_json(e, case.id), self.identity, session.roster, session.bot_keys,
+                             session.now) for e in _list(answer, "events")]
+        return CaseDetail(view, events)
+
+    # -- changes -----------------------------------------------------------------
+
+    def _change(self, case_ref: str, action: str) -> Case:
+        self._caseworker()
+        case_id = self.resolve(case_ref)
+        return case_from_json(self._call("POST", f"/api/v1/cases/{case_id}/{action}", {}).get("case"))
+
+    def claim(self, case_ref: str) -> Case:
+        """Claim a new case; ChangeRefused if someone was faster."""
+        return self._change(case_ref, "claim")
+
+    def close(self, case_ref: str) -> Case:
+        """Close a case."""
+        return self._change(case_ref, "close")
+
+    def reopen(self, case_ref: str) -> Case:
+        """Reopen a closed case."""
+        return self._change(case_ref, "reopen")
+
+    def _post_sealed(self, path: str, build: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
+        try:
+            return self._call("POST", path, build(self.session))
+        except _StaleRecipients:
+            # The roster changed between our /info and the server's check: verify it again and reseal, once.
+            self.connect()
+            return self._call("POST", path, build(self.session))
+
+    def note(self, case_ref: str, text: str) -> tuple[CaseId, int]:
+        """Seal a note to the queue's caseworkers and store it; returns the case id and the event id."""
+        case = self.fetch(case_ref).view.case
+
+        def build(session: Session) -> dict[str, Any]:
+            envelope = seal_note(text, case, self.identity, session.roster, int(self.clock()))
+            return {"envelope": base64.b64encode(envelope).decode("ascii")}
+
+        return case.id, _int(self._post_sealed(f"/api/v1/cases/{case.id}/notes", build), "event_id")
+
+    def reply(self, case_ref: str, text: str) -> tuple[CaseId, int]:
+        """Seal a reply for the bot (with the request's handle) and a copy for the caseworkers; case and outbox id."""
+        view = self.fetch(case_ref).view
+        request = view.request
+        if view.state is not ReadState.OK or request is None:
+            raise InputRejected(f"the request of {view.case.id} does not verify here, so it cannot be answered "
+                                f"({view.problem})")
+
+        def build(session: Session) -> dict[str, Any]:
+            to_bot, copy = seal_reply(text, request, view.case, self.identity, session.roster, session.bot_box,
+                                      int(self.clock()))
+            return {"to_bot": base64.b64encode(to_bot).decode("ascii"), "copy": base64.b64encode(copy).decode("ascii")}
+
+        return view.case.id, _int(self._post_sealed(f"/api/v1/cases/{view.case.id}/replies", build), "outbox_id")
+
+    def close_connection(self) -> None:
+        """Close the HTTP client."""
+        self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_connection()
+
+
+def _list(answer: dict[str, Any], key: str) -> list[Any]:
+    value = answer.get(key)
+    if not isinstance(value, list):
+        raise ServerAnswerInvalid(f"the server's answer has no list '{key}'")
+    return value
+
+
+def _int(answer: dict[str, Any], key: str) -> int:
+    value = answer.get(key)
+    if type(value) is not int:
+        raise ServerAnswerInvalid(f"the server's answer has no integer '{key}'")
+    return value
+

@@ -1,0 +1,54 @@
+"""Every cryptographic operation in our code goes through PyNaCl (libsodium).
+
+`cryptography` is installed as a dependency of http-message-signatures, but
+our code never imports it: staff/httpsig.py gives that library an Ed25519
+algorithm and a SHA-256 built on PyNaCl.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ["crypto", "storage", "bot", "staff", "waystation"]
+FORBIDDEN = {"cryptography", "hashlib", "hmac", "secrets", "random", "Crypto", "nacl.hashlib"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_other_crypto_or_randomness_library_is_imported(package: str) -> None:
+    offenders = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for name in imported_modules(path):
+            if name in FORBIDDEN or name.split(".")[0] in FORBIDDEN:
+                offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []
+
+
+def test_crypto_package_imports_nothing_of_ours_and_does_no_io() -> None:
+    for path in (ROOT / "crypto").rglob("*.py"):
+        for name in imported_modules(path):
+            top = name.split(".")[0]
+            assert top not in {"storage", "bot", "staff", "waystation", "os", "pathlib", "time", "socket"}, (path, name)
+
+
+@pytest.mark.parametrize(("package", "forbidden"), [("storage", {"bot", "staff", "waystation"}),
+                                                     ("bot", {"staff", "waystation"}),
+                                                     ("staff", {"bot", "waystation"})])
+def test_imports_run_one_way(package: str, forbidden: set[str]) -> None:
+    for path in (ROOT / package).rglob("*.py"):
+        for name in imported_modules(path):
+            assert name.split(".")[0] not in forbidden, (path.relative_to(ROOT), name)
