@@ -1,0 +1,295 @@
+"""Health checks of a server home: each problem found says what is wrong and what to do.
+
+Read-only: nothing here writes to the home or migrates the database. Nothing here prints or
+returns a secret; findings name files, keys of config.toml and roster members, never values.
+The checks that need the bot package (the token, the Bot API) live in waystation/commands_ops.py.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from crypto.errors import CryptoError
+from crypto.keys import load_identity
+from crypto.roster import Role, Roster, load_roster
+from storage.backup import database_in_use
+from storage.config import Config, load_config
+from storage.db import Connection, Database, DatabaseError, connect
+from storage.deletions import DeletionStore
+from storage.errors import StorageError
+from storage.home import Home
+from storage.rekey import load_previous_bot_keys, pending_key_path
+from storage.schema import SCHEMA_VERSION
+from storage.server import ROSTER_SERIAL_KEY
+
+WEEK = 7 * 86_400
+CLOCK_YEARS = range(2024, 2101)
+CLOCK_TOLERANCE = 60
+DELETION_GRACE = 600
+
+
+class Level(StrEnum):
+    """How bad a finding is: an error fails the doctor, a warning does not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: which check found it, what is wrong, what to do."""
+
+    level: Level
+    check: str
+    problem: str
+    fix: str
+
+    def line(self) -> str:
+        """The finding on one line, for people."""
+        text = f"{self.level.value}: [{self.check}] {self.problem}; fix: {self.fix}"
+        return " ".join(text.split())
+
+
+@dataclass
+class Report:
+    """Every finding of one run, and which checks ran."""
+
+    findings: list[Finding] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+
+    def error(self, check: str, problem: str, fix: str) -> None:
+        self.findings.append(Finding(Level.ERROR, check, problem, fix))
+
+    def warning(self, check: str, problem: str, fix: str) -> None:
+        self.findings.append(Finding(Level.WARNING, check, problem, fix))
+
+    def ran(self, check: str) -> None:
+        if check not in self.checked:
+            self.checked.append(check)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.level is Level.ERROR for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.level is Level.WARNING for f in self.findings)
+
+    def as_json(self) -> dict[str, object]:
+        """The report for scripts and monitoring."""
+        return {
+            "ok": self.errors == 0, "errors": self.errors, "warnings": self.warnings,
+            "checked": list(self.checked),
+            "findings": [{**asdict(f), "level": f.level.value} for f in self.findings],
+        }
+
+
+def _date(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def diagnose(root: Path, now: int, environ: Mapping[str, str] = os.environ) -> tuple[Report, Config | None]:
+    """Run every storage-level check of the home at `root`; returns the report and the config if valid."""
+    report = Report()
+    home = Home(root)
+    report.ran("home")
+    try:
+        home.require()
+    except StorageError as err:
+        report.error("home", str(err), f"check --home, or create it with 'waystation init {root}'")
+        return report, None
+    check_modes(home, report)
+    config = check_config(home, report)
+    check_secrets(home, report)
+    conn = check_database(home, report, environ)
+    try:
+        check_roster(home, report, config, conn, now)
+        check_clock(report, conn, now)
+        check_deletions(report, conn, now)
+    finally:
+        if conn is not None:
+            conn.close()
+    return report, config
+
+
+def check_modes(home: Home, report: Report) -> None:
+    """The home and secrets/ are 0700, secrets 0600, everything owned by the home's owner."""
+    report.ran("modes")
+    owner = home.root.stat().st_uid
+    places = [(home.root, True), (home.secrets, True)]
+    places += [(p, False) for p in sorted(home.root.iterdir()) if p.name != "secrets"]
+    if home.secrets.is_dir():
+        places += [(p, True) for p in sorted(home.secrets.iterdir())]
+    for path, secret in places:
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        want = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+        name = path.relative_to(home.root).as_posix() if path != home.root else "the home"
+        if mode & 0o077:
+            (report.error if secret else report.warning)(
+                "modes", f"{name} is open to other users (mode {mode:04o})", f"chmod {want:o} {path}")
+        if info.st_uid != owner:
+            report.error("modes", f"{name} is owned by uid {info.st_uid}, the home by uid {owner}: "
+                         "the service may not read it", f"chown -R {owner} {home.root}")
+
+
+def check_config(home: Home, report: Report) -> Config | None:
+    """config.toml parses and every value is in range."""
+    report.ran("config")
+    try:
+        return load_config(home.config_path)
+    except StorageError as err:
+        report.error("config", str(err), f"edit {home.config_path} (the defaults are in docs/deploy.md)")
+        return None
+
+
+def check_secrets(home: Home, report: Report) -> None:
+    """Bot identity, reference pepper, previous bot keys, and no half-done key rotation."""
+    report.ran("secrets")
+    try:
+        load_identity(home.bot_identity_path.read_bytes(), None)
+    except (OSError, CryptoError):
+        report.error("secrets", f"{home.bot_identity_path} is missing or damaged",
+                     "restore it from a backup; without it envelopes cannot be signed")
+    try:
+        home.pepper()
+    except StorageError as err:
+        report.error("secrets", str(err), "restore it from a backup; without it people's case references stop matching")
+    try:
+        load_previous_bot_keys(home)
+    except StorageError as err:
+        report.error("secrets", str(err), "restore secrets/previous_bot_keys from a backup")
+    if pending_key_path(home.db_key_path).exists():
+        report.error("secrets", "a database key rotation was interrupted (secrets/db.key.new exists)",
+                     f"stop the bot and run 'waystation rotate-db-key --home {home.root}' to settle it")
+
+
+def check_database(home: Home, report: Report, environ: Mapping[str, str]) -> Connection | None:
+    """The key opens the database, its schema is known, and its pages are sound."""
+    report.ran("database")
+    if not home.db_path.is_file():
+        report.error("database", f"no database at {home.db_path}", "restore the home from a backup")
+        return None
+    try:
+        key = home.db_key(environ)
+        conn = connect(home.db_path, key)
+    except StorageError as err:
+        report.error("database", str(err),
+                     "use the key that belongs to this database (a backup holds it), or restore from a backup")
+        return None
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            report.error("database", f"the database has schema version {version}, newer than this "
+                         f"Waystation ({SCHEMA_VERSION})", "upgrade Waystation before starting the bot")
+        elif version < SCHEMA_VERSION:
+            report.warning("database", f"the database has schema version {version}; this Waystation "
+                           f"migrates it to {SCHEMA_VERSION} when the bot starts",
+                           "take a backup first ('waystation backup')")
+        if conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
+            report.error("database", "the database fails its integrity check",
+                         "stop the bot and restore from the newest backup")
+    except DatabaseError as err:
+        report.error("database", f"the database cannot be read ({err})", "restore from the newest backup")
+        conn.close()
+        return None
+    if version > SCHEMA_VERSION:
+        conn.close()
+        return None
+    return conn
+
+
+def check_roster(home: Home, report: Report, config: Config | None, conn: Connection | None, now: int) -> None:
+    """The roster verifies, is not about to expire, and every queue in use has a caseworker."""
+    report.ran("roster")
+    renew = f"'waystation roster renew --home {home.root} --admin KEYFILE'"
+    if not home.roster_path.exists():
+        report.error("roster", "there is no roster: no request can be encrypted to anyone",
+                     f"'waystation roster init --home {home.root} --admin KEYFILE'")
+        return
+    try:
+        admins = home.trusted_admins()
+    except StorageError as err:
+        report.error("roster", str(err), "restore trusted_admins from a backup")
+        return
+    if not admins:
+        report.error("roster", "no trusted admin key is pinned (trusted_admins is missing or empty)",
+                     "restore trusted_admins from a backup")
+        return
+    serial = 0
+    if conn is not None:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (ROSTER_SERIAL_KEY,)).fetchone()
+        serial = int(row[0]) if row else 0
+    try:
+        roster = load_roster(home.roster_path.read_bytes(), trusted_admins=admins, now=now, min_serial=serial)
+    except CryptoError as err:
+        report.error("roster", f"the roster is not usable: {err}", f"an admin must fix and re-sign it: {renew}")
+        return
+    if roster.expires - now < WEEK:
+        report.warning("roster", f"the roster expires on {_date(roster.expires)}", renew)
+    if roster.issued > now + 300:
+        report.warning("roster", f"the roster was signed on {_date(roster.issued)}, in this server's future",
+                       "check this server's clock and the admin's")
+    for member in roster.members:
+        if member.active(now) and member.expires - now < WEEK:
+            report.warning("roster", f"{member.role.value} '{member.name}' expires on {_date(member.expires)}",
+                           "add them again with a new key before then ('waystation roster add ... --days N')")
+    if config is not None:
+        _check_queues(home, report, config, roster, now)
+
+
+def _check_queues(home: Home, report: Report, config: Config, roster: Roster, now: int) -> None:
+    queues = dict.fromkeys([config.queues.default, *(rule.queue for rule in config.routing)])
+    for queue in queues:
+        if not roster.caseworkers_for(queue, now):
+            report.error("roster", f"queue '{queue}' has no active caseworker: every request routed to it is refused",
+                         f"'waystation roster add --home {home.root} --admin KEYFILE --role {Role.CASEWORKER.value} "
+                         f"--queue {queue} PUBFILE'")
+
+
+def check_clock(report: Report, conn: Connection | None, now: int) -> None:
+    """The clock reads a plausible year and is not behind what the database already recorded."""
+    report.ran("clock")
+    year = datetime.fromtimestamp(now, UTC).year
+    if year not in CLOCK_YEARS:
+        report.error("clock", f"the clock says {_date(now)}", "set the time: 'timedatectl set-ntp true'")
+        return
+    if conn is None:
+        return
+    newest = conn.execute(
+        "SELECT max(coalesce((SELECT max(updated_at) FROM cases), 0),"
+        " coalesce((SELECT max(created_at) FROM case_events), 0),"
+        " coalesce((SELECT max(at) FROM audit), 0))"
+    ).fetchone()[0]
+    if newest and int(newest) > now + CLOCK_TOLERANCE:
+        minutes = (int(newest) - now) // 60
+        report.error("clock", f"the clock is {minutes} minutes behind the newest record in the database",
+                     "set the time ('timedatectl set-ntp true') before starting the bot")
+
+
+def check_deletions(report: Report, conn: Connection | None, now: int) -> None:
+    """No intake message waits long past its deletion time."""
+    report.ran("deletions")
+    if conn is None:
+        return
+    _, overdue = DeletionStore(Database(Path(), conn)).counts(now - DELETION_GRACE)
+    if overdue:
+        report.warning("deletions", f"{overdue} messages are more than {DELETION_GRACE // 60} minutes past their "
+                       "deletion time", "start the bot (it deletes them at start-up); Telegram allows it only "
+                       "within 48 hours of sending")
+
+
+def in_use_note(home: Home) -> bool:
+    """Whether the bot (or another process) has the database open; for information only."""
+    return home.db_path.exists() and database_in_use(home.db_path)

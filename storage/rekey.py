@@ -1,0 +1,300 @@
+"""Key rotation: a new database key (PRAGMA rekey) and a new bot identity.
+
+Database key, in this order, so that no crash can leave the database under a key that is
+written nowhere:
+
+1. the new key is written to KEYFILE.new (fsync'd) while KEYFILE still holds the old one;
+2. `PRAGMA rekey` re-encrypts every page in one transaction: after a crash the database is
+   wholly under the old key or wholly under the new one, never half;
+3. the database is reopened with the new key and checked;
+4. KEYFILE is replaced atomically with the new key; 5. KEYFILE.new is removed.
+
+If KEYFILE.new is found later, a rotation was interrupted: `finish_interrupted_rotation`
+tries both keys and keeps the one that opens the database.
+
+Bot identity: the old signing key is kept as a *previous bot key* in
+secrets/previous_bot_keys, so that envelopes it signed still verify
+(`Server.trusted_bot_keys`), together with the old X25519 private key, so that reply
+handles sealed to it still open. The old private *signing* key is not kept: nothing new
+is ever signed with it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import nacl.utils
+from nacl.public import PrivateKey
+from nacl.signing import VerifyKey
+
+from crypto.encoding import b64, dump_object, expect, load_object, unb64
+from crypto.errors import CryptoError
+from crypto.keys import (
+    Identity,
+    PublicIdentity,
+    dump_identity,
+    fingerprint,
+    load_identity,
+)
+from storage.backup import require_stopped
+from storage.db import KEY_SIZE, DatabaseError, DatabaseKey, connect
+from storage.errors import DatabaseKeyRejected, HomeInvalid, StorageError
+from storage.files import replace, write_new
+from storage.home import DB_KEY_CREDENTIAL, DB_KEY_ENV, Home
+
+PREVIOUS_BOT_KEYS = "previous_bot_keys"
+PREVIOUS_FORMAT = "waystation-previous-bot-keys"
+PREVIOUS_VERSION = 1
+
+
+class RotationRefused(StorageError, RuntimeError):
+    """A key rotation cannot safely run as asked."""
+
+
+# -- database key ----------------------------------------------------------------------------
+
+
+class Recovery(StrEnum):
+    """What `finish_interrupted_rotation` found."""
+
+    NONE = "none"            # no rotation was pending
+    ROLLED_BACK = "rolled-back"  # the database was still under the old key; the new one was dropped
+    COMPLETED = "completed"  # the database was under the new key; it is now in the key file
+
+
+def pending_key_path(key_file: Path) -> Path:
+    """Where a new key waits while the database is being re-keyed."""
+    return key_file.with_name(key_file.name + ".new")
+
+
+def _read_key(path: Path) -> DatabaseKey:
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (UnicodeDecodeError, ValueError) as err:
+        raise DatabaseKeyRejected(f"{path} does not hold a hexadecimal key") from err
+    if len(key) != KEY_SIZE:
+        raise DatabaseKeyRejected(f"{path} must hold {KEY_SIZE * 2} hex characters")
+    return DatabaseKey(key)
+
+
+def _opens(db_path: Path, key: DatabaseKey) -> bool:
+    try:
+        conn = connect(db_path, key)
+    except StorageError:
+        return False
+    try:
+        return conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    except DatabaseError:
+        return False
+    finally:
+        conn.close()
+
+
+def check_key_source(home: Home, key_file: Path, environ: Mapping[str, str]) -> None:
+    """Refuse when the key in use comes from somewhere this command would not update."""
+    if environ.get(DB_KEY_ENV):
+        raise RotationRefused(f"the database key comes from {DB_KEY_ENV}: unset it and pass "
+                              "--key-file with the file that holds the key, then update where you keep it")
+    credentials = environ.get("CREDENTIALS_DIRECTORY")
+    if credentials and (Path(credentials) / DB_KEY_CREDENTIAL).is_file():
+        raise RotationRefused(f"the database key comes from the systemd credential '{DB_KEY_CREDENTIAL}': "
+                              "run this outside the service, with --key-file naming the credential's source file")
+    if not key_file.is_file():
+        raise RotationRefused(f"no key file at {key_file}: pass --key-file with the file that holds the database key")
+    if not home.db_path.is_file():
+        raise RotationRefused(f"no database at {home.db_path}")
+
+
+def finish_interrupted_rotation(home: Home, key_file: Path) -> Recovery:
+    """Settle a rotation that stopped half-way: keep whichever key opens the database."""
+    pending = pending_key_path(key_file)
+    if not pending.exists():
+        return Recovery.NONE
+    current, new = _read_key(key_file), _read_key(pending)
+    if current == new:  # stopped after the key file was replaced: only the clean-up was left
+        commit_new_key(key_file, new)
+        return Recovery.COMPLETED
+    if _opens(home.db_path, current):
+        pending.unlink()
+        _fsync_dir(pending.parent)
+        return Recovery.ROLLED_BACK
+    if not _opens(home.db_path, new):
+        raise DatabaseKeyRejected(f"neither {key_file} nor {pending} opens {home.db_path}: "
+                                  "keep both files and restore from a backup if no other key exists")
+    commit_new_key(key_file, new)
+    return Recovery.COMPLETED
+
+
+def stage_new_key(key_file: Path) -> DatabaseKey:
+    """Step 1: make a new key and write it durably beside the current one."""
+    key = DatabaseKey(nacl.utils.random(KEY_SIZE))
+    pending = pending_key_path(key_file)
+    write_new(pending, key.hex().encode("ascii") + b"\n")
+    _fsync_dir(pending.parent)
+    return key
+
+
+def rekey_database(db_path: Path, old: DatabaseKey, new: DatabaseKey) -> None:
+    """Step 2 and 3: re-encrypt every page under `new` in one transaction, then check it opens."""
+    conn = connect(db_path, old)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute(f"PRAGMA rekey = \"x'{new.hex()}'\"")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except DatabaseError as err:
+        raise StorageError(f"the database could not be re-keyed ({err}); it is still under the old key") from err
+    finally:
+        conn.close()
+    if not _opens(db_path, new):
+        raise StorageError("the re-keyed database does not open with the new key: "
+                           "run 'waystation rotate-db-key' again to settle which key works")
+
+
+def commit_new_key(key_file: Path, new: DatabaseKey) -> None:
+    """Step 4 and 5: the key file takes the new key atomically, then the pending copy goes."""
+    replace(key_file, new.hex().encode("ascii") + b"\n")
+    pending = pending_key_path(key_file)
+    pending.unlink(missing_ok=True)
+    _fsync_dir(key_file.parent)
+
+
+def rotate_db_key(home: Home, key_file: Path, environ: Mapping[str, str] = os.environ) -> Recovery:
+    """Re-key the database with a fresh key written to `key_file`.
+
+    If an earlier rotation was interrupted, it is settled instead and no new rotation starts;
+    the result says which. The bot must be stopped.
+    """
+    home.require()
+    check_key_source(home, key_file, environ)
+    require_stopped(home, "rotating the database key")
+    recovered = finish_interrupted_rotation(home, key_file)
+    if recovered is not Recovery.NONE:
+        return recovered
+    old = _read_key(key_file)
+    if not _opens(home.db_path, old):
+        raise DatabaseKeyRejected(f"the key in {key_file} does not open {home.db_path}: nothing was changed")
+    new = stage_new_key(key_file)
+    try:
+        rekey_database(home.db_path, old, new)
+    except StorageError:
+        if _opens(home.db_path, old):
+            pending_key_path(key_file).unlink(missing_ok=True)
+        raise
+    commit_new_key(key_file, new)
+    return Recovery.NONE
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- bot identity ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviousBotKey:
+    """A retired bot identity: its public signing key and its X25519 private key."""
+
+    verify_key: VerifyKey
+    box_private: PrivateKey
+    retired: int
+
+
+def previous_bot_keys_path(home: Home) -> Path:
+    """secrets/previous_bot_keys."""
+    return home.secrets / PREVIOUS_BOT_KEYS
+
+
+def load_previous_bot_keys(home: Home) -> list[PreviousBotKey]:
+    """Retired bot keys, oldest first; an absent file means none."""
+    path = previous_bot_keys_path(home)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    try:
+        obj = load_object(data, "previous bot keys", CryptoError)
+        if obj.get("format") != PREVIOUS_FORMAT or obj.get("version") != PREVIOUS_VERSION:
+            raise CryptoError("unknown format or version")
+        entries = expect(obj, "keys", list, "previous bot keys", CryptoError)
+        keys: list[PreviousBotKey] = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise CryptoError("an entry is not an object")
+            keys.append(PreviousBotKey(
+                VerifyKey(unb64(entry.get("sign"), 32, "signing key", CryptoError)),
+                PrivateKey(unb64(entry.get("box_secret"), 32, "box key", CryptoError)),
+                expect(entry, "retired", int, "previous bot key", CryptoError),
+            ))
+    except (CryptoError, ValueError, TypeError) as err:
+        raise HomeInvalid(f"{path} is damaged ({err}): restore it from a backup") from err
+    return keys
+
+
+def _dump_previous(keys: list[PreviousBotKey]) -> bytes:
+    return dump_object({
+        "format": PREVIOUS_FORMAT,
+        "version": PREVIOUS_VERSION,
+        "keys": [{"sign": b64(bytes(k.verify_key)), "box_secret": b64(bytes(k.box_private)), "retired": k.retired}
+                 for k in keys],
+    }) + b"\n"
+
+
+def previous_bot_verify_keys(home: Home) -> list[VerifyKey]:
+    """Signing keys of retired bot identities, whose envelopes staff still accept."""
+    return [k.verify_key for k in load_previous_bot_keys(home)]
+
+
+def bot_box_keys(home: Home) -> list[PrivateKey]:
+    """Every X25519 key a reply handle may be sealed to: the current bot's first, then retired ones."""
+    current = _load_bot(home)
+    return [current.box_private] + [k.box_private for k in reversed(load_previous_bot_keys(home))]
+
+
+def _load_bot(home: Home) -> Identity:
+    try:
+        return load_identity(home.bot_identity_path.read_bytes(), None)
+    except (OSError, CryptoError) as err:
+        raise HomeInvalid(f"{home.bot_identity_path} is missing or damaged") from err
+
+
+@dataclass(frozen=True)
+class BotRotation:
+    """The retired and the new bot identity, for people to compare and pin."""
+
+    old_fingerprint: str
+    new_fingerprint: str
+    previous_count: int
+    new_public: PublicIdentity
+
+
+def rotate_bot_key(home: Home, now: int) -> BotRotation:
+    """Retire the bot identity (kept as a previous key) and make a new one. The bot must be stopped.
+
+    The old key is recorded first and the identity replaced second, both atomically, so a crash
+    between them leaves the old key both current and recorded: harmless, and a rerun goes on.
+    """
+    home.require()
+    require_stopped(home, "rotating the bot key")
+    old = _load_bot(home)
+    previous = load_previous_bot_keys(home)
+    old_sign = old.signing_key.verify_key
+    if all(k.verify_key != old_sign for k in previous):
+        previous.append(PreviousBotKey(old_sign, old.box_private, now))
+        replace(previous_bot_keys_path(home), _dump_previous(previous))
+    new = Identity.generate(old.name)
+    replace(home.bot_identity_path, dump_identity(new, None))
+    return BotRotation(
+        fingerprint(old_sign, old.box_private.public_key),
+        new.public.fingerprint(),
+        len(previous),
+        new.public,
+    )

@@ -1,0 +1,30 @@
+"""Child process for the rotation tests: run the real rotation steps up to a point, then die at once.
+
+`os._exit` skips every clean-up, as a crash or a power cut would (minus the page cache).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from storage.home import Home
+from storage.rekey import _read_key, commit_new_key, rekey_database, stage_new_key
+
+
+def main(root: Path, stop_after: str) -> None:
+    home = Home(root)
+    old = _read_key(home.db_key_path)
+    new = stage_new_key(home.db_key_path)
+    if stop_after == "stage":
+        os._exit(3)
+    rekey_database(home.db_path, old, new)
+    if stop_after == "rekey":
+        os._exit(3)
+    commit_new_key(home.db_key_path, new)
+    os._exit(3)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2])

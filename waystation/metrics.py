@@ -1,0 +1,101 @@
+"""The /metrics endpoint: counts only, in the Prometheus text exposition format 0.0.4.
+
+Nothing here can carry a person's data: counters have fixed names (an unknown name is
+refused, so nobody can make a counter out of a chat id), and the only label values are
+queue names from config.toml and case statuses.
+
+Counts over time still show when people reach out. Serve /metrics to the local machine or
+the internal network only; the Caddyfile in deploy/ refuses it from outside.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from storage.cases import Status
+from storage.deletions import DeletionStore
+from storage.server import Server
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+#: Counter name -> help text. `Counters.inc` accepts these names and no other.
+COUNTERS: dict[str, str] = {
+    "updates": "Telegram updates processed.",
+    "intakes": "Requests encrypted and queued.",
+    "intakes_refused": "Requests that could not be queued (no caseworker, database refused).",
+    "follow_ups": "Follow-ups added to existing cases.",
+    "messages_deleted": "Intake chat messages deleted.",
+    "send_retries": "Bot API calls retried after a network error or a rate limit.",
+    "errors": "Errors caught by the bot's error handler.",
+}
+
+
+@dataclass
+class Counters:
+    """Monotonic event counts, shared by the bot's handlers; thread-safe."""
+
+    _values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def inc(self, name: str, amount: int = 1) -> None:
+        """Add `amount` (at least 0) to the counter `name`; unknown names raise ValueError."""
+        if name not in COUNTERS:
+            raise ValueError(f"unknown counter {name!r}; known: {', '.join(COUNTERS)}")
+        if amount < 0:
+            raise ValueError("counters only go up")
+        with self._lock:
+            self._values[name] += amount
+
+    def snapshot(self) -> dict[str, int]:
+        """A copy of every counter."""
+        with self._lock:
+            return dict(self._values)
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def render(server: Server, counters: Counters, now: int) -> str:
+    """The metrics page: the counters, then queue depth and pending deletions read from the database."""
+    lines: list[str] = []
+
+    def family(name: str, kind: str, help_text: str) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+
+    for key, value in counters.snapshot().items():
+        name = f"waystation_{key}_total"
+        family(name, "counter", COUNTERS[key])
+        lines.append(f"{name} {value}")
+    family("waystation_cases", "gauge", "Cases in the queue, by queue and status.")
+    for queue, statuses in sorted(server.cases.stats().items()):
+        for status in Status:
+            lines.append(f'waystation_cases{{queue="{_label(queue)}",status="{status.value}"}} '
+                         f"{statuses.get(status.value, 0)}")
+    pending, overdue = DeletionStore(server.db).counts(now)
+    family("waystation_deletions_pending", "gauge", "Intake chat messages waiting to be deleted.")
+    lines.append(f"waystation_deletions_pending {pending}")
+    family("waystation_deletions_overdue", "gauge", "Intake chat messages past their deletion time.")
+    lines.append(f"waystation_deletions_overdue {overdue}")
+    return "\n".join(lines) + "\n"
+
+
+def metrics_route(server: Server, counters: Counters, clock: Callable[[], float] = time.time) -> Route:
+    """A Starlette route for GET /metrics.
+
+    The database is read on the event loop's thread, the thread that owns the connection;
+    the queries are two small aggregates over indexed columns.
+    """
+
+    async def metrics(_: Request) -> Response:
+        return Response(render(server, counters, int(clock())), media_type=CONTENT_TYPE)
+
+    return Route("/metrics", metrics, methods=["GET"])
