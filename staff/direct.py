@@ -67,11 +67,12 @@ class StaffSession:
                             f"this key is not on the roster for queue '{case.queue}'")
         if case.envelope is None:
             raise ValueError("case was loaded without its envelope")
+        signers = self.server.trusted_bot_keys()  # outside the try: a damaged key file is not "bad JSON"
         try:
             opened = open_envelope(
                 case.envelope,
                 recipient=self.identity.box_private,
-                trusted_signers=self.server.trusted_bot_keys(),
+                trusted_signers=signers,
                 case_id=case.id,
                 queue=case.queue,
                 kinds={Kind.REQUEST},

@@ -129,6 +129,17 @@ class Home:
         safe_name = "".join(ch for ch in name if ch.isprintable())
         replace(self.trusted_admins_path, old + f"{b64(bytes(key))}  # {safe_name}\n".encode("utf-8"))
 
+    def remove_trusted_admin(self, key: VerifyKey) -> None:
+        """Unpin an admin key (after revoking that admin): it can no longer sign a roster here."""
+        if self.trusted_admins_path.exists():
+            text = self.trusted_admins_path.read_text(encoding="utf-8")
+            replace(self.trusted_admins_path, _remove_line_for(text, key).encode("utf-8"))
+
+
+def _remove_line_for(text: str, key: VerifyKey) -> str:
+    encoded = b64(bytes(key))
+    return "".join(line for line in text.splitlines(keepends=True) if line.split("#", 1)[0].strip() != encoded)
+
 
 def _parse_hex_key(text: str, where: str) -> DatabaseKey:
     try:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import nacl.exceptions
 import nacl.utils
-from nacl.public import SealedBox
+from nacl.public import PrivateKey, SealedBox
 
 from crypto.envelope import Kind, seal, valid_queue
 from crypto.errors import CryptoError
@@ -60,12 +60,17 @@ def seal_reply_handle(bot: Identity, chat_id: int) -> bytes:
     return SealedBox(bot.box_private.public_key).encrypt(str(chat_id).encode("ascii"))
 
 
-def open_reply_handle(bot: Identity, handle: bytes) -> int:
-    """The chat id inside a reply handle; raises IntakeRefused if it is not one of ours."""
-    try:
-        return int(SealedBox(bot.box_private).decrypt(handle).decode("ascii"))
-    except (nacl.exceptions.CryptoError, ValueError, UnicodeDecodeError) as err:
-        raise IntakeRefused("the reply handle does not open with this bot's key") from err
+def open_reply_handle(keys: Sequence[PrivateKey], handle: bytes) -> int:
+    """The chat id inside a reply handle, trying the bot's current key, then retired ones.
+
+    Raises IntakeRefused if no key opens it.
+    """
+    for key in keys:
+        try:
+            return int(SealedBox(key).decrypt(handle).decode("ascii"))
+        except (nacl.exceptions.CryptoError, ValueError, UnicodeDecodeError):
+            continue
+    raise IntakeRefused("the reply handle does not open with this bot's keys")
 
 
 def new_case_id() -> CaseId:

@@ -70,6 +70,9 @@ def roster_revoke(home: Path, admin_key: Path, name: str) -> None:
         t = now()
         updated = server.roster(t).with_revoked(name, t, server.config.roster.valid_days)
         server.save_roster(sign_roster(updated, admin), t)
+        revoked = updated.find(name)
+        if revoked is not None and revoked.role is Role.ADMIN:
+            server.home.remove_trusted_admin(revoked.identity.verify_key)  # a revoked admin signs nothing here
     click.echo(f"revoked {name}; new cases are no longer encrypted to them")
 
 

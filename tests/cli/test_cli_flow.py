@@ -9,6 +9,8 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +19,11 @@ import pytest
 
 from crypto.envelope import Kind, open_envelope
 from crypto.errors import NotARecipient
-from crypto.keys import Identity, load_identity, load_public
+from crypto.keys import KDF_MINIMUM, Identity, dump_identity, load_identity, load_public
 from crypto.reference import normalise_reference
+from crypto.roster import DAY, Member, Role, sign_roster
 from storage.server import Server
+from tests.conftest import build_staffed_home
 from tests.cli.runner import PASSPHRASE, TIMEOUT, Result, assert_user_error, child_env, ok, run, waystation_command
 
 pytestmark = pytest.mark.timeout(120)
@@ -318,3 +322,23 @@ def test_every_command_and_subcommand_has_help() -> None:
         if proc.returncode != 0 or b"Usage:" not in out or b"Traceback" in err:
             failures.append(f"{' '.join(path) or '(main)'}: {proc.returncode} {err.decode()[-300:]}")
     assert not failures, "\n".join(failures)
+
+
+def test_revoking_an_admin_unpins_their_key(tmp_path: Path) -> None:
+    """A revoked admin must not be able to sign a roster that re-adds them."""
+    staffed = build_staffed_home(tmp_path / "home")
+    second = Identity.generate("Second Admin")
+    with staffed.open() as server:
+        t = int(time.time())
+        roster = server.roster(t).with_member(Member(second.public, Role.ADMIN, (), t, t + 30 * DAY), t, 30)
+        server.save_roster(sign_roster(roster, staffed.admin), t,
+                           new_admins=[(second.signing_key.verify_key, second.name)])
+    key_file = tmp_path / "admin.key"
+    key_file.write_bytes(dump_identity(staffed.admin, b"pw", KDF_MINIMUM))
+    result = subprocess.run([sys.executable, "-m", "waystation", "roster", "revoke", "--home", str(staffed.root),
+                             "--admin", str(key_file), "Second Admin"],
+                            capture_output=True, text=True, env={**os.environ, "WAYSTATION_PASSPHRASE": "pw"})
+    assert result.returncode == 0, result.stderr
+    with staffed.open() as server:
+        assert second.signing_key.verify_key not in server.home.trusted_admins()
+        assert staffed.admin.signing_key.verify_key in server.home.trusted_admins()

@@ -93,7 +93,7 @@ def test_show_claim_note_reply_close_reopen(site: Site) -> None:
                            trusted_signers=[m.identity.verify_key for m in roster.caseworkers_for("main", 0)])
     payload = json.loads(opened.payload)
     assert payload["text"] == REPLY_TEXT and payload["language"] == "ru" and payload["v"] == 1
-    assert open_reply_handle(bot, base64.b64decode(payload["reply_handle"])) == CHAT_ID
+    assert open_reply_handle([bot.box_private], base64.b64decode(payload["reply_handle"])) == CHAT_ID
 
     everything = home_bytes(site.root)
     for secret in (NOTE_TEXT, REPLY_TEXT, REQUEST_CANARY, str(CHAT_ID)):
