@@ -22,9 +22,10 @@ from bot import texts
 from bot.runtime import Runtime, runtime
 from crypto.envelope import Kind, open_envelope
 from crypto.errors import EnvelopeRejected
-from storage.errors import CaseNotFound, IntakeRefused, RosterUnavailable
+from storage.errors import CaseNotFound, HomeInvalid, IntakeRefused, RosterUnavailable
 from storage.intake import open_reply_handle
 from storage.outbox import OutboxItem, OutboxStore
+from storage.rekey import bot_box_keys
 
 log = logging.getLogger("waystation.bot.replies")
 SHOW = "m:"
@@ -53,16 +54,16 @@ def open_reply(rt: Runtime, item: OutboxItem, now: int) -> Reply:
     try:
         case = rt.server.cases.fetch(item.case_id)
         signers = [m.identity.verify_key for m in rt.server.roster(now).caseworkers_for(case.queue, now)]
-        bot = rt.server.bot_identity()
-        opened = open_envelope(item.envelope, recipient=bot.box_private, trusted_signers=signers,
+        keys = bot_box_keys(rt.server.home)  # current first; retired ones for handles sealed before a rotation
+        opened = open_envelope(item.envelope, recipient=keys[0], trusted_signers=signers,
                                case_id=case.id, queue=case.queue, kinds={Kind.REPLY})
         payload = json.loads(opened.payload.decode("utf-8"))
         handle = base64.b64decode(payload["reply_handle"], validate=True)
         text, language = payload["text"], payload.get("language", "en")
         if not isinstance(text, str) or not text.strip() or not isinstance(language, str):
             raise ReplyRejected("reply payload is malformed")
-        return Reply(open_reply_handle(bot, handle), text[:4000], language)
-    except (CaseNotFound, RosterUnavailable, EnvelopeRejected, IntakeRefused) as err:
+        return Reply(open_reply_handle(keys, handle), text[:4000], language)
+    except (CaseNotFound, RosterUnavailable, EnvelopeRejected, IntakeRefused, HomeInvalid) as err:
         raise ReplyRejected(type(err).__name__) from err
     except (ValueError, KeyError, TypeError, binascii.Error) as err:
         raise ReplyRejected("reply payload is malformed") from err
@@ -96,6 +97,7 @@ async def deliver_notices(context: CallbackContext) -> None:  # type: ignore[typ
                 store.drop(item.id, now, "undeliverable")
             else:
                 store.retry_later(item.id, now + min(3600, 30 * 2**item.attempts))
+                rt.count("send_retries")
             continue
         store.mark_notified(item.id, now)
         rt.vanisher.track(context.job_queue, reply.chat_id, [message.message_id])  # type: ignore[arg-type]
