@@ -13,6 +13,7 @@ from telegram.ext import (
     ApplicationBuilder,
     ApplicationHandlerStop,
     CallbackQueryHandler,
+    CommandHandler,
     ContextTypes,
     MessageHandler,
     TypeHandler,
@@ -21,12 +22,17 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import texts
+from bot.alerts import on_it
+from bot.alertviews import ON_IT
 from bot.conversation import build_conversation, expired_button, media, send, unknown_command
 from bot.i18n import LANGUAGES
 from bot.processor import PerChatUpdateProcessor
 from bot.replies import INTERVAL_SECONDS, SHOW, deliver_notices, show_reply
 from bot.replies import JOB_NAME as REPLY_JOB
 from bot.runtime import RUNTIME_KEY, Runtime, runtime
+from bot.schedule import schedule_alert_jobs
+from bot.volunteers import COMMAND as VOLUNTEER_COMMAND
+from bot.volunteers import volunteer_command
 
 log = logging.getLogger("waystation.bot")
 Context = ContextTypes.DEFAULT_TYPE
@@ -45,6 +51,7 @@ async def only_private(update: object, context: Context) -> None:
 async def track_and_limit(update: Update, context: Context) -> None:
     """Every incoming message goes on the deletion list; a flooding chat is ignored for a while."""
     rt = runtime(context)
+    rt.count("updates")
     chat_id = update.effective_chat.id  # type: ignore[union-attr]
     message_ids = [update.message.message_id] if update.message is not None else []
     rt.vanisher.track(context.job_queue, chat_id, message_ids)  # type: ignore[arg-type]
@@ -62,6 +69,7 @@ async def track_and_limit(update: Update, context: Context) -> None:
 async def on_error(update: object, context: Context) -> None:
     """Log what failed, never what was said."""
     error = context.error
+    runtime(context).count("errors")
     log.error("update handling failed: %s (see the code path; no message content is logged)",
               type(error).__name__ if error else "unknown error")
 
@@ -88,6 +96,7 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
     jobs = application.job_queue
     rt.vanisher.restore(jobs)  # type: ignore[arg-type]
     jobs.run_repeating(deliver_notices, interval=INTERVAL_SECONDS, first=1, name=REPLY_JOB)  # type: ignore[union-attr]
+    schedule_alert_jobs(jobs, rt)  # type: ignore[arg-type]
     await announce_commands(application)
 
 
@@ -98,7 +107,7 @@ def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[t
         ApplicationBuilder()
         .token(token)
         .base_url(rt.server.config.telegram.api_base_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(AIORateLimiter(overall_max_rate=rt.server.config.telegram.max_messages_per_second, max_retries=3))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build()
     )
@@ -106,6 +115,8 @@ def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[t
     application.add_handler(TypeHandler(object, only_private), group=-2)
     application.add_handler(TypeHandler(Update, track_and_limit), group=-1)
     application.add_handler(CallbackQueryHandler(show_reply, pattern=f"^{SHOW}"), group=0)
+    application.add_handler(CallbackQueryHandler(on_it, pattern=f"^{ON_IT}"), group=0)
+    application.add_handler(CommandHandler(VOLUNTEER_COMMAND, volunteer_command), group=0)
     application.add_handler(build_conversation(rt.vanisher.delete_after), group=1)
     application.add_handler(CallbackQueryHandler(expired_button), group=1)
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command), group=1)

@@ -240,8 +240,10 @@ async def submit(update: Update, context: Context) -> int:
         receipt = store_sealed(rt.server, sealed, now)
     except (IntakeRefused, StorageError) as err:
         log.warning("a request could not be stored (%s); the person was asked to try later", type(err).__name__)
+        rt.count("intakes_refused")
         await show(update, context, screens.text(texts.SUBMIT_FAILED))
         return _finish(update, context, rt.server.config.privacy.delete_after_submit_seconds)
+    rt.count("intakes")
     delay = rt.server.config.privacy.delete_after_submit_seconds
     await show(update, context, screens.text(texts.SUBMITTED, reference=receipt.reference,
                                              minutes=_minutes(rt, delay)), screens.delete_button())
@@ -300,7 +302,8 @@ async def follow_up_text(update: Update, context: Context) -> int:
         await send(update, context, screens.text(texts.ANSWER_TOO_LONG, limit=limit))
         return FOLLOW_UP_TEXT
     try:
-        add_follow_up(rt.server, data.get(REF_HASH, b""), text, data.get(LANG, "en"), rt.now())
+        if add_follow_up(rt.server, data.get(REF_HASH, b""), text, data.get(LANG, "en"), rt.now()) is not None:
+            rt.count("follow_ups")
     except (IntakeRefused, StorageError) as err:
         log.warning("a follow-up could not be stored (%s)", type(err).__name__)
     delay = rt.server.config.privacy.delete_after_submit_seconds

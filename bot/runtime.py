@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from telegram.ext import CallbackContext
 
@@ -13,6 +14,9 @@ from bot.guards import FloodGate
 from bot.i18n import Translations
 from bot.vanish import Vanisher
 from storage.server import Server
+
+if TYPE_CHECKING:
+    from bot.alerts import Alerting
 
 RUNTIME_KEY = "waystation"
 
@@ -29,6 +33,11 @@ class Runtime:
     clock: Callable[[], float] = time.time
     #: Called with (case_id, queue, alert-safe answers) after a case is stored (volunteer alerts).
     case_listeners: list[Callable[..., object]] = field(default_factory=list)
+    #: Volunteer alerts, escalation, digest and retention (bot/alerts.py); None runs the bot without them.
+    alerting: Alerting | None = None
+
+    #: Counts for the metrics endpoint (names: see waystation.metrics.Counters); a no-op by default.
+    count: Callable[..., None] = field(default=lambda name, amount=1: None)
 
     def now(self) -> int:
         """Current time, whole seconds."""

@@ -40,6 +40,8 @@ class Vanisher:
         self.store = store
         self.delete_after = delete_after
         self.clock = clock
+        #: Counts for metrics (set by the service): count("messages_deleted", n), count("send_retries").
+        self.count: Callable[..., None] = lambda name, amount=1: None
         # Job names must not carry chat ids (the scheduler may log them): use a keyed hash.
         self._name_key = nacl.utils.random(32)
 
@@ -107,8 +109,10 @@ class Vanisher:
                 self._retry(jobs, chat_id, RETRY_SECONDS)
                 return
             self.store.remove(chat_id, batch)
+            self.count("messages_deleted", len(batch))
 
     def _retry(self, jobs: JobQueue, chat_id: int, delay: int) -> None:
+        self.count("send_retries")
         due = int(self.clock()) + delay
         self.store.reschedule(chat_id, due)
         self._schedule(jobs, chat_id, due)

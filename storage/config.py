@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from crypto.envelope import valid_queue
+from storage.daytime import TimeOfDayInvalid, parse_time_of_day, zone
 from storage.errors import ConfigInvalid
 
 
@@ -31,9 +33,13 @@ class PrivacyConfig:
 
 @dataclass(frozen=True)
 class RetentionConfig:
-    """How long closed cases are kept."""
+    """How long closed cases are kept, and the daily run that purges them (docs/alerts.md)."""
 
     closed_case_days: int = 90
+    warn_days: int = 3
+    recent_activity_days: int = 7
+    unclaimed_days: int = 14
+    run_at: str = "03:00"
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class TelegramConfig:
     api_base_url: str = "https://api.telegram.org/bot"
     mode: str = "polling"
     webhook_url: str = ""
+    max_messages_per_second: int = 30
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,36 @@ class StaffApiConfig:
     """Where the staff API listens."""
 
     listen: str = "127.0.0.1:8765"
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """How the service logs: "text" for people, "json" (one object per line) for collectors."""
+
+    format: str = "text"
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Volunteer alerts: escalation, urgency, digest, pace of sending (docs/alerts.md)."""
+
+    remind_after_minutes: int = 30
+    urgent_remind_after_minutes: int = 10
+    rounds: int = 3
+    escalate_to: str = "tier2"
+    urgent: str = "urgency:now"
+    digest_at: str = "08:00"
+    timezone: str = "UTC"
+    invite_valid_hours: int = 24
+    delete_after_hours: int = 24
+    send_interval_ms: int = 1000
+    check_seconds: int = 5
+
+    def urgent_answers(self) -> frozenset[tuple[str, str]]:
+        """(question id, option id) pairs that make a case urgent."""
+        pairs = (item.strip().partition(":") for item in self.urgent.split(",") if item.strip())
+        return frozenset((question, option) for question, _, option in pairs)
 
 
 @dataclass(frozen=True)
@@ -80,6 +117,8 @@ class Config:
     roster: RosterConfig = field(default_factory=RosterConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     staff_api: StaffApiConfig = field(default_factory=StaffApiConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     routing: tuple[RoutingRule, ...] = ()
 
 
@@ -92,6 +131,13 @@ _MINIMUMS: dict[str, int] = {
     "closed_case_days": 1,
     "valid_days": 1,
     "member_days": 1,
+    "remind_after_minutes": 1,
+    "urgent_remind_after_minutes": 1,
+    "invite_valid_hours": 1,
+    "delete_after_hours": 1,
+    "check_seconds": 1,
+    "max_messages_per_second": 1,
+    "unclaimed_days": 1,
 }
 _MAXIMUMS: dict[str, int] = {
     "delete_after_seconds": 47 * 3600,
@@ -99,6 +145,17 @@ _MAXIMUMS: dict[str, int] = {
     "valid_days": 3650,
     "member_days": 3650,
     "closed_case_days": 3650,
+    "remind_after_minutes": 7 * 24 * 60,
+    "urgent_remind_after_minutes": 7 * 24 * 60,
+    "rounds": 20,
+    "invite_valid_hours": 30 * 24,
+    "delete_after_hours": 47,
+    "send_interval_ms": 60_000,
+    "check_seconds": 300,
+    "max_messages_per_second": 1000,
+    "warn_days": 365,
+    "recent_activity_days": 365,
+    "unclaimed_days": 3650,
 }  # Telegram deletes only within 48 h
 
 
@@ -149,6 +206,27 @@ def _routing(raw: Any) -> tuple[RoutingRule, ...]:
     return tuple(rules)
 
 
+_CHOICE = re.compile(r"^[a-z][a-z0-9_]{0,23}:[a-z][a-z0-9_]{0,23}$")
+
+
+def _check_alerts(config: Config) -> None:
+    """Format checks of [alerts] and of the [retention] schedule."""
+    alerts = config.alerts
+    if alerts.escalate_to not in ("tier2", "all"):
+        raise ConfigInvalid('config.toml: alerts.escalate_to must be "tier2" or "all"')
+    if not all(_CHOICE.fullmatch(item.strip()) for item in alerts.urgent.split(",") if item.strip()):
+        raise ConfigInvalid('config.toml: alerts.urgent must be question:option pairs, e.g. "urgency:now"')
+    for key, value in (("alerts.digest_at", alerts.digest_at), ("retention.run_at", config.retention.run_at)):
+        try:
+            parse_time_of_day(value)
+        except TimeOfDayInvalid as err:
+            raise ConfigInvalid(f"config.toml: {key} must be a time of day HH:MM") from err
+    try:
+        zone(alerts.timezone)
+    except TimeOfDayInvalid as err:
+        raise ConfigInvalid("config.toml: alerts.timezone must be an IANA time zone such as Europe/Berlin") from err
+
+
 def parse_config(text: str) -> Config:
     """Parse and check config text; raises ConfigInvalid with the key at fault."""
     try:
@@ -175,8 +253,13 @@ def parse_config(text: str) -> Config:
     host, _, port = config.staff_api.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigInvalid("config.toml: staff_api.listen must be HOST:PORT")
+    if config.logging.format not in ("text", "json"):
+        raise ConfigInvalid("config.toml: logging.format must be \"text\" or \"json\"")
+    if config.logging.level not in ("debug", "info", "warning", "error"):
+        raise ConfigInvalid("config.toml: logging.level must be \"debug\", \"info\", \"warning\" or \"error\"")
     if not config.telegram.api_base_url.startswith(("https://", "http://")):
         raise ConfigInvalid("config.toml: telegram.api_base_url must be an http(s) URL")
+    _check_alerts(config)
     return config
 
 
@@ -215,6 +298,14 @@ time_granularity_seconds = 600
 [retention]
 # Closed cases are purged after this many days.
 closed_case_days = 90
+# Admins (volunteers enrolled with --admin-notices) are warned this many days before a purge.
+warn_days = 3
+# A closed case with a note, follow-up or reply in the last recent_activity_days is kept for now.
+recent_activity_days = 7
+# Admins are told, once a day, how many cases have waited longer than this without being claimed.
+unclaimed_days = 14
+# Time of day (HH:MM, UTC) of the daily run: warnings, purge, then VACUUM of the database.
+run_at = "03:00"
 
 [roster]
 # How long a newly signed roster, and a newly added member, stay valid.
@@ -229,6 +320,8 @@ api_base_url = "https://api.telegram.org/bot"
 # this server's /telegram/webhook through the reverse proxy).
 mode = "polling"
 webhook_url = ""
+# Messages per second the bot sends at most, in all chats together (Telegram allows about 30).
+max_messages_per_second = 30
 
 # Routing: the first rule whose conditions all match picks the queue; otherwise queues.default.
 # Conditions: languages (the person's language), countries (their answer, any case),
@@ -239,4 +332,35 @@ webhook_url = ""
 
 [staff_api]
 listen = "127.0.0.1:8765"
+
+[logging]
+# "text" for people reading a terminal or the journal; "json" for one JSON object per line.
+# Either way a log line never holds message text, names, usernames or chat ids.
+format = "text"
+level = "info"
+
+[alerts]
+# Volunteers get a content-free alert when a case enters their queue (docs/alerts.md).
+# A case nobody acknowledged or claimed is re-alerted after this many minutes, to a wider circle ...
+remind_after_minutes = 30
+# ... or after this many if it is urgent.
+urgent_remind_after_minutes = 10
+# At most this many reminder rounds after the first alert.
+rounds = 3
+# Who reminders reach: "tier2" (tiers 1 and 2 of the case's queue) or "all" (every active volunteer).
+escalate_to = "tier2"
+# Answers (question:option, comma-separated) that make a case urgent: reminded sooner, and sent
+# even during a volunteer's quiet hours.
+urgent = "urgency:now"
+# The daily digest to each queue's volunteers: time of day (HH:MM) in this time zone.
+digest_at = "08:00"
+timezone = "UTC"
+# How long a volunteer invitation code stays valid.
+invite_valid_hours = 24
+# Messages in volunteer chats are deleted this many hours after the last one (at most 47).
+delete_after_hours = 24
+# Least time between two messages to the same volunteer chat (Telegram allows about one a second).
+send_interval_ms = 1000
+# How often the bot checks for alerts to send, deadlines, the digest and the retention run.
+check_seconds = 5
 """

@@ -83,6 +83,81 @@ MIGRATIONS: tuple[str, ...] = (
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX request_nonces_by_time ON request_nonces (seen_at);
     """,
+    # 5: volunteers (chat id, queues, tier, quiet hours: staff, never linked to a person's chat),
+    # one-time invitation codes (only their keyed hash), each case's alerting state (alert-safe
+    # answers sealed to the bot's key, escalation deadline, who acknowledged it) and every message
+    # owed to a volunteer (so that no alert is lost across failures and restarts).
+    """
+    CREATE TABLE volunteers (
+        id               INTEGER PRIMARY KEY,
+        chat_id          INTEGER NOT NULL UNIQUE,
+        label            TEXT NOT NULL DEFAULT '',
+        language         TEXT NOT NULL DEFAULT 'en',
+        tier             INTEGER NOT NULL DEFAULT 1 CHECK (tier IN (1, 2)),
+        admin_notices    INTEGER NOT NULL DEFAULT 0 CHECK (admin_notices IN (0, 1)),
+        quiet_start      INTEGER CHECK (quiet_start BETWEEN 0 AND 1439),
+        quiet_end        INTEGER CHECK (quiet_end BETWEEN 0 AND 1439),
+        timezone         TEXT NOT NULL DEFAULT 'UTC',
+        active           INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+        inactive_reason  TEXT,
+        enrolled_at      INTEGER NOT NULL,
+        invited_by       TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE volunteer_queues (
+        volunteer_id  INTEGER NOT NULL REFERENCES volunteers (id) ON DELETE CASCADE,
+        queue         TEXT NOT NULL,
+        PRIMARY KEY (volunteer_id, queue)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX volunteer_queues_by_queue ON volunteer_queues (queue);
+
+    CREATE TABLE volunteer_invites (
+        code_hash      BLOB PRIMARY KEY,
+        queues         TEXT NOT NULL,
+        label          TEXT NOT NULL DEFAULT '',
+        tier           INTEGER NOT NULL CHECK (tier IN (1, 2)),
+        admin_notices  INTEGER NOT NULL CHECK (admin_notices IN (0, 1)),
+        quiet_start    INTEGER,
+        quiet_end      INTEGER,
+        timezone       TEXT NOT NULL,
+        invited_by     TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        expires_at     INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE case_alerts (
+        case_id      TEXT PRIMARY KEY REFERENCES cases (id) ON DELETE CASCADE,
+        answers      BLOB,
+        round        INTEGER NOT NULL DEFAULT 0,
+        next_at      INTEGER,
+        acked_by     INTEGER REFERENCES volunteers (id) ON DELETE SET NULL,
+        acked_at     INTEGER,
+        finished_at  INTEGER,
+        created_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX case_alerts_open ON case_alerts (finished_at, next_at);
+
+    CREATE TABLE volunteer_messages (
+        id               INTEGER PRIMARY KEY,
+        volunteer_id     INTEGER NOT NULL REFERENCES volunteers (id) ON DELETE CASCADE,
+        kind             TEXT NOT NULL CHECK (kind IN ('alert', 'reminder', 'digest', 'notice')),
+        case_id          TEXT REFERENCES cases (id) ON DELETE CASCADE,
+        round            INTEGER NOT NULL DEFAULT 0,
+        payload          TEXT,
+        state            TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'cancelled')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  INTEGER NOT NULL,
+        message_id       INTEGER,
+        outcome          TEXT CHECK (outcome IN ('mine', 'taken')),
+        edited           INTEGER NOT NULL DEFAULT 0,
+        created_at       INTEGER NOT NULL,
+        UNIQUE (case_id, volunteer_id, round)
+    ) STRICT;
+    CREATE INDEX volunteer_messages_due ON volunteer_messages (state, next_attempt_at);
+    CREATE INDEX volunteer_messages_to_edit ON volunteer_messages (next_attempt_at)
+        WHERE state = 'sent' AND outcome IS NOT NULL AND edited = 0;
+    CREATE INDEX volunteer_messages_by_case ON volunteer_messages (case_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,7 @@ from storage.db import Database
 from storage.errors import HomeInvalid, RosterUnavailable
 from storage.files import replace
 from storage.home import Home
+from storage.rekey import previous_bot_verify_keys
 
 ROSTER_SERIAL_KEY = "roster_serial"
 
@@ -54,8 +55,9 @@ class Server:
         return self._bot
 
     def trusted_bot_keys(self) -> list[VerifyKey]:
-        """Keys whose envelopes staff accept: the bot's current key (and, later, previous ones)."""
-        return [self.bot_identity().signing_key.verify_key]
+        """Keys whose envelopes staff accept: the bot's current key, then those retired by rotate-bot-key."""
+        keys = [self.bot_identity().signing_key.verify_key, *previous_bot_verify_keys(self.home)]
+        return list({bytes(k): k for k in keys}.values())
 
     def roster(self, now: int) -> Roster:
         """Load and verify roster.json; remember its serial so an older file is refused later."""

@@ -11,9 +11,11 @@ from storage.home import init_home
 from waystation.commands_bot import bot
 from waystation.commands_demo import demo
 from waystation.commands_keys import keys
+from waystation.commands_ops import backup, doctor, restore, rotate_bot_key, rotate_db_key
 from waystation.commands_queue import queue, submit
 from waystation.commands_roster import roster
 from waystation.commands_staff import staff
+from waystation.commands_volunteers import volunteers
 from waystation.common import FriendlyGroup
 
 
@@ -40,3 +42,9 @@ main.add_command(staff)
 main.add_command(demo)
 main.add_command(bot)
 main.add_command(sandbox_command)
+main.add_command(volunteers)
+main.add_command(doctor)
+main.add_command(backup)
+main.add_command(restore)
+main.add_command(rotate_db_key)
+main.add_command(rotate_bot_key)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
@@ -21,5 +20,4 @@ def bot_run(home: Path) -> None:
     """Run the bot and its ASGI server until SIGINT/SIGTERM (token from secrets/bot_token or WAYSTATION_BOT_TOKEN)."""
     from waystation.service import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run(home)

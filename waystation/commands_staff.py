@@ -10,12 +10,14 @@ sealing as the remote client and the same audit entries.
 
 from __future__ import annotations
 
+import os
 import sys
 from base64 import b64decode
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -327,6 +329,35 @@ def staff_reply(ctx: click.Context, home: Path | None, key: Path | None, server:
             outbox_id = OutboxStore(session.server.db).queue_reply(found.id, session.member.name, to_bot, copy, t)
             case_id = found.id
     click.echo(f"reply to {case_id} queued for the bot (outbox {outbox_id})")
+
+
+@staff.command("tui")
+@_options
+@click.pass_context
+def staff_tui(ctx: click.Context, home: Path | None, key: Path | None, server: str | None) -> None:
+    """A terminal inbox: your queues, the decrypted case and its history; keys to claim, note, reply, close."""
+    from staff.tui import Desk, DeskThread, DirectDesk, Inbox, RemoteDesk, unsafe_environment  # Textual: only here
+
+    target = _target(ctx, home, key, server)
+    unsafe = unsafe_environment(os.environ)
+    if unsafe is not None:
+        raise click.ClickException(f"the inbox does not start: {unsafe}; unset it")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise click.ClickException("the inbox needs a terminal; in scripts use 'list --json' and 'show --json'")
+    identity = _unlock(target)
+    if target.server is not None:
+        opener: Callable[[], Desk] = partial(RemoteDesk.open, target.server, identity, PinStore.default())
+    elif target.home is not None:
+        opener = partial(DirectDesk.open, target.home, identity)
+    else:
+        raise click.UsageError("--home is required (direct mode), or --server URL (remote mode)")
+    with DeskThread(opener) as desk:  # the desk is opened, used and closed on its own thread
+        if desk.desk.greeting:
+            click.echo(desk.desk.greeting, err=True)
+        app = Inbox(desk)
+        app.run()
+    if app.failure is not None:
+        raise click.ClickException(app.failure)
 
 
 @staff.command("pin")

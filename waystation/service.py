@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
-import secrets
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import nacl.utils
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,28 +27,27 @@ from bot.vanish import Vanisher
 from bot.webhook import WEBHOOK_PATH, webhook_routes
 from storage.deletions import DeletionStore
 from storage.files import write_new
+from staff.api import staff_api_routes
 from storage.server import Server
+from waystation.logging_setup import configure_logging
+from waystation.metrics import Counters, metrics_route
 
 log = logging.getLogger("waystation.service")
 ALLOWED_UPDATES = ["message", "callback_query"]
-
-
-def quiet_libraries() -> None:
-    """Libraries that would log tokens (in URLs) or chat-derived data stay at WARNING."""
-    for name in ("httpx", "httpcore", "apscheduler", "telegram", "uvicorn.access"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def webhook_secret(server: Server) -> str:
     """The secret Telegram must echo in its header; made once, kept in secrets/."""
     path = server.home.secrets / "webhook_secret"
     if not path.exists():
-        write_new(path, secrets.token_urlsafe(48).encode("ascii") + b"\n")
+        write_new(path, base64.urlsafe_b64encode(nacl.utils.random(36)) + b"\n")
     return path.read_text(encoding="ascii").strip()
 
 
 def build_runtime(server: Server) -> Runtime:
     """Form, translations, deletion timers and flood gate for one server."""
+    from bot.alerts import Alerting, on_case_stored  # volunteer alerts (docs/alerts.md)
+
     privacy = server.config.privacy
     return Runtime(
         server=server,
@@ -55,6 +55,8 @@ def build_runtime(server: Server) -> Runtime:
         translations=Translations.load(),
         vanisher=Vanisher(DeletionStore(server.db), privacy.delete_after_seconds, time.time),
         flood=FloodGate(privacy.flood_messages, privacy.flood_window_seconds),
+        case_listeners=[on_case_stored],
+        alerting=Alerting(server),
     )
 
 
@@ -65,13 +67,21 @@ async def health(_: Request) -> Response:
 
 async def serve(home: Path, environ: Mapping[str, str] = os.environ, extra_routes: list[BaseRoute] | None = None) -> None:
     """Run until SIGINT/SIGTERM: bot (polling or webhook) plus the ASGI server."""
-    quiet_libraries()
     with Server.open(home, environ) as server:
+        configure_logging(server.config)
         token = load_token(server.home.secrets, environ)
+        counters = Counters()
         rt = build_runtime(server)
+        rt.count = counters.inc
+        rt.vanisher.count = counters.inc
         application = build_application(rt, token)
         telegram = server.config.telegram
-        routes: list[BaseRoute] = [Route("/healthz", health), *(extra_routes or [])]
+        routes: list[BaseRoute] = [
+            Route("/healthz", health),
+            metrics_route(server, counters),
+            *staff_api_routes(server, time.time),
+            *(extra_routes or []),
+        ]
         secret = webhook_secret(server) if telegram.mode == "webhook" else ""
         if telegram.mode == "webhook":
             routes += webhook_routes(application, secret)

@@ -1,0 +1,52 @@
+"""Enrolment: `/volunteer CODE` turns the sending chat into a volunteer of the invitation's queues.
+
+A wrong, used or expired code gets exactly what any unknown command gets, so
+codes cannot be probed and the command reveals nothing to someone who tries
+it. The command is not in the bot's menu.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot import texts
+from bot.conversation import LANG, unknown_command
+from bot.i18n import pick_language
+from bot.runtime import runtime
+from storage.volunteers import Volunteer, hash_code, normalise_code
+
+log = logging.getLogger("waystation.bot.volunteers")
+COMMAND = "volunteer"
+
+
+def _language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    chosen = context.chat_data.get(LANG) if context.chat_data is not None else None
+    if isinstance(chosen, str):
+        return chosen
+    user = update.effective_user
+    return pick_language(user.language_code if user else None)
+
+
+async def volunteer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Redeem an invitation code; confirm with the queues, or answer as to any unknown command."""
+    rt = runtime(context)
+    chat = update.effective_chat
+    args = context.args or []
+    volunteer: Volunteer | None = None
+    code = normalise_code(args[0]) if len(args) == 1 else None
+    if rt.alerting is not None and chat is not None and code is not None:
+        volunteer = rt.alerting.volunteers.redeem(hash_code(code, rt.server.home.pepper()), chat.id,
+                                                  _language(update, context), rt.now())
+    if rt.alerting is None or chat is None or volunteer is None or context.job_queue is None:
+        await unknown_command(update, context)
+        raise ApplicationHandlerStop
+    text = rt.translations.gettext(volunteer.language, texts.VOLUNTEER_WELCOME).format(
+        queues=", ".join(volunteer.queues) or "-")
+    message = await context.bot.send_message(chat.id, text, protect_content=True)
+    # A volunteer chat keeps its messages for [alerts] delete_after_hours, not the intake's minutes.
+    rt.vanisher.track(context.job_queue, chat.id, [message.message_id], delay=rt.alerting.delete_after)
+    log.info("volunteer %d enrolled for %d queues", volunteer.id, len(volunteer.queues))
+    raise ApplicationHandlerStop
