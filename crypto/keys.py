@@ -115,9 +115,9 @@ class Identity:
             raise KeyFileInvalid(f"both private keys must be {SEED_SIZE} bytes")
         return cls(check_name(name), SigningKey(sign_seed), PrivateKey(box_secret))
 
-    @property
+    @cached_property
     def public(self) -> PublicIdentity:
-        """The public half of this identity."""
+        """The public half of this identity (computed once, with its key id)."""
         return PublicIdentity(self.name, self.signing_key.verify_key, self.box_private.public_key)
 
     def _secret(self) -> bytes:

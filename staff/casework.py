@@ -66,7 +66,8 @@ def read_request(case: Case, identity: Identity, bot_keys: Collection[VerifyKey]
         return CaseView(case, ReadState.REJECTED, None, "the server sent the case without its envelope")
     try:
         opened = open_envelope(case.envelope, recipient=identity.box_private, trusted_signers=bot_keys,
-                               case_id=case.id, queue=case.queue, kinds={Kind.REQUEST})
+                               case_id=case.id, queue=case.queue, kinds={Kind.REQUEST},
+                               recipient_id=identity.public.key_id)
         request = _json_payload(opened.payload)
     except NotARecipient:
         return CaseView(case, ReadState.NOT_FOR_THIS_KEY, None,

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from nacl.signing import VerifyKey
+
 from crypto.envelope import Kind, open_envelope
 from crypto.errors import EnvelopeRejected
 from crypto.keys import Identity
@@ -60,14 +62,15 @@ class StaffSession:
             raise NotOnRoster(f"{member.name} has the role {member.role.value}, not caseworker: this key reads no case")
         return cls(server, identity, member, now)
 
-    def read(self, case: Case) -> CaseView:
-        """Verify and decrypt one case (which must carry its envelope)."""
+    def read(self, case: Case, signers: list[VerifyKey] | None = None) -> CaseView:
+        """Verify and decrypt one case (which must carry its envelope); `signers`: the bot keys, if loaded."""
         if case.queue not in self.member.queues:
             return CaseView(case, ReadState.NOT_FOR_THIS_KEY, None,
                             f"this key is not on the roster for queue '{case.queue}'")
         if case.envelope is None:
             raise ValueError("case was loaded without its envelope")
-        signers = self.server.trusted_bot_keys()  # outside the try: a damaged key file is not "bad JSON"
+        if signers is None:
+            signers = self.server.trusted_bot_keys()  # outside the try: a damaged key file is not "bad JSON"
         try:
             opened = open_envelope(
                 case.envelope,
@@ -90,7 +93,8 @@ class StaffSession:
     def list(self) -> list[CaseView]:
         """Every case in this caseworker's queues, verified and decrypted."""
         cases = self.server.cases.list(queues=self.member.queues, with_envelopes=True)
-        return [self.read(c) for c in cases]
+        signers = self.server.trusted_bot_keys()  # read the key files once, not once per case
+        return [self.read(c, signers) for c in cases]
 
     def show(self, case_ref: str) -> tuple[CaseView, list[Event]]:
         """One case (by id or unique prefix) and its events."""
