@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from nacl.public import PublicKey
@@ -164,3 +165,18 @@ def seal_reply(text: str, request: dict[str, Any], case: Case, identity: Identit
                    Kind.REPLY, case, [bot_box], identity)
     copy = _seal({"v": 1, "text": clean}, Kind.REPLY, case, queue_keys(roster, case.queue, now), identity)
     return to_bot, copy
+
+
+def age(created: int, now: int) -> str:
+    """Minutes, hours or days since `created`, in at most four characters."""
+    minutes = max(0, now - created) // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 48 * 60:
+        return f"{minutes // 60}h"
+    return f"{minutes // 1440}d"
+
+
+def when(t: int) -> str:
+    """A time as the CLI prints it (UTC)."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")

@@ -16,7 +16,6 @@ from base64 import b64decode
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -26,7 +25,7 @@ from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
 from crypto.keys import Identity, fingerprint, load_public
-from staff.casework import EventView, seal_note, seal_reply
+from staff.casework import EventView, age, seal_note, seal_reply, when
 from staff.direct import CaseView, ReadState, StaffSession
 from staff.errors import InputRejected, NotOnRoster, PinMismatched
 from staff.pins import PinStore, pin_admin, pin_bot
@@ -108,19 +107,6 @@ def _direct_case(session: StaffSession, case_ref: str) -> Case:
     return case
 
 
-def _age(created: int, t: int) -> str:
-    minutes = max(0, t - created) // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    if minutes < 48 * 60:
-        return f"{minutes // 60}h"
-    return f"{minutes // 1440}d"
-
-
-def _when(t: int) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
-
-
 def _view_json(view: CaseView) -> dict[str, object]:
     c = view.case
     return {
@@ -174,7 +160,7 @@ def staff_list(ctx: click.Context, home: Path | None, key: Path | None, server: 
         return
     for v in views:
         c = v.case
-        click.echo(f"{c.id}  {c.queue:<10} {c.status.value:<8} {_age(c.created_at, t):>5}  "
+        click.echo(f"{c.id}  {c.queue:<10} {c.status.value:<8} {age(c.created_at, t):>5}  "
                    f"{safe_text(c.claimed_by or '-', 64):<14} {_summary(v)}")
 
 
@@ -203,7 +189,7 @@ def _print_case(view: CaseView) -> None:
 
 def _print_event(v: EventView) -> None:
     e = v.event
-    head = f"  - {_when(e.created_at)} {e.kind.value} by {safe_text(v.signer or e.actor, 64)}"
+    head = f"  - {when(e.created_at)} {e.kind.value} by {safe_text(v.signer or e.actor, 64)}"
     if v.state is ReadState.REJECTED:
         click.echo(f"{head}: NOT VERIFIED: {v.problem}")
     elif v.state is ReadState.NOT_FOR_THIS_KEY:
@@ -244,7 +230,7 @@ def staff_show(ctx: click.Context, home: Path | None, key: Path | None, server: 
         return
     _print_case(view)
     for e in events:
-        click.echo(f"  - {_when(e.created_at)} {e.kind.value} by {e.actor}{' (encrypted)' if e.envelope else ''}")
+        click.echo(f"  - {when(e.created_at)} {e.kind.value} by {e.actor}{' (encrypted)' if e.envelope else ''}")
 
 
 def _text_argument(text: str) -> str:
@@ -336,7 +322,14 @@ def staff_reply(ctx: click.Context, home: Path | None, key: Path | None, server:
 @click.pass_context
 def staff_tui(ctx: click.Context, home: Path | None, key: Path | None, server: str | None) -> None:
     """A terminal inbox: your queues, the decrypted case and its history; keys to claim, note, reply, close."""
-    from staff.tui import Desk, DeskThread, DirectDesk, Inbox, RemoteDesk, unsafe_environment  # Textual: only here
+    from staff.tui import (  # Textual: only here
+        Desk,
+        DeskThread,
+        DirectDesk,
+        Inbox,
+        RemoteDesk,
+        unsafe_environment,
+    )
 
     target = _target(ctx, home, key, server)
     unsafe = unsafe_environment(os.environ)

@@ -86,6 +86,23 @@ def send_text(
         raise ControlError(400, "text must not be empty")
     if len(text) > MAX_TEXT_LENGTH:
         raise ControlError(400, f"text must be at most {MAX_TEXT_LENGTH} characters")
+    return _person_sends(sandbox, world, chat_id, from_user_id, text=text, entities=command_entities(text))
+
+
+def send_media(
+    sandbox: Sandbox, world: BotWorld, chat_id: int, kind: str, from_user_id: int | None
+) -> StoredMessage:
+    """A person sends a photo, sticker, document or voice message (no content is held)."""
+    if kind not in MEDIA_OBJECTS:
+        raise ControlError(400, f"kind must be one of {', '.join(sorted(MEDIA_OBJECTS))}")
+    return _person_sends(sandbox, world, chat_id, from_user_id, text="", media=kind)
+
+
+def _person_sends(
+    sandbox: Sandbox, world: BotWorld, chat_id: int, from_user_id: int | None, *, text: str,
+    entities: list[dict[str, object]] | None = None, media: str | None = None,
+) -> StoredMessage:
+    """Store a person's message in the chat and hand the bot its `message` update."""
     chat = _open_chat(sandbox, world, chat_id)
     sender = _sender(sandbox, chat, from_user_id)
     if chat.blocked:
@@ -96,44 +113,20 @@ def send_text(
         sender_id=sender.id,
         from_bot=False,
         text=text,
-        entities=command_entities(text),
+        entities=entities or [],
+        media=media,
     )
     chat.messages[message.message_id] = message
     chat.touch()
     update_id = world.enqueue("message", world.telegram_message(chat, message))
+    extra: dict[str, object] = {"media": media} if media else {}
     sandbox.events.record(
-        "user_message",
+        "user_media" if media else "user_message",
         world.id,
         chat_id=chat.id,
         message_id=message.message_id,
         update_id=update_id,
-    )
-    return message
-
-
-def send_media(
-    sandbox: Sandbox, world: BotWorld, chat_id: int, kind: str, from_user_id: int | None
-) -> StoredMessage:
-    """A person sends a photo, sticker, document or voice message (no content is held)."""
-    if kind not in MEDIA_OBJECTS:
-        raise ControlError(400, f"kind must be one of {', '.join(sorted(MEDIA_OBJECTS))}")
-    chat = _open_chat(sandbox, world, chat_id)
-    sender = _sender(sandbox, chat, from_user_id)
-    if chat.blocked:
-        raise ControlError(409, "this person has blocked the bot; unblock it first")
-    message = StoredMessage(
-        message_id=chat.allocate_message_id(),
-        date=sandbox.clock.unix(),
-        sender_id=sender.id,
-        from_bot=False,
-        text="",
-        media=kind,
-    )
-    chat.messages[message.message_id] = message
-    chat.touch()
-    update_id = world.enqueue("message", world.telegram_message(chat, message))
-    sandbox.events.record(
-        "user_media", world.id, chat_id=chat.id, message_id=message.message_id, update_id=update_id, media=kind
+        **extra,
     )
     return message
 

@@ -9,11 +9,10 @@ never the only signal: urgency and verification failures are also spelled out.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from rich.text import Text
 
-from staff.casework import EventView
+from staff.casework import EventView, age, when
 from staff.direct import CaseView, ReadState
 from staff.remote import safe_text
 from storage.cases import EventKind
@@ -36,21 +35,6 @@ EVENT_LABELS: dict[EventKind, str] = {
     EventKind.REPLY: "reply to the person", EventKind.CLOSE: "closed", EventKind.REOPEN: "reopened",
     EventKind.ACK: "acknowledged",
 }
-
-
-def age(created: int, now: int) -> str:
-    """Minutes, hours or days since `created`, in at most four characters."""
-    minutes = max(0, now - created) // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    if minutes < 48 * 60:
-        return f"{minutes // 60}h"
-    return f"{minutes // 1440}d"
-
-
-def when(t: int) -> str:
-    """A time as the CLI prints it (UTC)."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _answers(view: CaseView) -> dict[str, object] | None:
