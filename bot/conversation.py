@@ -235,8 +235,10 @@ async def submit(update: Update, context: Context) -> int:
         recipients = recipients_for(rt.server, queue, now)
         bot_identity = rt.server.bot_identity()
         request = Request(check_answers(plain), language, "telegram", seal_reply_handle(bot_identity, chat_id))
+        ready = rt.references.take() if rt.references is not None else None
         sealed = await asyncio.to_thread(seal_request, request, queue=queue, recipients=recipients,
-                                         bot=bot_identity, pepper=rt.server.home.pepper(), now=now)
+                                         bot=bot_identity, pepper=rt.server.home.pepper(), now=now,
+                                         hashed_reference=ready)
         receipt = store_sealed(rt.server, sealed, now)
     except (IntakeRefused, StorageError) as err:
         log.warning("a request could not be stored (%s); the person was asked to try later", type(err).__name__)

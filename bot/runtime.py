@@ -12,6 +12,7 @@ from telegram.ext import CallbackContext
 from bot.form import Form
 from bot.guards import FloodGate
 from bot.i18n import Translations
+from bot.refpool import ReferencePool
 from bot.vanish import Vanisher
 from storage.server import Server
 
@@ -36,6 +37,8 @@ class Runtime:
     #: Volunteer alerts, escalation, digest and retention (bot/alerts.py); None runs the bot without them.
     alerting: Alerting | None = None
 
+    #: References hashed ahead of time (None: hash at submit).
+    references: ReferencePool | None = None
     #: Counts for the metrics endpoint (names: see waystation.metrics.Counters); a no-op by default.
     count: Callable[..., None] = field(default=lambda name, amount=1: None)
 

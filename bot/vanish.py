@@ -53,7 +53,11 @@ class Vanisher:
     def track(self, jobs: JobQueue, chat_id: int, message_ids: Iterable[int], delay: int | None = None) -> None:
         """Remember messages of a chat and (re)start its countdown: activity pushes deletion back."""
         due = int(self.clock()) + (self.delete_after if delay is None else delay)
-        self.store.record(chat_id, message_ids, due)
+        ids = list(message_ids)
+        if ids:
+            self.store.record(chat_id, ids, due)
+        # A button press adds no message: only the timer moves. The row keeps its earlier due
+        # time, so after a restart the chat is deleted sooner, never later: no commit needed.
         self._schedule(jobs, chat_id, due)
 
     def soon(self, jobs: JobQueue, chat_id: int, delay: int) -> None:

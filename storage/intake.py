@@ -164,13 +164,23 @@ def recipients_for(server: Server, queue: str, now: int) -> list[PublicIdentity]
     return [m.identity for m in members]
 
 
-def seal_request(
-    request: Request, *, queue: str, recipients: list[PublicIdentity], bot: Identity, pepper: bytes, now: int
-) -> SealedCase:
-    """Encrypt a request and hash its new reference. Pure CPU work: safe to run in a worker thread."""
-    case_id = new_case_id()
+def new_hashed_reference(pepper: bytes) -> tuple[CaseReference, bytes]:
+    """A fresh reference and its slow hash (the expensive part of intake: Argon2id)."""
     reference = new_reference()
+    return reference, hash_reference(reference, pepper)
+
+
+def seal_request(
+    request: Request, *, queue: str, recipients: list[PublicIdentity], bot: Identity, pepper: bytes, now: int,
+    hashed_reference: tuple[CaseReference, bytes] | None = None,
+) -> SealedCase:
+    """Encrypt a request and hash its new reference. Pure CPU work: safe to run in a worker thread.
+
+    `hashed_reference` may come ready from a ReferencePool, so the slow hash is off the submit path.
+    """
+    case_id = new_case_id()
     try:
+        reference, ref_hash = hashed_reference or new_hashed_reference(pepper)
         envelope = seal(
             request_payload(request, now),
             kind=Kind.REQUEST,
@@ -179,7 +189,6 @@ def seal_request(
             recipients=recipients,
             signer=bot.signing_key,
         )
-        ref_hash = hash_reference(reference, pepper)
     except CryptoError as err:
         raise IntakeRefused(f"the request could not be sealed: {err}") from err
     return SealedCase(case_id, queue, envelope, ref_hash, reference)

@@ -21,6 +21,7 @@ from bot.app import build_application, on_start
 from bot.form import load_form
 from bot.guards import FloodGate
 from bot.i18n import Translations
+from bot.refpool import ReferencePool
 from bot.runtime import Runtime
 from bot.token import load_token
 from bot.vanish import Vanisher
@@ -73,6 +74,8 @@ async def serve(home: Path, environ: Mapping[str, str] = os.environ, extra_route
         counters = Counters()
         rt = build_runtime(server)
         rt.count = counters.inc
+        rt.references = ReferencePool(server.home.pepper())
+        rt.references.start()
         rt.vanisher.count = counters.inc
         application = build_application(rt, token)
         telegram = server.config.telegram
@@ -100,6 +103,7 @@ async def serve(home: Path, environ: Mapping[str, str] = os.environ, extra_route
             try:
                 await asgi.serve()
             finally:
+                rt.references.stop()
                 if application.updater is not None and application.updater.running:
                     await application.updater.stop()
                 await application.stop()
