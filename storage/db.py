@@ -63,12 +63,15 @@ def connect(path: Path, key: DatabaseKey) -> Connection:
 class Database:
     """One unlocked SQLCipher connection at the current schema version."""
 
-    def __init__(self, path: Path, conn: Connection) -> None:
+    def __init__(self, path: Path, conn: Connection, granularity: int = 1) -> None:
         self.path = path
         self.conn = conn
+        #: Case-side times are stored rounded down to this many seconds (config:
+        #: privacy.time_granularity_seconds), so that they cannot be matched against a chat's.
+        self.granularity = max(1, granularity)
 
     @classmethod
-    def open(cls, path: Path, key: DatabaseKey, *, create: bool = False) -> Database:
+    def open(cls, path: Path, key: DatabaseKey, *, create: bool = False, granularity: int = 1) -> Database:
         """Open (or, with create, make) the database and migrate it to the current schema."""
         if not create and not path.exists():
             raise DatabaseMissing(f"no database at {path}: run 'waystation init' or check --home")
@@ -79,7 +82,7 @@ class Database:
         if create:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             os.close(fd)
-        db = cls(path, connect(path, key))
+        db = cls(path, connect(path, key), granularity)
         try:
             db._migrate()
         except BaseException:
@@ -128,9 +131,23 @@ class Database:
             (key, value),
         )
 
+    def coarse(self, now: int) -> int:
+        """`now` rounded down to the granularity: the only form in which a case-side time is stored."""
+        return now - now % self.granularity
+
     def checkpoint(self) -> None:
         """Fold the WAL into the main file and truncate it."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def forget_history(self) -> bool:
+        """Checkpoint and truncate the WAL, so that old frames (earlier versions of pages) are gone.
+
+        Call after erasing chat rows and after writes a person caused: the WAL's frame order
+        would otherwise keep the order of those writes. Returns False if a reader kept some
+        frames (the next call, or SQLite's automatic checkpoint, finishes the job).
+        """
+        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return int(busy) == 0
 
     def close(self) -> None:
         """Close the connection."""

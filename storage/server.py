@@ -37,7 +37,8 @@ class Server:
         """Open a home: check it, read config, unlock and migrate the database."""
         home = Home(root).require()
         config = load_config(home.config_path)
-        db = Database.open(home.db_path, home.db_key(environ))
+        db = Database.open(home.db_path, home.db_key(environ),
+                           granularity=config.privacy.time_granularity_seconds)
         return cls(home, config, db)
 
     @property
