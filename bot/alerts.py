@@ -20,7 +20,7 @@ from telegram import Message, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ContextTypes, JobQueue
 
-from bot.alertviews import ON_IT, render_outcome, short_ref
+from bot.alertviews import pressed_case, render_outcome, short_ref
 from bot.form import Form, QuestionKind
 from bot.runtime import runtime
 from bot.sending import Sender, kick
@@ -79,13 +79,14 @@ class Alerting:
         minutes = self.config.urgent_remind_after_minutes if urgent else self.config.remind_after_minutes
         return minutes * 60
 
+    @property
+    def everyone(self) -> bool:
+        """Reminders reach every active volunteer of every queue (`escalate_to = "all"`)."""
+        return self.config.escalate_to == "all"
+
     def recipients(self, queue: str, round_: int) -> list[Volunteer]:
         """Who a round reaches: tier 1 first (tier 2 if the queue has no tier 1), then the wider circle."""
-        if round_ == 0:
-            return self.volunteers.active_for([queue], (1,)) or self.volunteers.active_for([queue], (1, 2))
-        if self.config.escalate_to == "all":
-            return self.volunteers.active_for(None, (1, 2))
-        return self.volunteers.active_for([queue], (1, 2))
+        return self.volunteers.circle(queue, round_, self.everyone)
 
     def case_entered(self, jobs: JobQueue, case_id: str, queue: str, answers: Mapping[str, str],
                      now: int) -> bool:
@@ -123,24 +124,42 @@ def on_case_stored(context: CallbackContext, case_id: str, queue: str, safe: Map
 
 
 async def on_it(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """ "I'm on it": exactly one volunteer wins; the pressed alert is edited at once, the others soon after."""
+    """ "I'm on it": exactly one volunteer wins; the pressed alert is edited at once, the others soon after.
+
+    Callback data is chosen by the client, not by us: a press counts only from an active
+    volunteer alerted about the case or in its circle (`AlertStore.acknowledge`). Every other
+    press (another queue's volunteer, a removed or paused one, a person, malformed or unknown
+    data) gets the same neutral answer as a stale button and changes nothing.
+    """
     query = update.callback_query
     chat = update.effective_chat
     if query is None or chat is None:
         raise ApplicationHandlerStop
     rt = runtime(context)
+    await query.answer()
     alerting = rt.alerting
     volunteer = alerting.volunteers.by_chat(chat.id) if alerting is not None else None
-    case_id = (query.data or "")[len(ON_IT):]
-    await query.answer()
-    if alerting is None or volunteer is None or not volunteer.active or not case_id.isalnum():
+    if alerting is None or volunteer is None:
         raise ApplicationHandlerStop
-    result = alerting.store.acknowledge(case_id, volunteer.id, rt.now())
+    jobs = context.job_queue
+    if jobs is not None:
+        # Any volunteer chat (paused or removed too): a press must not shorten their alerts' life.
+        rt.vanisher.track(jobs, chat.id, [], delay=alerting.delete_after)
+    case_id = pressed_case(query.data)
+    if case_id is None or not volunteer.active:
+        raise ApplicationHandlerStop
+    result = alerting.store.acknowledge(case_id, volunteer.id, rt.now(), everyone=alerting.everyone)
+    if result is AckResult.REFUSED:
+        log.warning("volunteer %d pressed 'I'm on it' for case %s without being alerted about it; ignored",
+                    volunteer.id, short_ref(case_id))
+    if result in (AckResult.REFUSED, AckResult.GONE):
+        raise ApplicationHandlerStop
     if result is AckResult.WON:
         log.info("case %s acknowledged by volunteer %d", short_ref(case_id), volunteer.id)
     outcome = Outcome.MINE if result is AckResult.WON else Outcome.TAKEN
     message = query.message
-    if isinstance(message, Message):
+    # Only a copy of this case's alert is edited, never another message the data was sent from.
+    if isinstance(message, Message) and alerting.store.is_copy(case_id, volunteer.id, message.message_id):
         try:
             await query.edit_message_text(render_outcome(rt.translations, volunteer.language, case_id, outcome))
             alerting.store.mark_edited(case_id, volunteer.id, message.message_id)
@@ -148,8 +167,6 @@ async def on_it(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             alerting.store.mark_edited(case_id, volunteer.id, message.message_id)  # gone or already says so
         except Forbidden:
             pass  # blocked meanwhile: the sender notices on its next attempt
-    jobs = context.job_queue
     if jobs is not None:
-        kick(jobs)  # the other volunteers' copies are edited by the sender
-        rt.vanisher.track(jobs, chat.id, [], delay=alerting.delete_after)  # a press must not shorten their alerts' life
+        kick(jobs)  # the other volunteers' copies (and this one's other copies) are edited by the sender
     raise ApplicationHandlerStop

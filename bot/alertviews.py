@@ -7,6 +7,7 @@ of the staff-side case id, answers are the form's translated choice labels.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -15,14 +16,25 @@ from bot import texts
 from bot.form import Form
 from bot.i18n import Translations
 from storage.alerts import Outcome
+from storage.cases import CaseId
 
 ON_IT = "k:"  # callback data prefix of "I'm on it", followed by the case id
 SHORT_REF = 6
+#: What a case id in callback data may look like (they are 16 characters of lower-case base32).
+_CASE_ID = re.compile(r"[a-z0-9]{1,64}")
 
 
 def short_ref(case_id: str) -> str:
     """The few characters volunteers and staff use to talk about a case (never the person's reference)."""
     return case_id[:SHORT_REF]
+
+
+def pressed_case(data: str | None) -> CaseId | None:
+    """The case id of an "I'm on it" press; None for anything malformed (the client chooses the data)."""
+    if data is None or not data.startswith(ON_IT):
+        return None
+    case_id = data[len(ON_IT):]
+    return CaseId(case_id) if _CASE_ID.fullmatch(case_id) else None
 
 
 def render_alert(t: Translations, language: str, form: Form, case_id: str, queue: str,

@@ -5,7 +5,8 @@ restart; a repeating JobQueue job compares them with the runtime's clock, and
 its first run on start fires every deadline missed while the bot was down.
 Each run first stops alerting cases a caseworker claimed or closed (their
 alerts are edited to say so), then alerts cases that entered a queue without
-the bot (e.g. `waystation submit`), then escalates what is overdue.
+the bot (e.g. `waystation submit`), then escalates what is overdue, and last
+forgets removed volunteers whose chats hold no message any more.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ UNALERTED_GRACE_SECONDS = 30
 
 
 async def check_deadlines(context: CallbackContext) -> None:
-    """The deadline job: stop taken cases, alert stray ones, escalate overdue ones."""
+    """The deadline job: stop taken cases, alert stray ones, escalate overdue ones, erase removed volunteers."""
     rt = runtime(context)
     alerting = rt.alerting
     jobs = context.job_queue
@@ -51,6 +52,9 @@ async def check_deadlines(context: CallbackContext) -> None:
             changed += 1
     if changed:
         kick(jobs)
+    erased = alerting.volunteers.erase_removed("bot", now)
+    if erased:
+        log.info("%d removed volunteers forgotten: their chats hold no message any more", erased)
 
 
 def _alert_strays(context: CallbackContext, jobs: JobQueue, now: int) -> int:

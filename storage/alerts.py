@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from storage.cases import CaseId, EventKind, audit
 from storage.db import Connection, Database
-from storage.volunteers import VolunteerId
+from storage.volunteers import BLOCKED, REMOVED, VolunteerId, VolunteerNotFound, VolunteerStore
 
 
 class MessageKind(StrEnum):
@@ -40,9 +40,10 @@ class Outcome(StrEnum):
 class AckResult(StrEnum):
     """What pressing "I'm on it" did."""
 
-    WON = "won"        # this volunteer is the one (pressing again says the same)
-    TAKEN = "taken"    # someone else acknowledged it, or a caseworker claimed or closed it
-    GONE = "gone"      # no such alerted case (purged, or never alerted)
+    WON = "won"            # this volunteer is the one (pressing again says the same)
+    TAKEN = "taken"        # someone else acknowledged it, or a caseworker claimed or closed it
+    GONE = "gone"          # no such alerted case (purged, never alerted, or made-up data)
+    REFUSED = "refused"    # not an active volunteer alerted about it or in its circle: nothing changed
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,9 @@ class Results:
 
 # Both halves of the union use an index (volunteer_messages_due, volunteer_messages_to_edit), and
 # CROSS JOIN keeps SQLite from driving the query from the whole table instead.
+# New messages go to active volunteers only; edits to every volunteer still holding a copy (paused
+# and removed ones included: a copy must not keep its button once the case is taken), except one
+# who blocked the bot (Telegram refuses every edit in their chat).
 _DUE = (
     "SELECT m.id, m.volunteer_id, m.kind, m.case_id, c.queue, a.answers, m.round, m.payload, m.attempts,"
     " m.message_id, m.outcome FROM ("
@@ -111,8 +115,9 @@ _DUE = (
     " JOIN volunteers v ON v.id = m.volunteer_id"
     " LEFT JOIN cases c ON c.id = m.case_id"
     " LEFT JOIN case_alerts a ON a.case_id = m.case_id"
-    " WHERE v.active = 1 AND (d.edit = 1 AND m.message_id IS NOT NULL OR d.edit = 0 AND"
-    "   (m.case_id IS NULL OR (c.status = 'new' AND a.finished_at IS NULL AND a.acked_by IS NULL)))"
+    " WHERE d.edit = 1 AND m.message_id IS NOT NULL AND v.inactive_reason IS NOT :blocked"
+    "   OR d.edit = 0 AND v.active = 1 AND"
+    "   (m.case_id IS NULL OR (c.status = 'new' AND a.finished_at IS NULL AND a.acked_by IS NULL))"
     " ORDER BY m.next_attempt_at, m.id LIMIT :limit"
 )
 
@@ -163,12 +168,22 @@ class AlertStore:
         with self.db.transaction() as conn:
             conn.execute("UPDATE case_alerts SET next_at = NULL WHERE case_id = ?", (case_id,))
 
-    def acknowledge(self, case_id: str, volunteer_id: VolunteerId, now: int) -> AckResult:
-        """ "I'm on it": the first volunteer wins, atomically; the case's event and audit entry in the same transaction."""
+    def acknowledge(self, case_id: str, volunteer_id: VolunteerId, now: int, *, everyone: bool) -> AckResult:
+        """ "I'm on it": the first volunteer wins, atomically; the case's event and audit entry in the same transaction.
+
+        Only an active volunteer who was sent an alert of this case (and is still in its queue, or
+        in its circle), or who is in the circle its current round reaches (`VolunteerStore.circle`;
+        `everyone`: `escalate_to = "all"`), may acknowledge it. Callback data is chosen by the
+        client, so anyone else's press is REFUSED and changes nothing. The check is made in the
+        same transaction as the acknowledgement: a volunteer removed meanwhile cannot win.
+        """
         with self.db.transaction() as conn:
-            row = conn.execute("SELECT acked_by FROM case_alerts WHERE case_id = ?", (case_id,)).fetchone()
+            row = conn.execute("SELECT a.acked_by, c.queue, a.round FROM case_alerts a JOIN cases c ON c.id = a.case_id"
+                               " WHERE a.case_id = ?", (case_id,)).fetchone()
             if row is None:
                 return AckResult.GONE
+            if not self._may_acknowledge(conn, case_id, str(row[1]), int(row[2]), volunteer_id, everyone):
+                return AckResult.REFUSED
             if row[0] == volunteer_id:
                 return AckResult.WON
             cur = conn.execute(
@@ -197,6 +212,12 @@ class AlertStore:
                              " WHERE case_id = ?", (now, case_id))
                 self._taken(conn, case_id, now, winner=None)
         return ids
+
+    def is_copy(self, case_id: str, volunteer_id: VolunteerId, message_id: int) -> bool:
+        """Whether this message is an alert or reminder of this case sent to this volunteer (only those are edited)."""
+        return self.db.conn.execute(
+            "SELECT 1 FROM volunteer_messages WHERE case_id = ? AND volunteer_id = ? AND message_id = ?"
+            " AND state = 'sent'", (case_id, volunteer_id, message_id)).fetchone() is not None
 
     def mark_edited(self, case_id: str, volunteer_id: VolunteerId, message_id: int) -> None:
         """The handler already showed the final text on this message."""
@@ -229,12 +250,12 @@ class AlertStore:
     # -- sending -------------------------------------------------------------------------------
 
     def due(self, now: int, limit: int = 1000) -> list[Outgoing]:
-        """Messages to send and alerts to edit now, for active volunteers, oldest first.
+        """Messages to send (to active volunteers) and alerts to edit (for anyone holding one) now, oldest first.
 
         An alert or reminder of a case that is no longer waiting is never due: reminders stop
         the moment a case is acknowledged, claimed or closed, even before the check job notices.
         """
-        return [_outgoing(r) for r in self.db.conn.execute(_DUE, {"now": now, "limit": limit})]
+        return [_outgoing(r) for r in self.db.conn.execute(_DUE, {"now": now, "limit": limit, "blocked": BLOCKED})]
 
     def record(self, results: Results, now: int) -> None:
         """Write back one round of sending, in one transaction."""
@@ -252,10 +273,16 @@ class AlertStore:
                 audit(conn, actor="bot", action=f"alert.undeliverable.{reason}",
                       case_id=None if found is None else found[0], now=now)
             for volunteer_id in results.blocked:
-                conn.execute("UPDATE volunteers SET active = 0, inactive_reason = 'blocked' WHERE id = ?", (volunteer_id,))
+                # A removed volunteer stays removed (and is erased once their chat is clear).
+                changed = conn.execute("UPDATE volunteers SET active = 0, inactive_reason = ? WHERE id = ?"
+                                       " AND inactive_reason IS NOT ?", (BLOCKED, volunteer_id, REMOVED)).rowcount
                 conn.execute("UPDATE volunteer_messages SET state = 'cancelled' WHERE volunteer_id = ?"
                              " AND state = 'pending'", (volunteer_id,))
-                audit(conn, actor="bot", action="volunteer.blocked", case_id=None, now=now)
+                # Telegram refuses every edit in their chat: stop trying.
+                conn.execute("UPDATE volunteer_messages SET edited = 1 WHERE volunteer_id = ? AND state = 'sent'"
+                             " AND outcome IS NOT NULL", (volunteer_id,))
+                if changed:
+                    audit(conn, actor="bot", action="volunteer.blocked", case_id=None, now=now)
 
     def counts(self) -> dict[str, int]:
         """Messages by state, for `volunteers list` and health checks."""
@@ -278,6 +305,22 @@ class AlertStore:
             "INSERT OR IGNORE INTO volunteer_messages (volunteer_id, kind, case_id, round, payload, state,"
             " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
             [(v, kind.value, case_id, round_, text, now, now) for v in dict.fromkeys(recipients)])
+
+    def _may_acknowledge(self, conn: Connection, case_id: str, queue: str, round_: int, volunteer_id: VolunteerId,
+                         everyone: bool) -> bool:
+        """Active, and alerted about the case (still of its queue, or in its circle) or in its current circle."""
+        volunteers = VolunteerStore(self.db)  # same connection: read inside this transaction
+        try:
+            volunteer = volunteers.get(volunteer_id)
+        except VolunteerNotFound:
+            return False
+        if not volunteer.active:
+            return False
+        in_circle = any(v.id == volunteer_id for v in volunteers.circle(queue, round_, everyone))
+        if in_circle or queue not in volunteer.queues:
+            return in_circle
+        return conn.execute("SELECT 1 FROM volunteer_messages WHERE case_id = ? AND volunteer_id = ? AND state = 'sent'"
+                            " AND kind IN ('alert', 'reminder')", (case_id, volunteer_id)).fetchone() is not None
 
     @staticmethod
     def _taken(conn: Connection, case_id: str, now: int, winner: VolunteerId | None) -> None:

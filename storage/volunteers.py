@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import NewType
 
 import nacl.encoding
@@ -21,6 +22,7 @@ from crypto.envelope import valid_queue
 from storage.cases import audit
 from storage.daytime import QuietHours, TimeOfDayInvalid
 from storage.db import Connection, Database
+from storage.deletions import DeletionStore
 from storage.errors import StorageError
 
 VolunteerId = NewType("VolunteerId", int)
@@ -32,6 +34,10 @@ CODE_LENGTH = 12  # 60 bits
 _CODE_PERSON = b"ws-invite-code"
 MAX_LABEL = 40
 TIERS = (1, 2)
+#: Why a volunteer is inactive (`volunteers.inactive_reason`).
+PAUSED = "paused"      # `volunteers set --inactive`
+BLOCKED = "blocked"    # they blocked the bot (403)
+REMOVED = "removed"    # `volunteers remove`: kept only until their chat's messages are deleted
 
 
 class VolunteerNotFound(StorageError, KeyError):
@@ -41,8 +47,24 @@ class VolunteerNotFound(StorageError, KeyError):
         return "no such volunteer (see 'waystation volunteers list')"
 
 
+class VolunteerRemoved(StorageError, KeyError):
+    """The volunteer was removed: nothing about them can be changed any more."""
+
+    def __str__(self) -> str:
+        return ("that volunteer was removed; they are forgotten once their chat's messages are deleted "
+                "(a new invitation enrols them again)")
+
+
 class VolunteerSettingsInvalid(StorageError, ValueError):
     """A tier, queue, label or quiet-hours setting that cannot be used."""
+
+
+class Removal(StrEnum):
+    """What `VolunteerStore.remove` did."""
+
+    ERASED = "erased"        # nothing of theirs left in their chat: the row is gone at once
+    CLEARING = "clearing"    # kept (chat id, language, sent alerts) until their chat's messages are deleted
+    ALREADY = "already"      # removed earlier and still clearing
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,11 @@ class Volunteer:
     inactive_reason: str | None
     enrolled_at: int
     invited_by: str
+
+    @property
+    def removed(self) -> bool:
+        """Removed by an admin: never alerted again, kept only until their chat's messages are deleted."""
+        return self.inactive_reason == REMOVED
 
     def in_quiet_hours(self, now: float) -> bool:
         """True while this volunteer asked not to be disturbed."""
@@ -217,6 +244,16 @@ class VolunteerStore:
         return [v for v in self._select("WHERE active = 1 ORDER BY id", ())
                 if v.tier in tiers and (queues is None or any(q in queues for q in v.queues))]
 
+    def circle(self, queue: str, round_: int, everyone: bool) -> builtins.list[Volunteer]:
+        """Who round `round_` of a case in `queue` reaches, and so who may acknowledge it.
+
+        Round 0: the queue's tier 1 (its tier 2 if it has no active tier 1). Later rounds: tiers 1
+        and 2 of the queue, or with `everyone` (`escalate_to = "all"`) every active volunteer.
+        """
+        if round_ == 0:
+            return self.active_for([queue], (1,)) or self.active_for([queue], (1, 2))
+        return self.active_for(None if everyone else [queue], (1, 2))
+
     def admins(self) -> builtins.list[Volunteer]:
         """Active volunteers who receive admin notices (retention, long-unclaimed cases)."""
         return self._select("WHERE active = 1 AND admin_notices = 1 ORDER BY id", ())
@@ -226,6 +263,7 @@ class VolunteerStore:
         """Replace a volunteer's settings (queues, tier, label, notices, quiet hours); optionally (re)activate."""
         quiet = settings.quiet
         with self.db.transaction() as conn:
+            self._refuse_removed(conn, volunteer_id)
             cur = conn.execute(
                 "UPDATE volunteers SET label = ?, tier = ?, admin_notices = ?, quiet_start = ?, quiet_end = ?,"
                 " timezone = ?, language = coalesce(?, language) WHERE id = ?",
@@ -238,18 +276,60 @@ class VolunteerStore:
             if active is True:
                 conn.execute("UPDATE volunteers SET active = 1, inactive_reason = NULL WHERE id = ?", (volunteer_id,))
             elif active is False:
-                self._deactivate(conn, volunteer_id, "paused")
+                self._deactivate(conn, volunteer_id, PAUSED)
             audit(conn, actor=actor, action="volunteer.changed", case_id=None, now=now)
         return self.get(volunteer_id)
 
-    def remove(self, volunteer_id: int, actor: str, now: int) -> None:
-        """Forget a volunteer entirely (their chat id and settings)."""
+    def remove(self, volunteer_id: int, actor: str, now: int) -> Removal:
+        """Stop alerting a volunteer at once and forget their settings; erase them once their chat is clear.
+
+        Copies of alerts still in their chat must lose their button and be edited when the case
+        is taken, and their chat must stay on the volunteer deletion timer: so the row keeps
+        only the chat id and language (queues, label, quiet hours and notices go now) until
+        every message of their chat is deleted (`erase_removed`). Nothing is sent to them
+        again, and a press of theirs changes nothing. Raises VolunteerNotFound.
+        """
         with self.db.transaction() as conn:
-            if conn.execute("DELETE FROM volunteers WHERE id = ?", (volunteer_id,)).rowcount != 1:
+            row = conn.execute("SELECT inactive_reason FROM volunteers WHERE id = ?", (volunteer_id,)).fetchone()
+            if row is None:
                 raise VolunteerNotFound(volunteer_id)
+            if row[0] == REMOVED:
+                return Removal.ERASED if self._erase_cleared(conn, actor, now, volunteer_id) else Removal.ALREADY
+            self._deactivate(conn, volunteer_id, REMOVED)
+            conn.execute("UPDATE volunteers SET label = '', admin_notices = 0, quiet_start = NULL, quiet_end = NULL,"
+                         " timezone = 'UTC' WHERE id = ?", (volunteer_id,))
+            conn.execute("DELETE FROM volunteer_queues WHERE volunteer_id = ?", (volunteer_id,))
             audit(conn, actor=actor, action="volunteer.removed", case_id=None, now=now)
+            return Removal.ERASED if self._erase_cleared(conn, actor, now, volunteer_id) else Removal.CLEARING
+
+    def erase_removed(self, actor: str, now: int) -> int:
+        """Forget removed volunteers whose chats hold no message any more (the bot's periodic check)."""
+        if self.db.conn.execute("SELECT 1 FROM volunteers WHERE inactive_reason = ? LIMIT 1", (REMOVED,)).fetchone() \
+                is None:
+            return 0  # the usual case: no write transaction every few seconds
+        with self.db.transaction() as conn:
+            return self._erase_cleared(conn, actor, now, None)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _erase_cleared(self, conn: Connection, actor: str, now: int, volunteer_id: int | None) -> int:
+        """Delete removed volunteers (one, or all) with nothing left to delete in their chat; audited."""
+        rows = conn.execute("SELECT id, chat_id FROM volunteers WHERE inactive_reason = ?"
+                            + (" AND id = ?" if volunteer_id is not None else ""),
+                            (REMOVED,) if volunteer_id is None else (REMOVED, volunteer_id)).fetchall()
+        # A message still on the deletion list may still show an alert that needs its final text.
+        deletions = DeletionStore(self.db)
+        cleared = [int(r[0]) for r in rows if deletions.chat(int(r[1])) is None]
+        for cleared_id in cleared:
+            conn.execute("DELETE FROM volunteers WHERE id = ?", (cleared_id,))  # their messages' rows go with it
+            audit(conn, actor=actor, action="volunteer.erased", case_id=None, now=now)
+        return len(cleared)
+
+    @staticmethod
+    def _refuse_removed(conn: Connection, volunteer_id: int) -> None:
+        row = conn.execute("SELECT inactive_reason FROM volunteers WHERE id = ?", (volunteer_id,)).fetchone()
+        if row is not None and row[0] == REMOVED:
+            raise VolunteerRemoved(volunteer_id)
 
     @staticmethod
     def _deactivate(conn: Connection, volunteer_id: int, reason: str) -> None:

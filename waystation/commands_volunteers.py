@@ -13,6 +13,7 @@ from storage.alerts import AlertStore
 from storage.daytime import QuietHours
 from storage.server import Server
 from storage.volunteers import (
+    Removal,
     Settings,
     Volunteer,
     VolunteerStore,
@@ -111,7 +112,8 @@ def volunteers_invite(home: Path, admin_key: Path, queues: tuple[str, ...], tier
 
 def _volunteer_json(v: Volunteer) -> dict[str, object]:
     return {"id": v.id, "label": v.label, "queues": list(v.queues), "tier": v.tier, "active": v.active,
-            "inactive_reason": v.inactive_reason, "admin_notices": v.admin_notices, "language": v.language,
+            "inactive_reason": v.inactive_reason, "removed": v.removed, "admin_notices": v.admin_notices,
+            "language": v.language,
             "quiet": None if v.quiet is None else str(v.quiet), "enrolled_at": v.enrolled_at,
             "invited_by": v.invited_by}
 
@@ -126,6 +128,7 @@ def volunteers_list(home: Path, as_json: bool) -> None:
         store = VolunteerStore(server.db)
         people, invites = store.list(), store.pending_invites(t)
         counts = AlertStore(server.db).counts()
+        hours = server.config.alerts.delete_after_hours
     if as_json:
         print_json({"volunteers": [_volunteer_json(v) for v in people],
                     "invites": [{"queues": list(i.queues), "invited_by": i.invited_by, "expires": i.expires_at}
@@ -137,9 +140,12 @@ def volunteers_list(home: Path, as_json: bool) -> None:
     else:
         click.echo(f"{'id':>4}  {'label':<12} {'queues':<18} {'tier':<4} {'state':<16} {'notices':<7} quiet hours")
     for v in people:
-        state = "active" if v.active else f"inactive ({v.inactive_reason or '-'})"
+        state = "active" if v.active else "removed, clearing" if v.removed else f"inactive ({v.inactive_reason or '-'})"
         click.echo(f"{v.id:>4}  {v.label or '-':<12} {','.join(v.queues) or '-':<18} {v.tier:<4} {state:<16} "
                    f"{'yes' if v.admin_notices else 'no':<7} {v.quiet or '-'}")
+    if any(v.removed for v in people):
+        click.echo("removed volunteers get nothing more; the bot keeps their chat id only until it has edited and "
+                   f"deleted their messages (within {hours} hours), then forgets them")
     for invite in invites:
         click.echo(f"unused invitation by {invite.invited_by} for {','.join(invite.queues)}, "
                    f"valid until {_date(invite.expires_at)}")
@@ -181,13 +187,27 @@ def volunteers_set(home: Path, volunteer_id: int, queues: tuple[str, ...], tier:
 @click.argument("volunteer_id", type=int, required=False)
 @click.option("--unused-invites", is_flag=True, help="Withdraw every invitation code not used yet.")
 def volunteers_remove(home: Path, volunteer_id: int | None, unused_invites: bool) -> None:
-    """Forget a volunteer (by the id 'volunteers list' shows), or withdraw unused invitations."""
+    """Remove a volunteer (by the id 'volunteers list' shows), or withdraw unused invitations.
+
+    A removed volunteer gets nothing more at once; their chat id is kept only until the bot has
+    edited and deleted the alerts still in their chat, then they are forgotten.
+    """
     if volunteer_id is None and not unused_invites:
         raise click.UsageError("give a volunteer id (see 'waystation volunteers list') or --unused-invites")
     with open_server(home) as server:
         store = VolunteerStore(server.db)
+        hours = server.config.alerts.delete_after_hours
         if volunteer_id is not None:
-            store.remove(volunteer_id, actor="cli", now=now())
-            click.echo(f"volunteer {volunteer_id} removed; they get no more alerts")
+            removal = store.remove(volunteer_id, actor="cli", now=now())
+            if removal is Removal.ALREADY:
+                click.echo(f"volunteer {volunteer_id} was already removed; they are forgotten once their chat's "
+                           "messages are deleted")
+            elif removal is Removal.ERASED:
+                click.echo(f"volunteer {volunteer_id} removed; they get no more alerts. Nothing of theirs was left "
+                           "in their chat: forgotten now")
+            else:
+                click.echo(f"volunteer {volunteer_id} removed; they get no more alerts. The bot still edits the "
+                           f"alerts in their chat when cases are taken and deletes them (within {hours} hours), "
+                           "then forgets the volunteer")
         if unused_invites:
             click.echo(f"{store.drop_invites(actor='cli', now=now())} unused invitations withdrawn")

@@ -72,6 +72,14 @@ def _int(body: Body, name: str, required: bool = False) -> int | None:
     return value
 
 
+def _flag(body: Body, name: str) -> bool:
+    """Return an optional true/false field (absent: false)."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise ControlError(400, f"{name} must be true or false")
+    return value
+
+
 def _path_int(request: Request, name: str) -> int:
     """Return an integer path parameter."""
     try:
@@ -231,7 +239,7 @@ async def post_media(request: Request) -> JSONResponse:
 
 
 async def post_callback(request: Request) -> JSONResponse:
-    """POST /chats/{chat_id}/callback: the person presses an inline button."""
+    """POST /chats/{chat_id}/callback: the person presses an inline button (or, `forged`, sends any data)."""
     body = await _body(request)
     sandbox, world = _world(request)
     data = _text(body, "data", 64, required=True) or ""
@@ -242,6 +250,7 @@ async def post_callback(request: Request) -> JSONResponse:
         _int(body, "message_id", required=True) or 0,
         data,
         _int(body, "from_user_id"),
+        forged=_flag(body, "forged"),
     )
     return JSONResponse({"callback_query_id": query_id, "update_id": update_id}, status_code=201)
 

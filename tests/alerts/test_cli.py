@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from crypto.keys import KDF_MINIMUM, dump_identity
-from storage.volunteers import VolunteerStore, hash_code, normalise_code
+from storage.deletions import DeletionStore
+from storage.volunteers import Settings, VolunteerStore, hash_code, normalise_code
 from tests.cli.runner import PASSPHRASE, assert_user_error, ok, run
 from tests.conftest import StaffedHome
 
@@ -58,3 +59,30 @@ def test_only_an_active_admin_may_invite_and_mistakes_get_one_line(staffed_home:
     assert_user_error(run("volunteers", "remove", "--home", home, "42"), "no such volunteer")
     ok("volunteers", "invite", "--home", home, "--admin", admin)
     assert "1 unused invitations withdrawn" in ok("volunteers", "remove", "--home", home, "--unused-invites").stdout
+
+
+def test_a_removed_volunteer_with_messages_in_their_chat_is_listed_until_the_bot_forgets_them(
+        staffed_home: StaffedHome) -> None:
+    home = str(staffed_home.root)
+    now = int(time.time())
+    with staffed_home.open() as server:
+        store = VolunteerStore(server.db)
+        code = normalise_code("K7QM-4XRT-9WPA") or ""
+        store.create_invite(hash_code(code, server.home.pepper()), Settings(("main",), label="A.B."), "Ada Admin",
+                            now, now + 3600)
+        volunteer = store.redeem(hash_code(code, server.home.pepper()), 700000001, "en", now)
+        assert volunteer is not None
+        DeletionStore(server.db).record(700000001, [1, 2], now + 3600)  # their welcome message and an alert
+    said = ok("volunteers", "remove", "--home", home, str(volunteer.id)).stdout
+    assert "they get no more alerts" in said and "deletes them (within 24 hours)" in said
+    [shown] = json.loads(ok("volunteers", "list", "--home", home, "--json").stdout)["volunteers"]
+    assert (shown["id"], shown["removed"], shown["active"], shown["inactive_reason"], shown["label"], shown["queues"]) \
+        == (volunteer.id, True, False, "removed", "", [])
+    text = ok("volunteers", "list", "--home", home).stdout
+    assert "removed, clearing" in text and "then forgets them" in text and "A.B." not in text
+    assert_user_error(run("volunteers", "set", "--home", home, str(volunteer.id), "--active"), "was removed")
+    assert "already removed" in ok("volunteers", "remove", "--home", home, str(volunteer.id)).stdout
+    with staffed_home.open() as server:
+        DeletionStore(server.db).remove(700000001, [1, 2])  # what the bot's deletion timer does
+        assert VolunteerStore(server.db).erase_removed("bot", now) == 1
+    assert json.loads(ok("volunteers", "list", "--home", home, "--json").stdout)["volunteers"] == []

@@ -74,7 +74,8 @@ def test_concurrent_acknowledgements_from_separate_connections_have_one_winner(s
     def press(volunteer_id: int) -> None:
         with staffed_home.open() as mine:  # each press in its own connection, as separate processes would
             barrier.wait(5)
-            results.append(AlertStore(mine.db).acknowledge(case_id, volunteer_id, now))  # type: ignore[arg-type]
+            store = AlertStore(mine.db)
+            results.append(store.acknowledge(case_id, volunteer_id, now, everyone=False))  # type: ignore[arg-type]
 
     threads = [threading.Thread(target=press, args=(v,)) for v in volunteers]
     for thread in threads:
@@ -94,7 +95,7 @@ def test_a_claimed_case_cannot_be_acknowledged_and_its_alerts_stop(server: Serve
     store.open_case(case_id, None, [volunteer], now + 60, now)  # type: ignore[list-item]
     server.cases.claim(case_id, "cas-main", now)
     assert store.due(now) == []  # not even before the check job notices
-    assert store.acknowledge(case_id, volunteer, now) is AckResult.TAKEN  # type: ignore[arg-type]
+    assert store.acknowledge(case_id, volunteer, now, everyone=False) is AckResult.TAKEN  # type: ignore[arg-type]
     assert store.finish_taken(now) == [case_id]
     assert store.overdue(now + 3600) == []
     assert store.counts() == {"cancelled": 1}
@@ -110,7 +111,7 @@ def test_alert_safe_answers_are_sealed_and_erased_once_the_case_is_taken(server:
     volunteer = _enrol(server, 700000001, now)
     case_id = submit(server, Request({"help": "x"}), now).case_id
     alerting.store.open_case(case_id, sealed, [volunteer], now + 60, now)  # type: ignore[list-item]
-    assert alerting.store.acknowledge(case_id, volunteer, now) is AckResult.WON  # type: ignore[arg-type]
+    assert alerting.store.acknowledge(case_id, volunteer, now, everyone=False) is AckResult.WON  # type: ignore[arg-type]
     assert server.db.conn.execute("SELECT answers FROM case_alerts").fetchone()[0] is None
 
 

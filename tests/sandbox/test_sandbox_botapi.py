@@ -211,6 +211,40 @@ def test_button_press_round_trip(sandbox: RunningSandbox, token: str, run: Runne
     assert len(answered) == 1 and answered[0]["has_text"] is True
 
 
+def test_a_forged_press_sends_data_no_button_carries(sandbox: RunningSandbox, token: str, run: Runner) -> None:
+    with sandbox.control() as control:
+        chat_id = new_person(control)
+        say(control, chat_id, "/start")
+
+    async def scenario() -> None:
+        async with (
+            telegram.Bot(token, base_url=sandbox.bot_base_url) as bot,
+            httpx.AsyncClient(base_url=sandbox.api_url) as control,
+        ):
+            updates = await bot.get_updates(timeout=1)
+            sent = await bot.send_message(chat_id, "Welcome")  # no keyboard at all
+            plain = await control.post(f"/chats/{chat_id}/callback",
+                                       json={"message_id": sent.message_id, "data": "k:abc"})
+            assert plain.status_code == 400
+            bad_flag = await control.post(f"/chats/{chat_id}/callback",
+                                          json={"message_id": sent.message_id, "data": "k:abc", "forged": "yes"})
+            assert bad_flag.status_code == 400
+            forged = await control.post(f"/chats/{chat_id}/callback",
+                                        json={"message_id": sent.message_id, "data": "k:abc", "forged": True})
+            assert forged.status_code == 201, forged.text
+            updates = await bot.get_updates(offset=updates[-1].update_id + 1, timeout=1)
+            query = updates[0].callback_query
+            assert query is not None and query.data == "k:abc"
+            assert query.message is not None and query.message.message_id == sent.message_id
+            person_message = (await control.post(f"/chats/{chat_id}/messages", json={"text": "hello"})).json()
+            on_theirs = await control.post(f"/chats/{chat_id}/callback",
+                                           json={"message_id": person_message["message_id"], "data": "k:abc",
+                                                 "forged": True})
+            assert on_theirs.status_code == 400  # a callback always comes from one of the bot's messages
+
+    run(scenario)
+
+
 def test_edits_change_text_and_keyboard(sandbox: RunningSandbox, token: str, run: Runner) -> None:
     with sandbox.control() as control:
         chat_id = new_person(control)
