@@ -6,7 +6,9 @@ bot (the reply handle, its tag and the language) so that the bot can send a neut
 it is erased in the same transaction that records the notice, or when the chat is refused,
 and the WAL is then checkpointed so no old frame keeps it. The row goes when the person read
 the reply, when the bot refused it, or when it expired. The caseworkers' copy in case_events
-carries the reply's state (storage.cases.Delivery). Every time written here is coarse.
+carries the reply's state (storage.cases.Delivery). Every time written here is coarse, except
+the next attempt after a failed notice, which goes back to the coarse creation time as soon as
+the notice has gone out (or was given up).
 """
 
 from __future__ import annotations
