@@ -1,4 +1,4 @@
-"""The intake conversation: consent, questions, review, submit; plus follow-ups.
+"""The intake conversation: consent, questions, review, submit; plus reading replies and follow-ups by reference.
 
 One async function per step, each returning the next state; the whole
 conversation is the table in `build_conversation`. Answers live only in
