@@ -27,7 +27,7 @@ from bot.alertviews import ON_IT
 from bot.conversation import build_conversation, expired_button, media, send, unknown_command
 from bot.i18n import LANGUAGES
 from bot.processor import PerChatUpdateProcessor
-from bot.replies import INTERVAL_SECONDS, SHOW, deliver_notices, show_reply
+from bot.replies import INTERVAL_SECONDS, deliver_notices
 from bot.replies import JOB_NAME as REPLY_JOB
 from bot.runtime import RUNTIME_KEY, Runtime, runtime
 from bot.schedule import schedule_alert_jobs
@@ -114,7 +114,6 @@ def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[t
     application.bot_data[RUNTIME_KEY] = rt
     application.add_handler(TypeHandler(object, only_private), group=-2)
     application.add_handler(TypeHandler(Update, track_and_limit), group=-1)
-    application.add_handler(CallbackQueryHandler(show_reply, pattern=f"^{SHOW}"), group=0)
     application.add_handler(CallbackQueryHandler(on_it, pattern=f"^{ON_IT}"), group=0)
     application.add_handler(CommandHandler(VOLUNTEER_COMMAND, volunteer_command), group=0)
     application.add_handler(build_conversation(rt.vanisher.delete_after), group=1)

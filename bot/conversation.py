@@ -1,4 +1,4 @@
-"""The intake conversation: consent, questions, review, submit; plus follow-ups.
+"""The intake conversation: consent, questions, review, submit; plus reading replies and follow-ups by reference.
 
 One async function per step, each returning the next state; the whole
 conversation is the table in `build_conversation`. Answers live only in
@@ -27,9 +27,8 @@ from bot import screens as S
 from bot import texts
 from bot.form import QuestionKind
 from bot.i18n import pick_language
+from bot.replies import read_by_reference, send_replies
 from bot.runtime import Runtime, runtime
-from crypto.reference import hash_reference, normalise_reference
-from crypto.errors import ReferenceInvalid
 from storage.errors import IntakeRefused, StorageError
 from storage.followups import add_follow_up
 from storage.intake import Request, check_answers, clean_text, recipients_for, seal_reply_handle, seal_request, store_sealed
@@ -238,7 +237,7 @@ async def submit(update: Update, context: Context) -> int:
         ready = rt.references.take() if rt.references is not None else None
         sealed = await asyncio.to_thread(seal_request, request, queue=queue, recipients=recipients,
                                          bot=bot_identity, pepper=rt.server.home.pepper(), now=now,
-                                         hashed_reference=ready)
+                                         ticket=ready)
         receipt = store_sealed(rt.server, sealed, now)
     except (IntakeRefused, StorageError) as err:
         log.warning("a request could not be stored (%s); the person was asked to try later", type(err).__name__)
@@ -280,15 +279,28 @@ async def forget(update: Update, context: Context) -> int:
     return END
 
 
+async def read_button(update: Update, context: Context) -> int:
+    """Show on a reply notice: ask for the reference (replies are opened only with it)."""
+    await _ack(update)
+    data = _data(context)
+    language = data.get(LANG)
+    choice = (update.callback_query.data or "") if update.callback_query else ""
+    data.clear()  # like /start: a form in progress is abandoned
+    code = choice.partition(":")[2]
+    if language or code:  # the notice's language, unless the person chose one here already
+        data[LANG] = language or pick_language(code)
+    await show(update, context, _screens(update, context).text(texts.FOLLOW_UP_ASK_REFERENCE))
+    return FOLLOW_UP_REFERENCE
+
+
 async def follow_up_reference(update: Update, context: Context) -> int:
-    """The person typed their reference; right or wrong, the next step looks the same."""
+    """The person typed their reference: any waiting replies are shown; right or wrong, the next step looks the same."""
     rt = runtime(context)
     text = update.effective_message.text if update.effective_message else ""
-    try:
-        digits = normalise_reference(text or "")
-    except ReferenceInvalid:
-        digits = "0" * 16  # same work and same answer as a wrong reference: references cannot be probed
-    _data(context)[REF_HASH] = await asyncio.to_thread(hash_reference, digits, rt.server.home.pepper())
+    reading = await read_by_reference(rt, text or "")
+    _data(context)[REF_HASH] = reading.ref_hash
+    if reading.replies:
+        await send_replies(context, rt, _chat_id(update), reading)
     await send(update, context, _screens(update, context).text(texts.FOLLOW_UP_ASK_TEXT))
     return FOLLOW_UP_TEXT
 
@@ -352,6 +364,7 @@ def build_conversation(timeout_seconds: int) -> ConversationHandler:  # type: ig
         CommandHandler("forget", forget),
         CallbackQueryHandler(forget, pattern=f"^{S.FORGET}$"),
         CallbackQueryHandler(start, pattern=f"^{S.RESTART}$"),
+        CallbackQueryHandler(read_button, pattern=f"^{S.READ}(:[a-z]{{1,8}})?$"),
     ]
     return ConversationHandler(
         entry_points=[*always, MessageHandler(typed, start)],

@@ -1,8 +1,9 @@
-"""A few case references hashed ahead of time, so a person's Send is not kept waiting by Argon2id.
+"""A few case tickets made ahead of time, so a person's Send is not kept waiting by Argon2id.
 
-One background thread keeps up to `size` (reference, hash) pairs in memory;
-submit takes one, or hashes inline if the pool is empty. Nothing is written
-anywhere: an unused pair is simply lost when the process ends.
+A ticket (storage.intake.Ticket) is a case id, a reference, its stored hash and the public
+reply key derived from both: two Argon2id runs. One background thread keeps up to `size`
+tickets in memory; submit takes one, or makes one inline if the pool is empty. Nothing is
+written anywhere: an unused ticket is simply lost when the process ends.
 """
 
 from __future__ import annotations
@@ -10,16 +11,15 @@ from __future__ import annotations
 import queue
 import threading
 
-from crypto.reference import CaseReference
-from storage.intake import new_hashed_reference
+from storage.intake import Ticket, new_ticket
 
 
 class ReferencePool:
-    """Pre-hashed references, refilled by one daemon thread."""
+    """Tickets made ahead of time, refilled by one daemon thread."""
 
     def __init__(self, pepper: bytes, size: int = 8) -> None:
         self._pepper = pepper
-        self._ready: queue.Queue[tuple[CaseReference, bytes]] = queue.Queue(maxsize=size)
+        self._ready: queue.Queue[Ticket] = queue.Queue(maxsize=size)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._fill, name="reference-pool", daemon=True)
 
@@ -27,23 +27,23 @@ class ReferencePool:
         """Begin filling the pool."""
         self._thread.start()
 
-    def take(self) -> tuple[CaseReference, bytes] | None:
-        """A ready pair, or None when the pool is empty (the caller then hashes inline)."""
+    def take(self) -> Ticket | None:
+        """A ready ticket, or None when the pool is empty (the caller then makes one inline)."""
         try:
             return self._ready.get_nowait()
         except queue.Empty:
             return None
 
     def stop(self) -> None:
-        """Stop refilling (pairs in memory are dropped with the pool)."""
+        """Stop refilling (tickets in memory are dropped with the pool)."""
         self._stop.set()
 
     def _fill(self) -> None:
         while not self._stop.is_set():
-            pair = new_hashed_reference(self._pepper)
+            ticket = new_ticket(self._pepper, reply_key=True)
             while not self._stop.is_set():
                 try:
-                    self._ready.put(pair, timeout=0.5)
+                    self._ready.put(ticket, timeout=0.5)
                     break
                 except queue.Full:
                     continue

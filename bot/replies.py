@@ -1,134 +1,235 @@
-"""Delivering caseworkers' replies: a neutral notice first, the reply itself only on tap.
+"""Delivering caseworkers' replies: a neutral notice, then the reply to whoever gives the reference.
 
-Replies wait in the outbox encrypted to the bot. A repeating JobQueue job
-sends each person a translated "You have a new message." with a Show button;
-the reply text is decrypted and sent only when that same chat taps it, then
-erased from the outbox. Both messages vanish like every other.
+Each outbox row holds a delivery envelope for the bot (the reply handle, the bot's tag over
+handle and case id, the language) and the reply sealed to the person's reply key. A repeating
+JobQueue job opens the delivery envelope of each new reply, checks that this bot made the
+handle for this very case, sends a translated "You have a new message." with a Show button
+(callback data "read:<language>", no row id), and erases the delivery envelope in the
+transaction that records the notice. The same job erases replies nobody read in time.
+
+Show asks for the reference (bot.conversation). The person gives it in this chat or any other:
+the bot hashes it as for a follow-up, derives the reply key in a worker thread, opens every
+waiting reply of that case, sends each one, erases it, and forgets the key. A wrong reference
+costs the same two Argon2id runs and gets the same next screen as a right one with no reply.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from nacl.signing import VerifyKey
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import ApplicationHandlerStop, CallbackContext, ContextTypes
+from telegram.ext import CallbackContext
 
 from bot import texts
+from bot.i18n import pick_language
 from bot.runtime import Runtime, runtime
-from crypto.envelope import Kind, open_envelope
-from crypto.errors import EnvelopeRejected
-from storage.errors import CaseNotFound, HomeInvalid, IntakeRefused, RosterUnavailable
-from storage.intake import open_reply_handle
+from bot.screens import READ
+from crypto.envelope import Kind, open_envelope, verify
+from crypto.errors import CryptoError, EnvelopeRejected, NotARecipient, ReferenceInvalid
+from crypto.reference import hash_reference, normalise_reference
+from crypto.replykey import derive_reply_key, open_handle
+from storage.cases import Case
+from storage.errors import CaseNotFound, HomeInvalid, RosterUnavailable
 from storage.outbox import OutboxItem, OutboxStore
 from storage.rekey import bot_box_keys
 
 log = logging.getLogger("waystation.bot.replies")
-SHOW = "m:"
 JOB_NAME = "deliver-replies"
 INTERVAL_SECONDS = 5
 MAX_ATTEMPTS = 12
+MAX_TEXT = 4096  # Telegram's limit for one message
+DAY = 86_400
+#: The salt of the reply key derived for a reference that matches no case: same work, nothing opened.
+DUMMY_CASE_ID = "0000000000000000"
+_WRONG_REFERENCE = "0" * 16
 
 
 @dataclass(frozen=True)
-class Reply:
-    """A reply opened by the bot: where it goes and what it says."""
+class Notice:
+    """Where a reply's notice goes, learnt from its delivery envelope."""
 
     chat_id: int
-    text: str
     language: str
 
 
 class ReplyRejected(Exception):
-    """The outbox item cannot be opened or trusted; it is dropped."""
+    """An outbox row cannot be trusted; it is erased and the caseworkers see it as rejected."""
 
 
-def open_reply(rt: Runtime, item: OutboxItem, now: int) -> Reply:
-    """Verify the caseworker's signature and the binding, decrypt, and open the reply handle."""
-    if item.case_id is None:
-        raise ReplyRejected("reply without a case")
+def _signers(rt: Runtime, case: Case, now: int) -> list[VerifyKey]:
+    """Who may write to this case's person: the active caseworkers of its queue on the verified roster."""
+    return [m.identity.verify_key for m in rt.server.roster(now).caseworkers_for(case.queue, now)]
+
+
+def open_delivery(rt: Runtime, item: OutboxItem, now: int) -> Notice:
+    """Verify a row's delivery envelope and the reply beside it, and open the reply handle.
+
+    Checks: a caseworker of the case's queue signed the delivery envelope (kind DELIVERY, bound
+    to this case and queue); the reply is signed by the same caseworker, bound likewise, and
+    sealed to one key; the handle's tag was made by this bot (current or retired key) for this
+    case. Raises ReplyRejected on any failure.
+    """
+    if item.case_id is None or item.delivery is None:
+        raise ReplyRejected("row without a case or a delivery envelope")
     try:
         case = rt.server.cases.fetch(item.case_id)
-        signers = [m.identity.verify_key for m in rt.server.roster(now).caseworkers_for(case.queue, now)]
-        keys = bot_box_keys(rt.server.home)  # current first; retired ones for handles sealed before a rotation
-        opened = open_envelope(item.envelope, recipient=keys[0], trusted_signers=signers,
-                               case_id=case.id, queue=case.queue, kinds={Kind.REPLY})
+        signers = _signers(rt, case, now)
+        keys = bot_box_keys(rt.server.home)  # current first; retired ones for rows queued before a rotation
+        opened = None
+        for key in keys:
+            try:
+                opened = open_envelope(item.delivery, recipient=key, trusted_signers=signers, case_id=case.id,
+                                       queue=case.queue, kinds={Kind.DELIVERY})
+                break
+            except NotARecipient:
+                continue
+        if opened is None:
+            raise ReplyRejected("the delivery envelope is not sealed to this bot")
+        header = verify(item.reply, trusted_signers=[opened.header.signer], case_id=case.id, queue=case.queue,
+                        kinds={Kind.REPLY})
+        if len(header.recipients) != 1:
+            raise ReplyRejected("the reply is not sealed to exactly one key")
         payload = json.loads(opened.payload.decode("utf-8"))
+        if not isinstance(payload, dict) or payload.get("v") != 1:
+            raise ReplyRejected("the delivery payload is malformed")
         handle = base64.b64decode(payload["reply_handle"], validate=True)
-        text, language = payload["text"], payload.get("language", "en")
-        if not isinstance(text, str) or not text.strip() or not isinstance(language, str):
-            raise ReplyRejected("reply payload is malformed")
-        return Reply(open_reply_handle(keys, handle), text[:4000], language)
-    except (CaseNotFound, RosterUnavailable, EnvelopeRejected, IntakeRefused, HomeInvalid) as err:
+        tag = base64.b64decode(payload["reply_tag"], validate=True)
+        language = payload["language"]
+        if not isinstance(language, str):
+            raise ReplyRejected("the delivery payload is malformed")
+        return Notice(open_handle(keys, handle, tag, case.id), pick_language(language))
+    except (CaseNotFound, RosterUnavailable, HomeInvalid) as err:
+        raise ReplyRejected(type(err).__name__) from err
+    except CryptoError as err:  # EnvelopeRejected, HandleRejected
         raise ReplyRejected(type(err).__name__) from err
     except (ValueError, KeyError, TypeError, binascii.Error) as err:
-        raise ReplyRejected("reply payload is malformed") from err
+        raise ReplyRejected("the delivery payload is malformed") from err
 
 
 async def deliver_notices(context: CallbackContext) -> None:  # type: ignore[type-arg]
-    """The repeating job: one neutral notice per waiting reply."""
+    """The repeating job: erase expired replies, then one neutral notice per new reply.
+
+    No log line here names a case: a notice's time would otherwise tie a case to the chat
+    whose messages are deleted a fixed time later. The audit log has the coarse facts.
+    """
     rt = runtime(context)
     store = OutboxStore(rt.server.db)
     now = rt.now()
+    expired = store.expire(now, rt.server.config.replies.expire_after_days * DAY)
+    if expired:
+        log.info("%d unread replies expired and were erased", expired)
     for item in store.due(now):
         try:
-            reply = open_reply(rt, item, now)
+            notice = open_delivery(rt, item, now)
         except ReplyRejected as err:
-            log.warning("reply %d dropped: it does not verify (%s)", item.id, err)
-            store.drop(item.id, now, "rejected")
+            log.warning("a reply was refused and erased (%s); its case history says so", err)
+            store.reject(item.id, now)
             continue
-        t = rt.translations
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton(t.gettext(reply.language, texts.BUTTON_SHOW),
-                                                             callback_data=f"{SHOW}{item.id}")]])
+        button = InlineKeyboardButton(rt.translations.gettext(notice.language, texts.BUTTON_SHOW),
+                                      callback_data=f"{READ}:{notice.language}")
         try:
-            message = await context.bot.send_message(reply.chat_id, t.gettext(reply.language, texts.NEW_MESSAGE),
-                                                     reply_markup=markup, protect_content=True)
+            message = await context.bot.send_message(
+                notice.chat_id, rt.translations.gettext(notice.language, texts.NEW_MESSAGE),
+                reply_markup=InlineKeyboardMarkup([[button]]), protect_content=True)
         except (Forbidden, BadRequest) as err:
-            log.warning("reply %d dropped: the Bot API refused the chat (%s)", item.id, type(err).__name__)
-            store.drop(item.id, now, "refused")
+            log.warning("the Bot API refused a reply notice's chat (%s); the reply stays readable by reference",
+                        type(err).__name__)
+            store.undeliverable(item.id, now)
             continue
         except TelegramError as err:
             if item.attempts + 1 >= MAX_ATTEMPTS:
-                log.error("reply %d dropped after %d attempts (%s)", item.id, MAX_ATTEMPTS, type(err).__name__)
-                store.drop(item.id, now, "undeliverable")
+                log.error("a reply notice failed %d times (%s); the reply stays readable by reference",
+                          MAX_ATTEMPTS, type(err).__name__)
+                store.undeliverable(item.id, now)
             else:
                 store.retry_later(item.id, now + min(3600, 30 * 2**item.attempts))
                 rt.count("send_retries")
             continue
-        store.mark_notified(item.id, now)
-        rt.vanisher.track(context.job_queue, reply.chat_id, [message.message_id])  # type: ignore[arg-type]
+        store.notified(item.id, now)
+        rt.vanisher.track(context.job_queue, notice.chat_id, [message.message_id])  # type: ignore[arg-type]
 
 
-async def show_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The person tapped Show: send the reply to this chat only, then erase it."""
-    query = update.callback_query
-    if query is None or not (query.data or "").startswith(SHOW):
-        return
-    rt = runtime(context)
-    store = OutboxStore(rt.server.db)
-    chat_id = update.effective_chat.id  # type: ignore[union-attr]
-    await query.answer()
-    now = rt.now()
-    item_id = (query.data or "")[len(SHOW):]
-    item = store.get(int(item_id)) if item_id.isdigit() else None
-    reply = None
-    if item is not None:
+@dataclass(frozen=True)
+class Reading:
+    """What a reference opened: its hash (for a follow-up) and each waiting reply, text or None if refused."""
+
+    ref_hash: bytes
+    replies: list[tuple[OutboxItem, str | None]]
+
+
+def _open_replies(digits: str, case: Case | None, items: Sequence[OutboxItem],
+                  signers: Sequence[VerifyKey]) -> list[tuple[OutboxItem, str | None]]:
+    """Derive the reply key and open each reply (a worker thread: Argon2id). The key is dropped on return."""
+    key = derive_reply_key(digits, case.id if case is not None else DUMMY_CASE_ID)
+    opened: list[tuple[OutboxItem, str | None]] = []
+    if case is None:
+        return opened  # the same Argon2id work was done for a reference that matches nothing
+    for item in items:
         try:
-            reply = open_reply(rt, item, now)
-        except ReplyRejected:
-            reply = None
-    if item is None or reply is None or reply.chat_id != chat_id:
-        # Gone, forged, or another chat's reply: the same answer in every case.
-        language = context.chat_data.get("lang", "en") if context.chat_data is not None else "en"
-        message = await context.bot.send_message(chat_id, rt.translations.gettext(language, texts.REPLY_GONE),
-                                                 protect_content=True)
+            payload = json.loads(open_envelope(item.reply, recipient=key, trusted_signers=signers, case_id=case.id,
+                                               queue=case.queue, kinds={Kind.REPLY}).payload.decode("utf-8"))
+            text = payload.get("text") if isinstance(payload, dict) and payload.get("v") == 1 else None
+            opened.append((item, text[:MAX_TEXT] if isinstance(text, str) and text.strip() else None))
+        except (EnvelopeRejected, ValueError):
+            opened.append((item, None))
+    return opened
+
+
+async def read_by_reference(rt: Runtime, typed: str) -> Reading:
+    """Hash what the person typed as a reference and open the replies waiting for that case, if any.
+
+    Right or wrong, the same two Argon2id runs are done (the second with a dummy salt when no
+    case matches). Replies are left untouched if the roster cannot be verified now.
+    """
+    try:
+        digits = normalise_reference(typed)
+    except ReferenceInvalid:
+        digits = _WRONG_REFERENCE  # same work and same answer as a wrong reference: references cannot be probed
+    ref_hash = await asyncio.to_thread(hash_reference, digits, rt.server.home.pepper())
+    case_id = rt.server.cases.find_by_reference(ref_hash)
+    now = rt.now()
+    case: Case | None = None
+    items: list[OutboxItem] = []
+    signers: list[VerifyKey] = []
+    if case_id is not None:
+        try:
+            case = rt.server.cases.fetch(case_id)
+            items = OutboxStore(rt.server.db).waiting(case.id)
+            signers = _signers(rt, case, now) if items else []
+        except (CaseNotFound, RosterUnavailable) as err:
+            log.warning("waiting replies could not be checked now (%s); they stay", type(err).__name__)
+            case, items = None, []
+    return Reading(ref_hash, await asyncio.to_thread(_open_replies, digits, case, items, signers))
+
+
+async def send_replies(context: CallbackContext, rt: Runtime, chat_id: int,  # type: ignore[type-arg]
+                       reading: Reading) -> int:
+    """Send each opened reply to the chat that gave the reference, erasing it once Telegram took it.
+
+    A reply that did not verify or open is erased as rejected. Returns how many were sent.
+    """
+    store = OutboxStore(rt.server.db)
+    sent = 0
+    for item, text in reading.replies:
+        now = rt.now()
+        if text is None:
+            log.warning("a reply did not open with its person's key and was erased; its case history says so")
+            store.reject(item.id, now)
+            continue
+        try:
+            message = await context.bot.send_message(chat_id, text, protect_content=True)
+        except TelegramError as err:
+            log.warning("a reply could not be sent now (%s); it waits for the reference again", type(err).__name__)
+            break
         rt.vanisher.track(context.job_queue, chat_id, [message.message_id])  # type: ignore[arg-type]
-        raise ApplicationHandlerStop
-    message = await context.bot.send_message(chat_id, reply.text, protect_content=True)
-    rt.vanisher.track(context.job_queue, chat_id, [message.message_id])  # type: ignore[arg-type]
-    store.delivered(item.id, now)
-    raise ApplicationHandlerStop
+        store.read(item.id, now)
+        sent += 1
+    return sent

@@ -22,6 +22,8 @@ EDIT = "e:"
 CANCEL = "q"
 RESTART = "n"
 FOLLOW_UP = "f"
+#: A reply notice's Show button: "read:<language>" (no row id: the reference finds the replies).
+READ = "read"
 
 
 class Screens:

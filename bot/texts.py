@@ -15,6 +15,7 @@ def N_(message: str) -> str:
 CONSENT = N_(
     "Hello. Before we start, please read this.\n\n"
     "• We will ask a few short questions. Your answers are encrypted and only our vetted caseworkers can read them.\n"
+    "• After you send your request, you get a reference number. Keep it: only with it can you read our answers.\n"
     "• Every message in this chat, yours and ours, is deleted {minutes} minutes after the last activity.\n"
     "• This chat is not end-to-end encrypted: Telegram can see it. Do not write more than you need.\n"
     "• You can delete everything now at any moment: press \"Delete this chat now\" or send /forget.\n"
@@ -38,7 +39,8 @@ SKIPPED = N_("(skipped)")
 SUBMITTED = N_(
     "Thank you. Your request has been received.\n\n"
     "Your reference: {reference}\n"
-    "You can save it as a phone number among your contacts. Send it to this bot later to add information.\n\n"
+    "Keep it: only with it can you read our answers. You can save it as a phone number among your contacts. "
+    "Send it to this bot later to read our answers or to add information.\n\n"
     "This chat will be deleted in {minutes} minutes."
 )
 SUBMIT_FAILED = N_("Sorry, we cannot take your request right now. Nothing was kept. Please try again later.")
@@ -53,10 +55,9 @@ COMMAND_START = N_("Start")
 COMMAND_CANCEL = N_("Cancel")
 COMMAND_FORGET = N_("Delete this chat")
 
-# Replies from caseworkers and follow-ups from the person (staff issue).
+# Replies from caseworkers (read with the reference) and follow-ups from the person.
 NEW_MESSAGE = N_("You have a new message.")
 BUTTON_SHOW = N_("Show")
-REPLY_GONE = N_("This message is no longer available.")
 BUTTON_FOLLOW_UP = N_("I have a reference")
 FOLLOW_UP_ASK_REFERENCE = N_("Please send your 16-digit reference.")
 FOLLOW_UP_ASK_TEXT = N_("Please write what you want to add. Keep it short and do not write the names of other people.")

@@ -55,6 +55,7 @@ class Kind(IntEnum):
     NOTE = 2
     FOLLOW_UP = 3
     REPLY = 4
+    DELIVERY = 5
 
 
 def valid_queue(queue: str) -> bool:

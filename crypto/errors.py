@@ -81,3 +81,7 @@ class RosterChangeRefused(CryptoError, ValueError):
 
 class ReferenceInvalid(CryptoError, ValueError):
     """A case reference is not 16 digits."""
+
+
+class HandleRejected(CryptoError, ValueError):
+    """A reply handle's tag does not verify for this case, or the handle does not open: nothing is sent."""

@@ -25,11 +25,13 @@ from typing import Any
 from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
+from crypto.encoding import unb64
 from crypto.envelope import Kind, open_envelope, seal
 from crypto.errors import CryptoError, EnvelopeRejected, NotARecipient
 from crypto.keys import Identity
+from crypto.replykey import TAG_SIZE
 from crypto.roster import Role, Roster
-from staff.direct import CaseView, ReadState
+from staff.direct import CaseView, ReadState, StaffSession
 from staff.errors import InputRejected, ReplyImpossible
 from storage.cases import Case, Event, EventKind
 from storage.intake import clean_text
@@ -52,6 +54,14 @@ class EventView:
     signer: str | None
     text: str | None
     problem: str | None
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    """A case and its history, verified and decrypted as far as this key may."""
+
+    view: CaseView
+    events: list[EventView]
 
 
 def _json_payload(payload: bytes) -> dict[str, Any]:
@@ -120,6 +130,15 @@ def read_event(case: Case, event: Event, identity: Identity, roster: Roster, bot
     return EventView(event, ReadState.OK, name, text, problem)
 
 
+def direct_detail(session: StaffSession, case: Case, now: int) -> CaseDetail:
+    """A case of this server home with its history, read exactly as the remote client reads it."""
+    view = session.read(case)
+    roster, bot_keys = session.server.roster(now), session.server.trusted_bot_keys()
+    events = [read_event(view.case, event, session.identity, roster, bot_keys, now)
+              for event in session.server.cases.events(case.id)]
+    return CaseDetail(view, events)
+
+
 def _text(text: str, limit: int, what: str) -> str:
     clean = clean_text(text)
     if not clean:
@@ -152,19 +171,49 @@ def seal_note(text: str, case: Case, identity: Identity, roster: Roster, now: in
     return _seal({"v": 1, "text": clean}, Kind.NOTE, case, queue_keys(roster, case.queue, now), identity)
 
 
-def seal_reply(text: str, request: dict[str, Any], case: Case, identity: Identity, roster: Roster,
-               bot_box: PublicKey, now: int) -> tuple[bytes, bytes]:
-    """(to_bot, copy): the reply for the bot with the request's reply handle, and the caseworkers' copy."""
-    clean = _text(text, REPLY_MAX_CHARS, "reply")
-    handle = request.get("reply_handle")
-    if not isinstance(handle, str) or not handle:
+@dataclass(frozen=True)
+class SealedReply:
+    """The three envelopes of one reply, as the staff API takes them."""
+
+    to_bot: bytes  # kind DELIVERY to the bot: reply handle, its tag, language (erased after the notice)
+    to_person: bytes  # kind REPLY to the person's reply key: the text
+    copy: bytes  # kind REPLY to the queue's caseworkers: the text, for the case history
+
+
+def _request_bytes(request: dict[str, Any], field: str, size: int | None) -> str:
+    value = request.get(field)
+    if not isinstance(value, str) or not value:
         raise ReplyImpossible("this request did not come through the bot: there is nobody to reply to")
+    try:
+        unb64(value, size, field, CryptoError)
+    except CryptoError as err:
+        raise ReplyImpossible(f"this request's {field} is damaged: it cannot be answered") from err
+    return value
+
+
+def seal_reply(text: str, request: dict[str, Any], case: Case, identity: Identity, roster: Roster,
+               bot_box: PublicKey, now: int) -> SealedReply:
+    """Seal a reply three times: a delivery envelope to the bot, the text to the person, a copy to colleagues.
+
+    The person's copy is sealed to the reply key the bot derived from their reference at intake
+    (`reply_key` in the request): only someone who gives that reference can open it. Raises
+    ReplyImpossible for a request with no reply handle or no reply key (made before replies were
+    sealed to the person).
+    """
+    clean = _text(text, REPLY_MAX_CHARS, "reply")
+    handle = _request_bytes(request, "reply_handle", None)
+    if not isinstance(request.get("reply_key"), str) or not isinstance(request.get("reply_tag"), str):
+        raise ReplyImpossible("this request was made before replies were sealed to the person's own key: "
+                              "it cannot be answered through the bot")
+    tag = _request_bytes(request, "reply_tag", TAG_SIZE)
+    reply_key = PublicKey(unb64(_request_bytes(request, "reply_key", 32), 32, "reply key", CryptoError))
     language = request.get("language")
-    to_bot = _seal({"v": 1, "text": clean, "reply_handle": handle,
+    to_bot = _seal({"v": 1, "reply_handle": handle, "reply_tag": tag,
                     "language": language if isinstance(language, str) else "en"},
-                   Kind.REPLY, case, [bot_box], identity)
+                   Kind.DELIVERY, case, [bot_box], identity)
+    to_person = _seal({"v": 1, "text": clean}, Kind.REPLY, case, [reply_key], identity)
     copy = _seal({"v": 1, "text": clean}, Kind.REPLY, case, queue_keys(roster, case.queue, now), identity)
-    return to_bot, copy
+    return SealedReply(to_bot, to_person, copy)
 
 
 def age(created: int, now: int) -> str:

@@ -26,7 +26,7 @@ from crypto.envelope import valid_case_id, valid_queue
 from crypto.errors import CryptoError
 from crypto.keys import Identity, PublicIdentity, check_name
 from crypto.roster import Member, Role, Roster
-from staff.casework import EventView, read_event, read_request, seal_note, seal_reply
+from staff.casework import CaseDetail, read_event, read_request, seal_note, seal_reply
 from staff.direct import CaseView, ReadState
 from staff.errors import (
     CaseUnavailable,
@@ -42,7 +42,7 @@ from staff.errors import (
 )
 from staff.httpsig import sign_request
 from staff.pins import PinStore, trust_server
-from storage.cases import Case, CaseId, Event, EventKind, Status
+from storage.cases import Case, CaseId, Delivery, Event, EventKind, Status
 from storage.intake import clean_text
 
 FULL_ID_LENGTH = 16
@@ -97,14 +97,6 @@ class Session:
     now: int
 
 
-@dataclass(frozen=True)
-class CaseDetail:
-    """A case and its history, verified and decrypted as far as this key may."""
-
-    view: CaseView
-    events: list[EventView]
-
-
 def _b64(value: Any, what: str) -> bytes:
     try:
         return unb64(value, None, what, CryptoError)
@@ -138,7 +130,9 @@ def event_from_json(obj: Any, case_id: CaseId) -> Event:
         if type(obj["id"]) is not int or type(obj["created_at"]) is not int or not isinstance(obj["actor"], str):
             raise ValueError("fields")
         envelope = None if obj["envelope"] is None else _b64(obj["envelope"], "event envelope")
-        return Event(obj["id"], case_id, EventKind(obj["kind"]), obj["actor"], obj["created_at"], envelope)
+        delivery = obj.get("delivery")  # absent from servers older than reply delivery states
+        return Event(obj["id"], case_id, EventKind(obj["kind"]), obj["actor"], obj["created_at"], envelope,
+                     None if delivery is None else Delivery(delivery))
     except (KeyError, TypeError, ValueError) as err:
         raise ServerAnswerInvalid("the server sent a malformed event") from err
 
@@ -327,7 +321,7 @@ class RemoteStaff:
         return case.id, _int(self._post_sealed(f"/api/v1/cases/{case.id}/notes", build), "event_id")
 
     def reply(self, case_ref: str, text: str) -> tuple[CaseId, int]:
-        """Seal a reply for the bot (with the request's handle) and a copy for the caseworkers; case and outbox id."""
+        """Seal a reply (to the bot, to the person's reply key, a copy for the caseworkers); case and outbox id."""
         view = self.fetch(case_ref).view
         request = view.request
         if view.state is not ReadState.OK or request is None:
@@ -335,9 +329,10 @@ class RemoteStaff:
                                 f"({view.problem})")
 
         def build(session: Session) -> dict[str, Any]:
-            to_bot, copy = seal_reply(text, request, view.case, self.identity, session.roster, session.bot_box,
-                                      int(self.clock()))
-            return {"to_bot": base64.b64encode(to_bot).decode("ascii"), "copy": base64.b64encode(copy).decode("ascii")}
+            sealed = seal_reply(text, request, view.case, self.identity, session.roster, session.bot_box,
+                                int(self.clock()))
+            return {name: base64.b64encode(getattr(sealed, name)).decode("ascii")
+                    for name in ("to_bot", "to_person", "copy")}
 
         return view.case.id, _int(self._post_sealed(f"/api/v1/cases/{view.case.id}/replies", build), "outbox_id")
 

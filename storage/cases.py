@@ -39,6 +39,17 @@ class EventKind(StrEnum):
     ACK = "ack"
 
 
+class Delivery(StrEnum):
+    """Where a reply to the person stands (kept on the caseworkers' copy; docs/architecture.md)."""
+
+    QUEUED = "queued"  # waiting for its notice
+    NOTIFIED = "notified"  # the neutral notice went out; waiting for the person's reference
+    READ = "read"  # the person gave their reference and Telegram took the reply
+    EXPIRED = "expired"  # not read within [replies] expire_after_days: erased
+    UNDELIVERABLE = "undeliverable"  # Telegram refused the chat: no notice, still readable by reference
+    REJECTED = "rejected"  # the bot refused it (signature, signer, binding or handle): erased
+
+
 @dataclass(frozen=True)
 class Case:
     """A case row; `envelope` is None when it was not asked for."""
@@ -64,6 +75,7 @@ class Event:
     actor: str
     created_at: int
     envelope: bytes | None
+    delivery: Delivery | None = None
 
 
 @dataclass(frozen=True)
@@ -172,11 +184,13 @@ class CaseStore:
     def events(self, case_id: str) -> builtins.list[Event]:
         """Events of a case, in order."""
         rows = self.db.conn.execute(
-            "SELECT id, case_id, kind, actor, created_at, envelope FROM case_events WHERE case_id = ? ORDER BY id",
+            "SELECT id, case_id, kind, actor, created_at, envelope, delivery FROM case_events WHERE case_id = ?"
+            " ORDER BY id",
             (case_id,),
         )
         return [
-            Event(int(r[0]), CaseId(str(r[1])), EventKind(r[2]), str(r[3]), int(r[4]), None if r[5] is None else bytes(r[5]))
+            Event(int(r[0]), CaseId(str(r[1])), EventKind(r[2]), str(r[3]), int(r[4]), None if r[5] is None else bytes(r[5]),
+                  None if r[6] is None else Delivery(r[6]))
             for r in rows
         ]
 

@@ -43,6 +43,13 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class RepliesConfig:
+    """How long a caseworker's reply waits for the person to read it with their reference."""
+
+    expire_after_days: int = 30
+
+
+@dataclass(frozen=True)
 class RosterConfig:
     """Validity periods used when an admin signs the roster."""
 
@@ -119,6 +126,7 @@ class Config:
     staff_api: StaffApiConfig = field(default_factory=StaffApiConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    replies: RepliesConfig = field(default_factory=RepliesConfig)
     routing: tuple[RoutingRule, ...] = ()
 
 
@@ -138,6 +146,7 @@ _MINIMUMS: dict[str, int] = {
     "check_seconds": 1,
     "max_messages_per_second": 1,
     "unclaimed_days": 1,
+    "expire_after_days": 1,
 }
 _MAXIMUMS: dict[str, int] = {
     "delete_after_seconds": 47 * 3600,
@@ -156,6 +165,7 @@ _MAXIMUMS: dict[str, int] = {
     "warn_days": 365,
     "recent_activity_days": 365,
     "unclaimed_days": 3650,
+    "expire_after_days": 365,
 }  # Telegram deletes only within 48 h
 
 
@@ -363,4 +373,10 @@ delete_after_hours = 24
 send_interval_ms = 1000
 # How often the bot checks for alerts to send, deadlines, the digest and the retention run.
 check_seconds = 5
+
+[replies]
+# A caseworker's reply waits, sealed to a key derived from the person's reference, until the
+# person reads it by sending their reference to the bot. After this many days unread, it is
+# erased and the caseworkers see it as expired (1..365).
+expire_after_days = 30
 """

@@ -14,15 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import nacl.exceptions
 import nacl.utils
-from nacl.public import PrivateKey, SealedBox
+from nacl.public import PrivateKey, PublicKey
 
 from crypto.envelope import Kind, seal, valid_queue
-from crypto.errors import CryptoError
+from crypto.errors import CryptoError, HandleRejected
 from crypto.keys import Identity, PublicIdentity
 from crypto.padding import MAX_PAYLOAD
-from crypto.reference import CaseReference, hash_reference, new_reference
+from crypto.reference import REFERENCE_COST, CaseReference, ReferenceCost, hash_reference, new_reference
+from crypto.replykey import handle_tag, open_handle, reply_public_key, seal_handle
 from storage.cases import CaseId
 from storage.errors import IntakeRefused, RosterUnavailable, StorageError
 from storage.server import Server
@@ -57,20 +57,23 @@ def seal_reply_handle(bot: Identity, chat_id: int) -> bytes:
 
     It travels inside the encrypted request, so the database never links a chat to a case.
     """
-    return SealedBox(bot.box_private.public_key).encrypt(str(chat_id).encode("ascii"))
+    return seal_handle(bot.box_private.public_key, chat_id)
 
 
-def open_reply_handle(keys: Sequence[PrivateKey], handle: bytes) -> int:
-    """The chat id inside a reply handle, trying the bot's current key, then retired ones.
+def reply_handle_tag(bot: Identity, handle: bytes, case_id: str) -> bytes:
+    """The bot's tag that binds a reply handle to its case (the bot refuses a handle without it)."""
+    return handle_tag(bot.box_private, handle, case_id)
 
-    Raises IntakeRefused if no key opens it.
+
+def open_reply_handle(keys: Sequence[PrivateKey], handle: bytes, tag: bytes, case_id: str) -> int:
+    """The chat id inside a reply handle whose tag one of the bot's keys made for `case_id`.
+
+    Tries the bot's current key, then retired ones. Raises IntakeRefused if none did.
     """
-    for key in keys:
-        try:
-            return int(SealedBox(key).decrypt(handle).decode("ascii"))
-        except (nacl.exceptions.CryptoError, ValueError, UnicodeDecodeError):
-            continue
-    raise IntakeRefused("the reply handle does not open with this bot's keys")
+    try:
+        return open_handle(keys, handle, tag, case_id)
+    except HandleRejected as err:
+        raise IntakeRefused(f"the reply handle was refused: {err}") from err
 
 
 def new_case_id() -> CaseId:
@@ -122,8 +125,19 @@ def check_answers(answers: Mapping[object, object]) -> dict[str, str]:
     return clean
 
 
-def request_payload(request: Request, now: int) -> bytes:
-    """The plaintext that gets sealed: answers, language, the hour of submission, reply handle."""
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def request_payload(request: Request, now: int, *, reply_tag: bytes | None = None,
+                    reply_key: PublicKey | None = None) -> bytes:
+    """The plaintext that gets sealed: answers, language, the hour of submission, and how to reply.
+
+    `reply_handle` (the chat, sealed to the bot), `reply_tag` (the bot's binding of that handle to
+    this case) and `reply_key` (the public key derived from the person's reference) are what a
+    caseworker's client needs to answer; all three are null for a request that did not come
+    through the bot.
+    """
     hour = datetime.fromtimestamp(now - now % 3600, UTC).strftime("%Y-%m-%dT%H:00Z")
     payload = {
         "v": REQUEST_VERSION,
@@ -131,7 +145,9 @@ def request_payload(request: Request, now: int) -> bytes:
         "language": request.language,
         "channel": request.channel,
         "submitted_hour": hour,
-        "reply_handle": None if request.reply_handle is None else base64.b64encode(request.reply_handle).decode(),
+        "reply_handle": _b64(request.reply_handle),
+        "reply_tag": _b64(reply_tag),
+        "reply_key": None if reply_key is None else _b64(bytes(reply_key)),
     }
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if len(data) > MAX_PAYLOAD:
@@ -164,34 +180,54 @@ def recipients_for(server: Server, queue: str, now: int) -> list[PublicIdentity]
     return [m.identity for m in members]
 
 
-def new_hashed_reference(pepper: bytes) -> tuple[CaseReference, bytes]:
-    """A fresh reference and its slow hash (the expensive part of intake: Argon2id)."""
-    reference = new_reference()
-    return reference, hash_reference(reference, pepper)
+@dataclass(frozen=True)
+class Ticket:
+    """What a new case gets before it is sealed: its id, the person's reference, and the slow parts.
+
+    `ref_hash` is the stored hash of the reference; `reply_key` the public reply key derived
+    from reference and case id (None when nobody can be answered through the bot). Both cost
+    an Argon2id run, which is why a ReferencePool makes tickets ahead of time.
+    """
+
+    case_id: CaseId
+    reference: CaseReference
+    ref_hash: bytes
+    reply_key: PublicKey | None
+
+
+def new_ticket(pepper: bytes, *, reply_key: bool, cost: ReferenceCost = REFERENCE_COST) -> Ticket:
+    """Draw a case id and a reference, hash the reference and, if asked, derive the reply key."""
+    case_id, reference = new_case_id(), new_reference()
+    ref_hash = hash_reference(reference, pepper, cost)
+    public = reply_public_key(reference, case_id, cost) if reply_key else None
+    return Ticket(case_id, reference, ref_hash, public)
 
 
 def seal_request(
     request: Request, *, queue: str, recipients: list[PublicIdentity], bot: Identity, pepper: bytes, now: int,
-    hashed_reference: tuple[CaseReference, bytes] | None = None,
+    ticket: Ticket | None = None,
 ) -> SealedCase:
-    """Encrypt a request and hash its new reference. Pure CPU work: safe to run in a worker thread.
+    """Encrypt a request under a ticket (made here if not given). Pure CPU work: safe in a worker thread.
 
-    `hashed_reference` may come ready from a ReferencePool, so the slow hash is off the submit path.
+    A request with a reply handle gets the bot's tag over handle and case id, and the reply key.
+    `ticket` may come ready from a ReferencePool, so the slow hashes are off the submit path.
     """
-    case_id = new_case_id()
+    with_reply = request.reply_handle is not None
     try:
-        reference, ref_hash = hashed_reference or new_hashed_reference(pepper)
+        if ticket is None or (with_reply and ticket.reply_key is None):
+            ticket = new_ticket(pepper, reply_key=with_reply)
+        tag = None if request.reply_handle is None else reply_handle_tag(bot, request.reply_handle, ticket.case_id)
         envelope = seal(
-            request_payload(request, now),
+            request_payload(request, now, reply_tag=tag, reply_key=ticket.reply_key if with_reply else None),
             kind=Kind.REQUEST,
-            case_id=case_id,
+            case_id=ticket.case_id,
             queue=queue,
             recipients=recipients,
             signer=bot.signing_key,
         )
-    except CryptoError as err:
+    except (CryptoError, ValueError) as err:
         raise IntakeRefused(f"the request could not be sealed: {err}") from err
-    return SealedCase(case_id, queue, envelope, ref_hash, reference)
+    return SealedCase(ticket.case_id, queue, envelope, ticket.ref_hash, ticket.reference)
 
 
 def store_sealed(server: Server, sealed: SealedCase, now: int) -> Receipt:

@@ -158,6 +158,24 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE state = 'sent' AND outcome IS NOT NULL AND edited = 0;
     CREATE INDEX volunteer_messages_by_case ON volunteer_messages (case_id);
     """,
+    # 6 (issue 9, replies): a reply waits sealed to a key only the person can re-create from their
+    # reference. Old rows were sealed to the bot's key, which opened their text: they are erased
+    # (their copies in case_events are marked expired). `envelope` now holds the reply sealed to
+    # the person's reply key; `delivery` the caseworker's envelope for the bot (reply handle, its
+    # tag, language), erased as soon as the notice went out; `event_id` the caseworkers' copy,
+    # whose new `delivery` column says where the reply stands; `seq` orders a case's replies.
+    """
+    ALTER TABLE case_events ADD COLUMN delivery TEXT
+        CHECK (delivery IN ('queued', 'notified', 'read', 'expired', 'undeliverable', 'rejected'));
+    UPDATE case_events SET delivery = 'expired' WHERE kind = 'reply' AND EXISTS (
+        SELECT 1 FROM outbox o WHERE o.case_id = case_events.case_id AND o.created_at = case_events.created_at);
+    DELETE FROM outbox;
+    ALTER TABLE outbox ADD COLUMN delivery BLOB;
+    ALTER TABLE outbox ADD COLUMN event_id INTEGER REFERENCES case_events (id) ON DELETE CASCADE;
+    ALTER TABLE outbox ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX outbox_by_case ON outbox (case_id, seq);
+    CREATE INDEX outbox_to_notify ON outbox (next_attempt_at) WHERE delivery IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

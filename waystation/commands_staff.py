@@ -18,14 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import click
 from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
 from crypto.keys import Identity, fingerprint, load_public
-from staff.casework import EventView, age, seal_note, seal_reply, when
+from staff.casework import CaseDetail, EventView, age, direct_detail, seal_note, seal_reply, when
 from staff.direct import CaseView, ReadState, StaffSession
 from staff.errors import InputRejected, NotOnRoster, PinMismatched
 from staff.pins import PinStore, pin_admin, pin_bot
@@ -166,7 +166,7 @@ def staff_list(ctx: click.Context, home: Path | None, key: Path | None, server: 
 
 def _event_json(e: Event) -> dict[str, object]:
     return {"id": e.id, "kind": e.kind.value, "actor": e.actor, "at": e.created_at,
-            "encrypted": e.envelope is not None}
+            "encrypted": e.envelope is not None, "delivery": None if e.delivery is None else e.delivery.value}
 
 
 def _event_view_json(v: EventView) -> dict[str, object]:
@@ -190,6 +190,8 @@ def _print_case(view: CaseView) -> None:
 def _print_event(v: EventView) -> None:
     e = v.event
     head = f"  - {when(e.created_at)} {e.kind.value} by {safe_text(v.signer or e.actor, 64)}"
+    if e.delivery is not None:
+        head += f" ({e.delivery.value})"
     if v.state is ReadState.REJECTED:
         click.echo(f"{head}: NOT VERIFIED: {v.problem}")
     elif v.state is ReadState.NOT_FOR_THIS_KEY:
@@ -212,25 +214,20 @@ def staff_show(ctx: click.Context, home: Path | None, key: Path | None, server: 
                case: str) -> None:
     """Decrypt and show one case (its id or a unique prefix of 6+ characters) with its history."""
     target = _target(ctx, home, key, server)
+    detail: CaseDetail
     if target.server is not None:
         with _remote(target) as client:
             detail = client.fetch(case)
-        if as_json:
-            print_json({**_view_json(detail.view), "events": [_event_view_json(e) for e in detail.events]})
-            return
-        _print_case(detail.view)
-        for event_view in detail.events:
-            _print_event(event_view)
-        return
-    with _direct(target) as session:
-        view, shown = session.show(case)
-    events = cast("list[Event]", shown)  # staff.direct's annotation confuses mypy (a method named list)
+    else:
+        with _direct(target) as session:
+            detail = direct_detail(session, _direct_case(session, case), now())
+    # Both modes print from the same verified, decrypted CaseDetail.
     if as_json:
-        print_json({**_view_json(view), "events": [_event_json(e) for e in events]})
+        print_json({**_view_json(detail.view), "events": [_event_view_json(e) for e in detail.events]})
         return
-    _print_case(view)
-    for e in events:
-        click.echo(f"  - {when(e.created_at)} {e.kind.value} by {e.actor}{' (encrypted)' if e.envelope else ''}")
+    _print_case(detail.view)
+    for event_view in detail.events:
+        _print_event(event_view)
 
 
 def _text_argument(text: str) -> str:
@@ -311,8 +308,9 @@ def staff_reply(ctx: click.Context, home: Path | None, key: Path | None, server:
             if view.state is not ReadState.OK or view.request is None:
                 raise InputRejected(f"the request of {found.id} does not verify, so it cannot be answered")
             bot = session.server.bot_identity().box_private.public_key
-            to_bot, copy = seal_reply(body, view.request, found, session.identity, session.server.roster(t), bot, t)
-            outbox_id = OutboxStore(session.server.db).queue_reply(found.id, session.member.name, to_bot, copy, t)
+            sealed = seal_reply(body, view.request, found, session.identity, session.server.roster(t), bot, t)
+            outbox_id = OutboxStore(session.server.db).queue_reply(found.id, session.member.name, sealed.to_bot,
+                                                                   sealed.to_person, sealed.copy, t)
             case_id = found.id
     click.echo(f"reply to {case_id} queued for the bot (outbox {outbox_id})")
 

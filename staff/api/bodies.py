@@ -2,14 +2,15 @@
 
 The server cannot read notes or replies; it checks what the envelope header
 shows (crypto.envelope.verify): kind, binding to this case and queue, the
-caller's signature, and exactly the recipients the contract names. Anything
-else is refused (422) and nothing is stored.
+caller's signature, and the recipients the contract names. Anything else is
+refused (422) and nothing is stored.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from nacl.public import PublicKey
@@ -59,13 +60,18 @@ def envelope_field(obj: dict[str, Any], name: str) -> bytes:
         raise BodyInvalid(str(err)) from err
 
 
-def _check(envelope: bytes, caller: Caller, case: Case, recipients: set[bytes], what: str) -> None:
+def _check(envelope: bytes, caller: Caller, case: Case, kind: Kind, what: str) -> set[bytes]:
+    """Signature (the caller), kind and binding (this case and queue); returns the recipients' key ids."""
     try:
         header = verify(envelope, trusted_signers=[caller.verify_key], case_id=case.id, queue=case.queue,
-                        kinds={Kind.NOTE} if what == "note" else {Kind.REPLY})
+                        kinds={kind})
     except EnvelopeRejected as err:
         raise BodyInvalid(f"the {what} envelope was refused: {type(err).__name__}") from err
-    if {bytes(k) for k in header.recipients} != recipients:
+    return {bytes(k) for k in header.recipients}
+
+
+def _exactly(recipients: set[bytes], expected: set[bytes], what: str) -> None:
+    if recipients != expected:
         raise BodyInvalid(f"the {what} envelope is not sealed to exactly the expected recipients: "
                           "fetch /api/v1/info for the current roster and seal again", "stale_recipients")
 
@@ -78,14 +84,33 @@ def queue_recipients(caller: Caller, queue: str) -> set[bytes]:
 def check_note(body: bytes, caller: Caller, case: Case) -> bytes:
     """The note envelope of a `{"envelope": b64}` body, once it passed every check."""
     envelope = envelope_field(json_object(body, ("envelope",)), "envelope")
-    _check(envelope, caller, case, queue_recipients(caller, case.queue), "note")
+    _exactly(_check(envelope, caller, case, Kind.NOTE, "note"), queue_recipients(caller, case.queue), "note")
     return envelope
 
 
-def check_reply(body: bytes, caller: Caller, case: Case, bot_box: PublicKey) -> tuple[bytes, bytes]:
-    """The (to_bot, copy) envelopes of a reply body, once both passed every check."""
-    obj = json_object(body, ("to_bot", "copy"))
-    to_bot, copy = envelope_field(obj, "to_bot"), envelope_field(obj, "copy")
-    _check(to_bot, caller, case, {bytes(key_id(bot_box))}, "to_bot")
-    _check(copy, caller, case, queue_recipients(caller, case.queue), "copy")
-    return to_bot, copy
+@dataclass(frozen=True)
+class ReplyBody:
+    """The three envelopes of a reply, checked."""
+
+    to_bot: bytes
+    to_person: bytes
+    copy: bytes
+
+
+def check_reply(body: bytes, caller: Caller, case: Case, bot_box: PublicKey) -> ReplyBody:
+    """The envelopes of a `{"to_bot", "to_person", "copy"}` body, once all three passed every check.
+
+    to_bot: kind DELIVERY to the bot's current key only; to_person: kind REPLY to exactly one key
+    that is neither the bot's nor a roster member's (the server cannot know the person's reply
+    key: the bot checks it by deriving it from the reference); copy: kind REPLY to the queue's
+    active caseworkers. All three signed by the caller and bound to this case and queue.
+    """
+    obj = json_object(body, ("to_bot", "to_person", "copy"))
+    to_bot, to_person, copy = (envelope_field(obj, name) for name in ("to_bot", "to_person", "copy"))
+    _exactly(_check(to_bot, caller, case, Kind.DELIVERY, "to_bot"), {bytes(key_id(bot_box))}, "to_bot")
+    person = _check(to_person, caller, case, Kind.REPLY, "to_person")
+    known = {bytes(key_id(bot_box))} | {bytes(m.identity.key_id) for m in caller.roster.members}
+    if len(person) != 1 or person & known:
+        raise BodyInvalid("the to_person envelope must be sealed to the person's reply key alone")
+    _exactly(_check(copy, caller, case, Kind.REPLY, "copy"), queue_recipients(caller, case.queue), "copy")
+    return ReplyBody(to_bot, to_person, copy)

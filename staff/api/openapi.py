@@ -88,12 +88,21 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Event": {
         "type": "object", "additionalProperties": False,
-        "required": ["id", "kind", "actor", "created_at", "envelope"],
+        "required": ["id", "kind", "actor", "created_at", "envelope", "delivery"],
         "properties": {
             "id": {"type": "integer"},
             "kind": {"type": "string", "enum": ["claim", "note", "follow_up", "reply", "close", "reopen", "ack"]},
             "actor": {"type": "string"}, "created_at": TIME,
             "envelope": {"oneOf": [B64, {"type": "null"}]},
+            "delivery": {
+                "type": ["string", "null"],
+                "enum": ["queued", "notified", "read", "expired", "undeliverable", "rejected", None],
+                "description": "replies only: queued (waiting for its notice), notified (the neutral notice went "
+                               "out), read (the person gave their reference and received it), expired (unread "
+                               "after [replies] expire_after_days: erased), undeliverable (Telegram refused the "
+                               "chat: no notice, still readable by reference), rejected (the bot refused it: "
+                               "erased); null for other events and for replies older than delivery states",
+            },
         },
     },
     "CaseAnswer": {
@@ -133,9 +142,12 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {"envelope": {**B64, "description": "kind 2 (note), sealed to the queue's active caseworkers"}},
     },
     "ReplyBody": {
-        "type": "object", "additionalProperties": False, "required": ["to_bot", "copy"],
+        "type": "object", "additionalProperties": False, "required": ["to_bot", "to_person", "copy"],
         "properties": {
-            "to_bot": {**B64, "description": "kind 4 (reply), sealed to the bot's current encryption key only"},
+            "to_bot": {**B64, "description": "kind 5 (delivery: reply handle, its tag, language), sealed to the "
+                                             "bot's current encryption key only"},
+            "to_person": {**B64, "description": "kind 4 (reply), sealed to the person's reply key alone (the "
+                                                "request's reply_key)"},
             "copy": {**B64, "description": "kind 4 (reply), sealed to the queue's active caseworkers"},
         },
     },
@@ -185,7 +197,8 @@ DOCUMENT: Schema = {
             ("201", _ref("EventCreated"), "Stored as a note event."), ("403", "404", "422"),
             ("NoteBody", True), [CASE_PATH_PARAMETER])},
         "/api/v1/cases/{case_id}/replies": {"post": _operation(
-            "addReply", "Reply to the person: one envelope for the bot, one copy for the caseworkers",
+            "addReply", "Reply to the person: a delivery envelope for the bot, the reply to the person's key, "
+                        "a copy for the caseworkers",
             ("202", _ref("ReplyQueued"), "In the outbox; the bot delivers it."), ("403", "404", "409", "422"),
             ("ReplyBody", True), [CASE_PATH_PARAMETER])},
         "/api/v1/cases/{case_id}/close": _action("closeCase", "Close a new or claimed case"),

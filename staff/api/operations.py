@@ -54,9 +54,10 @@ def case_json(case: Case) -> Document:
 
 
 def event_json(event: Event) -> Document:
-    """An event: metadata, and the envelope of notes, follow-ups and reply copies."""
+    """An event: metadata, the envelope of notes, follow-ups and reply copies, and where a reply stands."""
     return {"id": event.id, "kind": event.kind.value, "actor": event.actor, "created_at": event.created_at,
-            "envelope": None if event.envelope is None else b64(event.envelope)}
+            "envelope": None if event.envelope is None else b64(event.envelope),
+            "delivery": None if event.delivery is None else event.delivery.value}
 
 
 def _caseworker(call: Call) -> Member:
@@ -188,13 +189,13 @@ def add_note(call: Call) -> Result:
 
 
 def add_reply(call: Call) -> Result:
-    """Queue a reply for the bot and keep the caseworkers' copy in the case history, atomically."""
+    """Queue a reply (delivery envelope and the person's copy) and keep the caseworkers' copy, atomically."""
     case = _visible_case(call)
     bot_box = call.server.bot_identity().box_private.public_key
-    to_bot, copy = check_reply(call.body, call.caller, case, bot_box)
+    reply = check_reply(call.body, call.caller, case, bot_box)
     try:
-        outbox_id = OutboxStore(call.server.db).queue_reply(case.id, call.caller.member.name, to_bot, copy,
-                                                             call.caller.now)
+        outbox_id = OutboxStore(call.server.db).queue_reply(case.id, call.caller.member.name, reply.to_bot,
+                                                             reply.to_person, reply.copy, call.caller.now)
     except TransitionRefused as err:
         raise Conflict(str(err)) from err
     except CaseNotFound as err:

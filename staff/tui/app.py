@@ -25,10 +25,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from crypto.errors import CryptoError
-from staff.casework import NOTE_MAX_CHARS, REPLY_MAX_CHARS
+from staff.casework import NOTE_MAX_CHARS, REPLY_MAX_CHARS, CaseDetail
 from staff.direct import CaseView
 from staff.errors import ChangeRefused, StaffError
-from staff.remote import CaseDetail, safe_text
+from staff.remote import safe_text
 from staff.tui.desk import Desk, DeskThread
 from staff.tui.dialogs import Confirm, TextPrompt
 from staff.tui.views import COLUMNS, case_text, row
@@ -254,13 +254,14 @@ class QueueScreen(Screen[None]):
                     self.action_reply(text)  # back to the text, to change it or press Escape
 
             question = Text("Send this reply to the person now?\n", style="bold")
-            question.append("They will receive it in Telegram from the bot:\n", style="")
+            question.append("They will read it in Telegram once they send the bot their reference "
+                            "(unread replies are erased after some days):\n", style="")
             question.append(clean_text(text)[:300], style="italic")
             self.app.push_screen(Confirm(question), answered)
 
         explanation = Text("THE PERSON WILL RECEIVE THIS MESSAGE", style="bold reverse")
-        explanation.append(" through the bot, behind a neutral notice. Write nothing that would endanger "
-                           "them if someone else reads their phone.", style="bold")
+        explanation.append(" through the bot, behind a neutral notice, when they give their reference. Write "
+                           "nothing that would endanger them if someone else reads their phone.", style="bold")
         self.app.push_screen(TextPrompt(f"Reply to the person behind case {case_id}", explanation,
                                         REPLY_MAX_CHARS, value), written)
 

@@ -19,11 +19,11 @@ from typing import Protocol, Self, TypeVar
 
 from crypto.keys import Identity
 from crypto.roster import Role
-from staff.casework import read_event, seal_note, seal_reply
+from staff.casework import CaseDetail, direct_detail, seal_note, seal_reply
 from staff.direct import CaseView, ReadState, StaffSession
 from staff.errors import CaseUnavailable, ChangeRefused, InputRejected, NotOnRoster
 from staff.pins import PinStore
-from staff.remote import CaseDetail, RemoteStaff
+from staff.remote import RemoteStaff
 from storage.cases import Case, CaseId, EventKind
 from storage.errors import CaseNotFound, ClaimConflict, TransitionRefused
 from storage.outbox import OutboxStore
@@ -163,12 +163,7 @@ class DirectDesk:
         return self.session.list()
 
     def detail(self, case_id: CaseId) -> CaseDetail:
-        view = self.session.read(self._case(case_id))
-        now = self._now()
-        roster, bot_keys = self.server.roster(now), self.server.trusted_bot_keys()
-        events = [read_event(view.case, e, self.identity, roster, bot_keys, now)
-                  for e in self.server.cases.events(case_id)]
-        return CaseDetail(view, events)
+        return direct_detail(self.session, self._case(case_id), self._now())
 
     def claim(self, case_id: CaseId) -> None:
         self._case(case_id)
@@ -186,9 +181,10 @@ class DirectDesk:
         if view.state is not ReadState.OK or view.request is None:
             raise InputRejected(f"the request of {case_id} does not verify, so it cannot be answered")
         bot = self.server.bot_identity().box_private.public_key
-        to_bot, copy = seal_reply(text, view.request, view.case, self.identity, self.server.roster(now), bot, now)
+        sealed = seal_reply(text, view.request, view.case, self.identity, self.server.roster(now), bot, now)
         with _storage_refusals():
-            OutboxStore(self.server.db).queue_reply(case_id, self.me, to_bot, copy, now)
+            OutboxStore(self.server.db).queue_reply(case_id, self.me, sealed.to_bot, sealed.to_person, sealed.copy,
+                                                    now)
 
     def close(self, case_id: CaseId) -> None:
         self._case(case_id)

@@ -15,7 +15,7 @@ from rich.text import Text
 from staff.casework import EventView, age, when
 from staff.direct import CaseView, ReadState
 from staff.remote import safe_text
-from storage.cases import EventKind
+from storage.cases import Delivery, EventKind
 from storage.intake import clean_text
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -34,6 +34,14 @@ EVENT_LABELS: dict[EventKind, str] = {
     EventKind.CLAIM: "claimed", EventKind.NOTE: "note", EventKind.FOLLOW_UP: "follow-up from the person",
     EventKind.REPLY: "reply to the person", EventKind.CLOSE: "closed", EventKind.REOPEN: "reopened",
     EventKind.ACK: "acknowledged",
+}
+
+
+#: Where a reply stands, in words (docs/staff-api.md).
+DELIVERY_LABELS: dict[Delivery, str] = {
+    Delivery.QUEUED: "queued", Delivery.NOTIFIED: "notified, not read yet", Delivery.READ: "read",
+    Delivery.EXPIRED: "expired unread", Delivery.UNDELIVERABLE: "no notice possible, readable by reference",
+    Delivery.REJECTED: "REJECTED by the bot",
 }
 
 
@@ -88,7 +96,12 @@ def _request(view: CaseView) -> Text:
         out.append("Nothing of this request is shown: it may have been altered.\n")
         return out
     request = view.request
-    reply = "can be answered" if request.get("reply_handle") else "cannot be answered (not from the bot)"
+    if not request.get("reply_handle"):
+        reply = "cannot be answered (not from the bot)"
+    elif not request.get("reply_key"):
+        reply = "cannot be answered (made before replies were sealed to the person's key)"
+    else:
+        reply = "can be answered"
     out.append(f"Verified request, {safe_text(request.get('channel'), 20)}, language "
                f"{safe_text(request.get('language'), 16)}, submitted {safe_text(request.get('submitted_hour'), 20)}, "
                f"{reply}\n", style="dim")
@@ -106,6 +119,8 @@ def _request(view: CaseView) -> Text:
 def _event(view: EventView) -> Text:
     e = view.event
     head = f"{when(e.created_at)} {EVENT_LABELS.get(e.kind, e.kind.value)} by {safe_text(view.signer or e.actor, 64)}"
+    if e.delivery is not None:
+        head += f" ({DELIVERY_LABELS[e.delivery]})"
     out = Text()
     if view.state is ReadState.REJECTED:
         out.append(f"{head}: NOT VERIFIED: {safe_text(view.problem or '')}\n", style="bold red")

@@ -1,5 +1,6 @@
 """The whole path with real processes: a person asks through the sandbox, a caseworker works the
-case with `waystation staff --server`, the person receives the reply discreetly, then follows up."""
+case with `waystation staff --server`, the person is told discreetly, reads the reply with their
+reference, then follows up."""
 
 from __future__ import annotations
 
@@ -48,22 +49,24 @@ def test_intake_claim_reply_and_follow_up(sandbox: Sandbox, run_bot: BotFactory,
 
     notice = person.wait_for_text(tr("ru", texts.NEW_MESSAGE), timeout=30)
     assert "e2e-5w" not in json.dumps(person.messages(), ensure_ascii=False)
-    person.press(next(data for _, data in person.buttons(notice) if data.startswith("m:")))
-    person.wait_for_text("ответ e2e-5w")
-    with staffed.open() as opened:
-        wait_until(lambda: OutboxStore(opened.db).all() == [], what="the outbox to be empty")
+    notified = json.loads(staff(tmp_path, server, key, "show", case_id, "--json").stdout)
+    assert [e["delivery"] for e in notified["events"] if e["kind"] == "reply"] == ["notified"]
 
-    person.say("/start")
-    person.press("f")
+    # Show asks for the reference; with it the reply is shown, then the offer to add information.
+    person.press(next(data for _, data in person.buttons(notice) if data.startswith("read")))
     person.wait_for_text(tr("ru", texts.FOLLOW_UP_ASK_REFERENCE))
     person.say(reference or "")
+    person.wait_for_text("ответ e2e-5w", timeout=20)
     person.wait_for_text(tr("ru", texts.FOLLOW_UP_ASK_TEXT))
+    with staffed.open() as opened:
+        wait_until(lambda: OutboxStore(opened.db).all() == [], what="the outbox to be empty")
     person.say("дополнение e2e-8r")
     person.wait_for_text(tr("ru", texts.FOLLOW_UP_DONE))
 
     shown = staff(tmp_path, server, key, "show", case_id, "--json")
     assert shown.returncode == 0, shown.stderr
     assert "e2e-8r" in shown.stdout and "e2e-5w" in shown.stdout  # the follow-up and our reply copy
+    assert [e["delivery"] for e in json.loads(shown.stdout)["events"] if e["kind"] == "reply"] == ["read"]
     bot.stop()
     for path in (p for p in staffed.root.rglob("*") if p.is_file()):
         data = path.read_bytes()

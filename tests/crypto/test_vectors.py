@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nacl.public import PrivateKey
@@ -11,16 +12,24 @@ from nacl.signing import SigningKey
 
 import crypto.errors
 from crypto.envelope import Kind, open_envelope
+from crypto.reference import ReferenceCost
+from crypto.replykey import REPLY_KEY_COST, derive_reply_key, handle_tag, open_handle, reply_salt
 from tests.data.make_envelope_vectors import seed
 
 VECTORS = json.loads((Path(__file__).parents[1] / "data" / "envelope_v1_vectors.json").read_text())
+
+
+def _recipient(vector: dict[str, str]) -> PrivateKey:
+    if "reply_reference" in vector:  # the person's reply key, derived at the format's cost
+        return derive_reply_key(vector["reply_reference"], vector.get("reply_case_id", vector["case_id"]))
+    return PrivateKey(seed(vector["recipient"]))
 
 
 @pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: v["description"])
 def test_vector(vector: dict[str, str]) -> None:
     signer = SigningKey(seed(VECTORS["signer"])).verify_key
     kwargs = dict(
-        recipient=PrivateKey(seed(vector["recipient"])), trusted_signers=[signer],
+        recipient=_recipient(vector), trusted_signers=[signer],
         case_id=vector["case_id"], queue=vector["queue"], kinds={Kind[vector["kind"]]},
     )
     envelope = bytes.fromhex(vector["envelope"])
@@ -45,3 +54,24 @@ def test_vector_header_layout_matches_spec() -> None:
     ct_len = int.from_bytes(envelope[stanzas_end + 24 : stanzas_end + 28], "big")
     assert ct_len == 512 + 16
     assert len(envelope) == stanzas_end + 24 + 4 + ct_len + 64
+
+
+@pytest.mark.parametrize("vector", VECTORS["reply_keys"], ids=lambda v: v["cost"])
+def test_reply_key_vector(vector: dict[str, Any]) -> None:
+    cost = ReferenceCost(vector["opslimit"], vector["memlimit"])
+    if vector["cost"] == "format":
+        assert cost == REPLY_KEY_COST  # the format's constant has not drifted
+    assert reply_salt(vector["case_id"]).hex() == vector["salt"]
+    key = derive_reply_key(vector["reference"], vector["case_id"], cost)
+    assert bytes(key).hex() == vector["secret"]
+    assert bytes(key.public_key).hex() == vector["public"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["handle_tags"], ids=lambda v: v["case_id"])
+def test_handle_tag_vector(vector: dict[str, str]) -> None:
+    bot = PrivateKey(seed(vector["bot"]))
+    handle = bytes.fromhex(vector["handle"])
+    assert handle_tag(bot, handle, vector["case_id"]).hex() == vector["tag"]
+    others = [v["case_id"] for v in VECTORS["handle_tags"] if v["case_id"] != vector["case_id"]]
+    with pytest.raises(crypto.errors.HandleRejected):
+        open_handle([bot], handle, bytes.fromhex(vector["tag"]), others[0])

@@ -6,10 +6,14 @@ import base64
 import json
 import time
 
+import pytest
+
 from crypto.envelope import Kind, open_envelope
+from crypto.errors import NotARecipient
+from crypto.replykey import derive_reply_key
 from staff.direct import ReadState
 from staff.errors import CaseUnavailable, ChangeRefused
-from storage.cases import EventKind, Status
+from storage.cases import Delivery, EventKind, Status
 from storage.followups import add_follow_up
 from storage.intake import open_reply_handle
 from storage.outbox import OutboxStore
@@ -87,13 +91,24 @@ def test_show_claim_note_reply_close_reopen(site: Site) -> None:
     assert audit == [("intake", "case.created"), ("cas-main", "case.claim"), ("cas-main", "case.note"),
                      ("cas-main", "case.reply"), ("cas-main", "case.close"), ("cas-main", "case.reopen")]
     assert [i.id for i in items] == [outbox_id]
-    # What the bot will do: verify the caseworker's signature, decrypt, open the reply handle.
-    opened = open_envelope(items[0].envelope, recipient=bot.box_private, case_id=case.id, queue=case.queue,
-                           kinds={Kind.REPLY},
-                           trusted_signers=[m.identity.verify_key for m in roster.caseworkers_for("main", 0)])
+    assert [e.event.delivery for e in seen.events] == [None, None, Delivery.QUEUED, None, None]
+    # What the bot will do: verify the caseworker's signature, decrypt the delivery envelope, open the handle.
+    signers = [m.identity.verify_key for m in roster.caseworkers_for("main", 0)]
+    assert items[0].delivery is not None
+    opened = open_envelope(items[0].delivery, recipient=bot.box_private, case_id=case.id, queue=case.queue,
+                           kinds={Kind.DELIVERY}, trusted_signers=signers)
     payload = json.loads(opened.payload)
-    assert payload["text"] == REPLY_TEXT and payload["language"] == "ru" and payload["v"] == 1
-    assert open_reply_handle([bot.box_private], base64.b64decode(payload["reply_handle"])) == CHAT_ID
+    assert payload["language"] == "ru" and payload["v"] == 1 and "text" not in payload
+    handle, tag = base64.b64decode(payload["reply_handle"]), base64.b64decode(payload["reply_tag"])
+    assert open_reply_handle([bot.box_private], handle, tag, case.id) == CHAT_ID
+    # The reply itself opens only with the key derived from the person's reference: not with the bot's.
+    with pytest.raises(NotARecipient):
+        open_envelope(items[0].reply, recipient=bot.box_private, case_id=case.id, queue=case.queue,
+                      kinds={Kind.REPLY}, trusted_signers=signers)
+    person = derive_reply_key(site.references["main"], case.id)
+    reply_payload = open_envelope(items[0].reply, recipient=person, case_id=case.id, queue=case.queue,
+                                  kinds={Kind.REPLY}, trusted_signers=signers).payload
+    assert json.loads(reply_payload) == {"v": 1, "text": REPLY_TEXT}
 
     everything = home_bytes(site.root)
     for secret in (NOTE_TEXT, REPLY_TEXT, REQUEST_CANARY, str(CHAT_ID)):

@@ -17,10 +17,13 @@ import httpx
 import pytest
 from http_message_signatures import HTTPMessageSigner
 
+from nacl.public import PrivateKey, PublicKey
+
 from crypto.envelope import Kind, seal
 from crypto.keys import Identity
 from crypto.roster import DAY, Member, Role, sign_roster
-from staff.casework import seal_note, seal_reply
+from staff.casework import SealedReply, seal_note, seal_reply
+from staff.direct import StaffSession
 from staff.httpsig import NaclEd25519, key_id, sign_request
 from tests.staff.conftest import Site
 
@@ -221,7 +224,8 @@ def test_caseworker_of_another_queue_sees_nothing_and_gets_the_same_404(site: Si
             site.send("cas-other", "GET", f"/api/v1/cases/{case}"),
             site.send("cas-other", "POST", f"/api/v1/cases/{case}/claim", json={}),
             site.send("cas-other", "POST", f"/api/v1/cases/{case}/notes", json={"envelope": "AAAA"}),
-            site.send("cas-other", "POST", f"/api/v1/cases/{case}/replies", json={"to_bot": "A", "copy": "B"}),
+            site.send("cas-other", "POST", f"/api/v1/cases/{case}/replies",
+                      json={"to_bot": "A", "to_person": "B", "copy": "C"}),
             site.send("cas-other", "POST", f"/api/v1/cases/{case}/close", json={}),
         ]
         assert [(a.status_code, a.json()) for a in answers] == [
@@ -243,11 +247,11 @@ def test_claim_close_reopen_in_the_wrong_state_is_409(site: Site) -> None:
     assert_refused(site.send("cas-main", "POST", f"/api/v1/cases/{case}/close", json={}), 409, "conflict")
     with site.open() as server:
         row, roster, bot = server.cases.fetch(case), server.roster(int(time.time())), server.bot_identity()
-        request = {"reply_handle": "AAAA", "language": "ru"}
-        to_bot, copy = seal_reply("hello", request, row, site.identity("cas-main"), roster,
-                                  bot.box_private.public_key, int(time.time()))
+    sealed = seal_reply("hello", _request(site), row, site.identity("cas-main"), roster, bot.box_private.public_key,
+                        int(time.time()))
     answer = site.send("cas-main", "POST", f"/api/v1/cases/{case}/replies",
-                       json={"to_bot": base64.b64encode(to_bot).decode(), "copy": base64.b64encode(copy).decode()})
+                       json={"to_bot": _b64(sealed.to_bot), "to_person": _b64(sealed.to_person),
+                             "copy": _b64(sealed.copy)})
     assert_refused(answer, 409, "conflict")
     assert site.snapshot() == before
 
@@ -342,33 +346,107 @@ def test_malformed_note_is_422(site: Site, label: str) -> None:
     assert site.snapshot() == before
 
 
-def _reply_body(site: Site, swap: bool = False, copy_to_bot: bool = False) -> bytes:
+def _request(site: Site, label: str = "main") -> dict[str, Any]:
+    """The decrypted request of a seeded case, as the caseworker's client sees it."""
+    now = int(time.time())
+    with site.open() as server:
+        view = StaffSession.start(server, site.identity("cas-main"), now).read(server.cases.fetch(site.cases[label]))
+    assert view.request is not None
+    return view.request
+
+
+def _sealed_reply(site: Site) -> SealedReply:
     now = int(time.time())
     with site.open() as server:
         roster, case = server.roster(now), server.cases.fetch(site.cases["main"])
         bot = server.bot_identity().box_private.public_key
-    to_bot, copy = seal_reply("hello", {"reply_handle": "AAAA", "language": "en"}, case, site.identity("cas-main"),
-                              roster, bot, now)
-    if swap:
-        to_bot, copy = copy, to_bot
-    if copy_to_bot:
-        copy = to_bot
-    return json.dumps({"to_bot": base64.b64encode(to_bot).decode(), "copy": base64.b64encode(copy).decode()}).encode()
+    return seal_reply("hello", _request(site), case, site.identity("cas-main"), roster, bot, now)
 
 
-@pytest.mark.parametrize("label", ["swapped", "copy sealed to the bot", "note instead of reply", "one field"])
+def _b64(envelope: bytes) -> str:
+    return base64.b64encode(envelope).decode()
+
+
+def _reply_body(site: Site, **parts: bytes) -> bytes:
+    """A reply body for case 'main' by cas-main, with some of its three envelopes replaced."""
+    sealed = _sealed_reply(site)
+    envelopes = {"to_bot": sealed.to_bot, "to_person": sealed.to_person, "copy": sealed.copy, **parts}
+    return json.dumps({name: _b64(envelope) for name, envelope in envelopes.items()}).encode()
+
+
+def _envelope(site: Site, kind: Kind, **changes: Any) -> bytes:
+    """An envelope for case 'main' signed by cas-main (to the person's reply key unless told otherwise)."""
+    request = _request(site)
+    with site.open() as server:
+        case = server.cases.fetch(site.cases["main"])
+    arguments: dict[str, Any] = {
+        "kind": kind, "case_id": case.id, "queue": case.queue, "signer": site.identity("cas-main").signing_key,
+        "recipients": [PublicKey(base64.b64decode(request["reply_key"]))],
+    }
+    arguments.update(changes)
+    return seal(b'{"v":1,"text":"x"}', **arguments)
+
+
+def _flipped(envelope: bytes) -> bytes:
+    changed = bytearray(envelope)
+    changed[len(changed) // 2] ^= 1
+    return bytes(changed)
+
+
+def _staff_key(site: Site, name: str) -> PublicKey:
+    return site.identity(name).box_private.public_key
+
+
+BAD_REPLIES: dict[str, Any] = {
+    "the old body without to_person": lambda site: json.dumps(
+        {k: v for k, v in json.loads(_reply_body(site)).items() if k != "to_person"}).encode(),
+    "an old to_bot holding the text (kind 4 to the bot)": lambda site: _reply_body(
+        site, to_bot=_envelope(site, Kind.REPLY, recipients=[_bot(site).box_private.public_key])),
+    "to_bot and to_person swapped": lambda site: json.dumps(
+        {**json.loads(_reply_body(site)), "to_bot": json.loads(_reply_body(site))["to_person"],
+         "to_person": json.loads(_reply_body(site))["to_bot"]}).encode(),
+    "copy sealed to the bot": lambda site: _reply_body(site, copy=_sealed_reply(site).to_bot),
+    "note instead of reply": lambda site: _reply_body(site, to_person=_envelope(site, Kind.NOTE)),
+    "to_person tampered": lambda site: _reply_body(site, to_person=_flipped(_sealed_reply(site).to_person)),
+    "to_bot tampered": lambda site: _reply_body(site, to_bot=_flipped(_sealed_reply(site).to_bot)),
+    "copy tampered": lambda site: _reply_body(site, copy=_flipped(_sealed_reply(site).copy)),
+    "to_person signed by a colleague": lambda site: _reply_body(
+        site, to_person=_envelope(site, Kind.REPLY, signer=site.identity("cas-main-2").signing_key)),
+    "to_bot signed by a colleague": lambda site: _reply_body(site, to_bot=_envelope(
+        site, Kind.DELIVERY, signer=site.identity("cas-main-2").signing_key,
+        recipients=[_bot(site).box_private.public_key])),
+    "to_person bound to another case": lambda site: _reply_body(
+        site, to_person=_envelope(site, Kind.REPLY, case_id=site.cases["main-2"])),
+    "to_bot bound to another case": lambda site: _reply_body(site, to_bot=_envelope(
+        site, Kind.DELIVERY, case_id=site.cases["main-2"], recipients=[_bot(site).box_private.public_key])),
+    "to_person bound to another queue": lambda site: _reply_body(
+        site, to_person=_envelope(site, Kind.REPLY, queue="other")),
+    "to_person sealed to a caseworker": lambda site: _reply_body(
+        site, to_person=_envelope(site, Kind.REPLY, recipients=[_staff_key(site, "cas-other")])),
+    "to_person sealed to the bot": lambda site: _reply_body(
+        site, to_person=_envelope(site, Kind.REPLY, recipients=[_bot(site).box_private.public_key])),
+    "to_person sealed to two keys": lambda site: _reply_body(site, to_person=_envelope(
+        site, Kind.REPLY, recipients=[PublicKey(base64.b64decode(_request(site)["reply_key"])),
+                                      PrivateKey.generate().public_key])),
+    "to_bot sealed to the bot and a caseworker": lambda site: _reply_body(site, to_bot=_envelope(
+        site, Kind.DELIVERY, recipients=[_bot(site).box_private.public_key, _staff_key(site, "cas-main")])),
+    "one field": lambda site: json.dumps({"to_bot": json.loads(_reply_body(site))["to_bot"]}).encode(),
+}
+
+
+@pytest.mark.parametrize("label", sorted(BAD_REPLIES))
 def test_malformed_reply_is_422(site: Site, label: str) -> None:
-    if label == "note instead of reply":
-        note = json.loads(_note_body(site))["envelope"]
-        body = json.dumps({"to_bot": note, "copy": note}).encode()
-    elif label == "one field":
-        body = json.dumps({"to_bot": json.loads(_reply_body(site))["to_bot"]}).encode()
-    else:
-        body = _reply_body(site, swap=label == "swapped", copy_to_bot=label == "copy sealed to the bot")
+    body = BAD_REPLIES[label](site)
     before = site.snapshot()
     answer = site.send("cas-main", "POST", f"/api/v1/cases/{site.cases['main']}/replies", body=body)
     assert_refused(answer, 422)
     assert site.snapshot() == before
+
+
+def test_well_formed_reply_is_taken(site: Site) -> None:
+    """The baseline of the refusals above: the unchanged body is accepted."""
+    answer = site.send("cas-main", "POST", f"/api/v1/cases/{site.cases['main']}/replies", body=_reply_body(site))
+    assert answer.status_code == 202, answer.text
 
 
 @pytest.mark.parametrize("body", [b"[]", b'{"force": true}', b"nope", b"null"])

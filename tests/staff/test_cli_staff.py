@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 from crypto.keys import Identity, dump_identity
 from staff.pins import PinStore, pin_bot
 from tests.bot.harness import free_port
 from tests.cli.runner import PASSPHRASE, Result, assert_user_error, ok, run
-from tests.staff.conftest import REQUEST_CANARY, Site
+from storage.followups import add_follow_up
+from tests.staff.conftest import REQUEST_CANARY, Site, reference_hash
 
 
 def staff(site: Site, who: str, *args: str, stdin: bytes | None = None, passphrase: str | None = PASSPHRASE,
@@ -38,13 +40,36 @@ def test_remote_list_show_claim_note_reply_close_reopen(site: Site) -> None:
 
     text = _ok(site, "cas-main-2", "show", main).stdout
     assert f"case {main}" in text and "story: " + REQUEST_CANARY in text
-    for line in ("note by cas-main:", "called the shelter", "from stdin", "second line", "reply by cas-main:",
+    for line in ("note by cas-main:", "called the shelter", "from stdin", "second line", "reply by cas-main (queued):",
                  "We will call you.", "close by cas-main", "reopen by cas-main"):
         assert line in text, text
     shown = json.loads(_ok(site, "cas-main-2", "show", "--json", main).stdout)
     assert [e["kind"] for e in shown["events"]] == ["claim", "note", "note", "reply", "close", "reopen"]
     assert all(e["readable"] == "ok" for e in shown["events"])
     assert shown["events"][1]["text"] == "called the shelter" and shown["events"][1]["signer"] == "cas-main"
+
+
+def test_direct_and_remote_show_print_the_same_case(site: Site) -> None:
+    """`show --home` (on the server) and `show --server` decrypt the same history the same way."""
+    main = site.cases["main"]
+    _ok(site, "cas-main", "claim", main)
+    _ok(site, "cas-main", "note", main, "note-canary-Dr41")
+    _ok(site, "cas-main", "reply", main, "reply-canary-Dr42")
+    with site.open() as server:
+        add_follow_up(server, reference_hash(site, "main"), "follow-up-canary-Dr43", "ru", int(time.time()))
+
+    def direct(*args: str) -> Result:
+        result = run("staff", "show", "--home", site.root, "--key", site.key_files["cas-main-2"], *args)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, str(result)
+        return result
+
+    remote_text, direct_text = _ok(site, "cas-main-2", "show", main).stdout, direct(main).stdout
+    assert direct_text == remote_text
+    for canary in ("note-canary-Dr41", "reply-canary-Dr42", "follow-up-canary-Dr43", REQUEST_CANARY):
+        assert canary in direct_text, direct_text
+    assert "(encrypted" not in direct_text and "NOT VERIFIED" not in direct_text
+    assert json.loads(direct("--json", main[:8]).stdout) == json.loads(_ok(site, "cas-main-2", "show", "--json",
+                                                                           main).stdout)
 
 
 def _ok(site: Site, who: str, *args: str) -> Result:

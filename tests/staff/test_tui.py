@@ -160,7 +160,7 @@ def test_reply_warns_asks_and_puts_one_row_in_the_outbox(site: Site) -> None:
             await pilot.press("enter", "y")
             await settle(pilot)
             assert text_of(pilot, "#notice") == f"reply queued for the bot, case {main}"
-            assert "reply to the person by cas-main:\n    we can help tomorrow" in text_of(pilot, "#detail")
+            assert "reply to the person by cas-main (queued):\n    we can help tomorrow" in text_of(pilot, "#detail")
 
             await pilot.press("r", "escape")
             assert text_of(pilot, "#notice") == "no reply sent"

@@ -25,7 +25,9 @@ def test_values_in_range_are_taken() -> None:
         "[privacy]\ndelete_after_seconds = 5\ntime_granularity_seconds = 1\n"
         "[retention]\nclosed_case_days = 1\n"
         '[staff_api]\nlisten = "[::1]:9000"\n'
+        "[replies]\nexpire_after_days = 365\n"
     )
+    assert config.replies.expire_after_days == 365
     assert config.queues.default == "lgbt-ru"
     assert (config.privacy.delete_after_seconds, config.privacy.time_granularity_seconds) == (5, 1)
     assert config.retention.closed_case_days == 1
@@ -48,6 +50,9 @@ def test_values_in_range_are_taken() -> None:
         ("[privacy]\ntime_granularity_seconds = 0\n", "privacy.time_granularity_seconds"),
         ("[retention]\nclosed_case_days = -1\n", "retention.closed_case_days"),
         ("[roster]\nvalid_days = 0\n", "roster.valid_days"),
+        ("[replies]\nexpire_after_days = 0\n", "replies.expire_after_days"),
+        ("[replies]\nexpire_after_days = 366\n", "replies.expire_after_days"),
+        ("[replies]\nexpire_after = 30\n", "replies.expire_after"),
         ("[staff_api]\nlisten = 'localhost'\n", "staff_api.listen"),
         ("[staff_api]\nlisten = ':8765'\n", "staff_api.listen"),
         ("[staff_api]\nlisten = '127.0.0.1:0'\n", "staff_api.listen"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -12,12 +13,27 @@ from crypto.envelope import Kind, open_envelope, verify
 from crypto.errors import NotARecipient
 from crypto.keys import Identity, key_id
 from crypto.padding import MAX_PAYLOAD
-from crypto.reference import REFERENCE_COST, hash_reference, normalise_reference
+from crypto.reference import REFERENCE_COST, REFERENCE_COST_MINIMUM, hash_reference, normalise_reference
+from crypto.replykey import reply_public_key
 from crypto.roster import DAY, Member, Role, sign_roster
 from staff.direct import StaffSession
 from staff.errors import NotOnRoster
 from storage.errors import IntakeRefused
-from storage.intake import MAX_ANSWER_LENGTH, MAX_ANSWERS, Receipt, Request, check_answers, request_from_json, submit
+from storage.intake import (
+    MAX_ANSWER_LENGTH,
+    MAX_ANSWERS,
+    Receipt,
+    Request,
+    check_answers,
+    new_ticket,
+    open_reply_handle,
+    recipients_for,
+    request_from_json,
+    seal_reply_handle,
+    seal_request,
+    store_sealed,
+    submit,
+)
 from storage.server import Server
 from tests.conftest import StaffedHome
 
@@ -226,3 +242,37 @@ def test_control_characters_are_removed_from_answers() -> None:
 def test_zero_width_joiners_needed_by_persian_text_are_kept() -> None:
     persian = "می\u200cخواهم"  # "I want": the ZWNJ is part of the correct spelling
     assert check_answers({"help": persian}) == {"help": persian}
+
+
+# -- what a caseworker needs to answer ---------------------------------------------------
+
+
+def test_request_from_the_bot_carries_a_tagged_handle_and_the_reply_key(server: Server,
+                                                                         staffed_home: StaffedHome) -> None:
+    bot = server.bot_identity()
+    receipt = submit(server, Request({"help": "x"}, "ru", "telegram", seal_reply_handle(bot, 4242)), _now())
+    request = _open(server, receipt, staffed_home.staff["cas-main"])
+    handle, tag = base64.b64decode(request["reply_handle"]), base64.b64decode(request["reply_tag"])
+    assert open_reply_handle([bot.box_private], handle, tag, receipt.case_id) == 4242
+    with pytest.raises(IntakeRefused):
+        open_reply_handle([bot.box_private], handle, tag, "zzzzzzzzzzzzzzzz")
+    assert base64.b64decode(request["reply_key"]) == bytes(reply_public_key(receipt.reference, receipt.case_id))
+
+
+def test_request_typed_in_elsewhere_has_no_way_to_be_answered(server: Server, staffed_home: StaffedHome) -> None:
+    request = _open(server, submit(server, Request({"help": "x"}), _now()), staffed_home.staff["cas-main"])
+    assert (request["reply_handle"], request["reply_tag"], request["reply_key"]) == (None, None, None)
+
+
+def test_a_ready_ticket_gives_the_case_its_id_reference_and_keys(server: Server, staffed_home: StaffedHome) -> None:
+    pepper = server.home.pepper()
+    ticket = new_ticket(pepper, reply_key=True, cost=REFERENCE_COST_MINIMUM)
+    bot = server.bot_identity()
+    sealed = seal_request(Request({"help": "x"}, "en", "telegram", seal_reply_handle(bot, 7)), queue="main",
+                          recipients=recipients_for(server, "main", _now()), bot=bot, pepper=pepper, now=_now(),
+                          ticket=ticket)
+    assert (sealed.case_id, sealed.reference, sealed.ref_hash) == (ticket.case_id, ticket.reference, ticket.ref_hash)
+    assert ticket.reply_key == reply_public_key(ticket.reference, ticket.case_id, REFERENCE_COST_MINIMUM)
+    receipt = store_sealed(server, sealed, _now())
+    request = _open(server, receipt, staffed_home.staff["cas-main"])
+    assert request["reply_key"] == base64.b64encode(bytes(ticket.reply_key)).decode()
