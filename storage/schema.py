@@ -158,6 +158,45 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE state = 'sent' AND outcome IS NOT NULL AND edited = 0;
     CREATE INDEX volunteer_messages_by_case ON volunteer_messages (case_id);
     """,
+    # Unlinkable case side (issue 9, "no join from chat to case"): case-side rows now get random
+    # ids (storage.db.fresh_row_id) and coarse times (Database.coarse), so that neither row order
+    # nor an exact time pairs a case with a chat. A case's events and audit entries keep their
+    # order in `seq`; rows written before this get it from their old ids, then random ids and
+    # coarse times (random_row_id() and coarse_time() are registered by storage.db.Database).
+    # Deadlines still pending are rounded down: a reminder due at the upgrade may come a little early.
+    """
+    ALTER TABLE case_events ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE case_events SET seq = numbered.n
+        FROM (SELECT id, row_number() OVER (PARTITION BY case_id ORDER BY id) AS n FROM case_events) AS numbered
+        WHERE numbered.id = case_events.id;
+    UPDATE case_events SET id = random_row_id(), created_at = coarse_time(created_at);
+    DROP INDEX case_events_by_case;
+    CREATE UNIQUE INDEX case_events_in_order ON case_events (case_id, seq);
+    CREATE TRIGGER case_events_numbered AFTER INSERT ON case_events WHEN NEW.seq = 0
+        BEGIN
+            UPDATE case_events SET seq = (SELECT max(seq) FROM case_events WHERE case_id = NEW.case_id) + 1
+                WHERE id = NEW.id;
+        END;
+
+    ALTER TABLE audit ADD COLUMN seq INTEGER;
+    DROP TRIGGER audit_is_append_only_update;
+    UPDATE audit SET seq = numbered.n
+        FROM (SELECT id, row_number() OVER (PARTITION BY case_id ORDER BY id) AS n FROM audit
+              WHERE case_id IS NOT NULL) AS numbered
+        WHERE numbered.id = audit.id;
+    UPDATE audit SET id = random_row_id(), at = coarse_time(at);
+    CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE INDEX audit_by_case ON audit (case_id, seq);
+
+    UPDATE cases SET rowid = random_row_id(), created_at = coarse_time(created_at),
+        updated_at = coarse_time(updated_at), claimed_at = coarse_time(claimed_at),
+        closed_at = coarse_time(closed_at);
+    UPDATE case_alerts SET rowid = random_row_id(), created_at = coarse_time(created_at),
+        next_at = coarse_time(next_at), acked_at = coarse_time(acked_at), finished_at = coarse_time(finished_at);
+    UPDATE volunteer_messages SET id = random_row_id(), created_at = coarse_time(created_at),
+        next_attempt_at = coarse_time(next_attempt_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
