@@ -121,8 +121,8 @@ class Sender:
                 return
             except RetryAfter as err:
                 # The rate limiter already waited and retried; leave this chat's rows for later.
-                at = now + _retry_after(err) + 1
-                results.later.extend((r.id, at) for r in rows[index:])
+                wait = _retry_after(err) + 1
+                results.later.extend((r.id, wait) for r in rows[index:])
                 return
             except BadRequest as err:
                 if row.outcome is not None:
@@ -137,7 +137,7 @@ class Sender:
                               row.kind.value, volunteer.id, MAX_ATTEMPTS, type(err).__name__)
                     results.failed.append((row.id, "unreachable"))
                 else:
-                    results.retry.append((row.id, now + min(MAX_BACKOFF, 5 * 2 ** row.attempts)))
+                    results.retry.append((row.id, min(MAX_BACKOFF, 5 * 2 ** row.attempts)))
 
     @staticmethod
     def _answers(alerting: Alerting, row: Outgoing, cache: dict[CaseId, dict[str, str]]) -> dict[str, str]:
