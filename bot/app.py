@@ -37,6 +37,10 @@ from bot.volunteers import volunteer_command
 log = logging.getLogger("waystation.bot")
 Context = ContextTypes.DEFAULT_TYPE
 MAX_CONCURRENT_UPDATES = 256
+FORGET_JOB = "wal-forget"
+#: Every commit already empties the WAL; this catches what a reader (a backup, a staff command
+#: in direct mode) kept from being checkpointed, so frames never pile up for long.
+FORGET_SECONDS = 30
 
 
 async def only_private(update: object, context: Context) -> None:
@@ -74,6 +78,12 @@ async def on_error(update: object, context: Context) -> None:
               type(error).__name__ if error else "unknown error")
 
 
+async def forget_history(context: Context) -> None:
+    """The periodic checkpoint: fold the WAL into the database and truncate it."""
+    if not runtime(context).server.db.forget_history():
+        log.info("a reader still uses the WAL; it is checkpointed on the next commit or in %d s", FORGET_SECONDS)
+
+
 async def announce_commands(application: Application) -> None:  # type: ignore[type-arg]
     """Neutral command descriptions, in each language."""
     rt: Runtime = application.bot_data[RUNTIME_KEY]
@@ -96,6 +106,8 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
     jobs = application.job_queue
     rt.vanisher.restore(jobs)  # type: ignore[arg-type]
     jobs.run_repeating(deliver_notices, interval=INTERVAL_SECONDS, first=1, name=REPLY_JOB)  # type: ignore[union-attr]
+    jobs.run_repeating(forget_history, interval=FORGET_SECONDS, first=FORGET_SECONDS,  # type: ignore[union-attr]
+                       name=FORGET_JOB)
     schedule_alert_jobs(jobs, rt)  # type: ignore[arg-type]
     await announce_commands(application)
 
