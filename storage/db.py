@@ -38,6 +38,10 @@ PRAGMAS: tuple[str, ...] = (
     "PRAGMA journal_size_limit = 0",
 )
 
+#: A filler row of this many bytes fills one table leaf page (4096-byte pages, 80 bytes of which
+#: SQLCipher keeps for the IV and MAC), so that each deleted filler row frees one page.
+SPARE_FILLER_BYTES = 3900
+
 Connection = sqlcipher.Connection
 DatabaseError = sqlcipher.DatabaseError
 IntegrityError = sqlcipher.IntegrityError
@@ -108,6 +112,7 @@ class Database:
         # and for migrations that coarsen rows written before times were coarse.
         conn.create_function("coarse_time", 1, self._coarse_sql, deterministic=True)
         conn.create_function("random_row_id", 0, random_row_id)
+        self._spares_bucket: int | None = None
 
     @classmethod
     def open(cls, path: Path, key: DatabaseKey, *, create: bool = False, granularity: int = 1) -> Database:
@@ -206,6 +211,44 @@ class Database:
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return int(busy) == 0
+
+    def scatter_free_pages(self, target: int) -> int:
+        """Top the free list up to `target` pages, freed in random order; returns how many were added.
+
+        SQLite takes a new page (a B-tree split, a large envelope's overflow pages) from the free
+        list before it grows the file. Without free pages every new case's pages would be the
+        file's newest, numbered in the order cases came in, whatever their ids; with a shuffled
+        free list their numbers carry no order. `target` filler rows of one page each are written
+        (taking every free page first, then growing the file) and deleted in random order
+        (secure_delete zeroes them): the whole pool, old pages and new, is shuffled again.
+        """
+        free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        missing = target - free
+        if missing <= 0:
+            return 0
+        with self.transaction() as conn:
+            base = int(conn.execute("SELECT coalesce(max(id), 0) FROM spare_pages").fetchone()[0])
+            ids = list(range(base + 1, base + target + 1))
+            order = sorted(ids, key=lambda _: random_row_id())  # a random permutation (PyNaCl's randomness)
+            conn.executemany("INSERT INTO spare_pages (id, filler) VALUES (?, zeroblob(?))",
+                             [(i, SPARE_FILLER_BYTES) for i in ids])
+            conn.executemany("DELETE FROM spare_pages WHERE id = ?", [(i,) for i in order])
+        return missing
+
+    def keep_free_pages(self, now: int, target: int) -> int:
+        """Refill the shuffled free list once per time bucket, and sooner if it ran low; returns pages added.
+
+        A refill adds pages at the end of the file, so the cases that use them can be told from
+        those that used the pages before; refilling at a bucket's start tells nothing the coarse
+        times do not. A burst that drains the pool within a bucket costs one such split, which
+        is still better than pages in arrival order.
+        """
+        bucket = self.coarse(now)
+        free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        if bucket == self._spares_bucket and free >= target // 4:
+            return 0
+        self._spares_bucket = bucket
+        return self.scatter_free_pages(target)
 
     def _forget_after_commit(self) -> None:
         # The transaction is committed and durable (synchronous = FULL); a checkpoint that

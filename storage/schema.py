@@ -196,6 +196,26 @@ MIGRATIONS: tuple[str, ...] = (
         next_at = coarse_time(next_at), acked_at = coarse_time(acked_at), finished_at = coarse_time(finished_at);
     UPDATE volunteer_messages SET id = random_row_id(), created_at = coarse_time(created_at),
         next_attempt_at = coarse_time(next_attempt_at);
+
+    -- No index may lead with a case-side time: the entries of one time bucket would sit
+    -- together in a page, in the order they were written (a cell's place in its page), and
+    -- so would order the cases of that bucket. Keys start with a column that has no order.
+    DROP INDEX cases_by_queue;
+    CREATE INDEX cases_by_queue ON cases (queue, status);
+    DROP INDEX case_alerts_open;
+    CREATE INDEX case_alerts_open ON case_alerts (case_id) WHERE finished_at IS NULL;
+    DROP INDEX volunteer_messages_due;
+    CREATE INDEX volunteer_messages_due ON volunteer_messages (state, case_id);
+    DROP INDEX volunteer_messages_to_edit;
+    CREATE INDEX volunteer_messages_to_edit ON volunteer_messages (case_id)
+        WHERE state = 'sent' AND outcome IS NOT NULL AND edited = 0;
+
+    -- Filler rows that are written and deleted in random order to keep a pool of free pages
+    -- whose order on the free list is random (storage.db.Database.scatter_free_pages).
+    CREATE TABLE spare_pages (
+        id      INTEGER PRIMARY KEY,
+        filler  BLOB NOT NULL
+    ) STRICT;
     """,
 )
 

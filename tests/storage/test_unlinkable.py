@@ -347,3 +347,71 @@ def test_the_migration_numbers_old_histories_then_gives_random_ids_and_coarse_ti
         assert [e.kind.value for e in store.events(old_cases[0])] == ["claim", "note", "close", "note"]
     finally:
         db.close()
+
+
+# -- page order -------------------------------------------------------------------------------
+
+#: A request's envelope as intake stores it (2 KiB request in the 4 KiB bucket, five recipients):
+#: larger than a page, so part of it goes to an overflow page.
+ENVELOPE_BYTES = 4705
+PAGE_CASES = 60
+#: For 60 cases the concordant fraction of random page numbers has a standard deviation of about
+#: 0.045; 0.3 is more than six of them. Pages taken in arrival order give about 1.0.
+PAGE_BOUND = 0.3
+
+
+def _pages_of_new_cases(tmp_path: Path, name: str, pool: int) -> tuple[list[int], list[int]]:
+    """Store cases, then a bucket's worth more; the leaf and first overflow page of each, in arrival order."""
+    key = dbmodule.DatabaseKey(os.urandom(32))
+    db = Database.open(tmp_path / name, key, create=True, granularity=600)
+    try:
+        cases = CaseStore(db)
+        for _ in range(100):  # earlier cases, so that new ones have neighbours
+            cases.enqueue(case_id=new_case_id(), queue="main", envelope=os.urandom(ENVELOPE_BYTES),
+                          ref_hash=os.urandom(32), now=T - DAY)
+        if pool:
+            assert db.keep_free_pages(T, pool) == pool
+        created = []
+        for n in range(PAGE_CASES):
+            case_id = new_case_id()
+            cases.enqueue(case_id=case_id, queue="main", envelope=os.urandom(ENVELOPE_BYTES),
+                          ref_hash=os.urandom(32), now=T + n)
+            created.append(case_id)
+        rowids = dict(db.conn.execute("SELECT id, rowid FROM cases").fetchall())
+        root = _root_page(db, "cases")
+    finally:
+        db.close()
+    from tests.storage.sqlcipher_pages import decrypt_pages, table_rows
+    places = table_rows(decrypt_pages(tmp_path / name, key), root)
+    rows = [places[int(rowids[case_id])] for case_id in created]
+    assert all(row.overflow for row in rows), "the envelopes should need overflow pages"
+    return [row.page for row in rows], [row.overflow for row in rows]
+
+
+def test_new_cases_do_not_get_pages_in_the_order_they_came_in(tmp_path: Path) -> None:
+    """With the shuffled free-page pool, neither leaf nor overflow page numbers follow arrival order."""
+    leaves, overflows = _pages_of_new_cases(tmp_path, "pooled.db", pool=1024)
+    assert abs(_concordant(leaves) - 0.5) < PAGE_BOUND, "leaf pages follow the order of arrival"
+    assert abs(_concordant(overflows) - 0.5) < PAGE_BOUND, "overflow pages follow the order of arrival"
+    # Without the pool, the attacker's reading works: new pages come from the end of the file.
+    _, appended = _pages_of_new_cases(tmp_path, "plain.db", pool=0)
+    assert _concordant(appended) > 0.5 + PAGE_BOUND
+
+
+def test_the_free_page_pool_is_refilled_once_per_time_bucket_and_when_it_runs_low(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "p.db", dbmodule.DatabaseKey(os.urandom(32)), create=True, granularity=600)
+    try:
+        bucket = T - T % 600
+        free = lambda: int(db.conn.execute("PRAGMA freelist_count").fetchone()[0])  # noqa: E731
+        assert db.keep_free_pages(bucket + 1, 64) == 64 and free() >= 64
+        assert db.keep_free_pages(bucket + 2, 64) == 0  # same bucket, pool full: nothing written
+        with db.transaction() as conn:  # use up most of the pool
+            conn.executemany("INSERT INTO spare_pages (id, filler) VALUES (?, zeroblob(3900))",
+                             [(i,) for i in range(1, 60)])
+        assert free() < 16
+        assert db.keep_free_pages(bucket + 3, 64) > 0  # ran low: refilled within the bucket
+        db.keep_free_pages(bucket + 600, 64)  # a new bucket: topped up to the target
+        assert free() >= 64
+        assert db.conn.execute("SELECT count(*) FROM spare_pages").fetchone()[0] == 59
+    finally:
+        db.close()
