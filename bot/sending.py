@@ -88,9 +88,13 @@ class Sender:
         answers: dict[CaseId, dict[str, str]] = {}
         await asyncio.gather(*(self._chat(bot, rt, alerting, volunteers[vid], batch, now, results, sent, answers)
                                for vid, batch in groups.items() if vid in volunteers))
-        alerting.store.record(results, rt.now())
+        done = rt.now()
+        alerting.store.record(results, done)
+        # An alert's message id (kept in volunteer_messages) names its case, and it went out moments
+        # after the case came in: an exact deletion time would be the case's exact time.
+        delay = rt.server.db.deadline(done, alerting.delete_after) - done
         for chat_id, message_ids in sent.items():
-            rt.vanisher.track(jobs, chat_id, message_ids, delay=alerting.delete_after)
+            rt.vanisher.track(jobs, chat_id, message_ids, delay=delay)
         self._count(results)
 
     async def _chat(self, bot: Bot, rt: Runtime, alerting: Alerting, volunteer: Volunteer, rows: Sequence[Outgoing],
