@@ -117,7 +117,7 @@ def record_event(conn: Connection, case_id: str, kind: EventKind, actor: str, no
                  envelope: bytes | None = None) -> int:
     """Insert one event of a case (random id, coarse time) and its audit entry; returns the event id.
 
-    Its place in the case's history (`seq`) is set by the database (trigger case_events_in_order).
+    Its place in the case's history (`seq`) is set by the database (trigger case_events_numbered).
     """
     event_id = fresh_row_id(conn, "case_events", "id")
     conn.execute(
