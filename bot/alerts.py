@@ -91,9 +91,9 @@ class Alerting:
     def case_entered(self, jobs: JobQueue, case_id: str, queue: str, answers: Mapping[str, str],
                      now: int) -> bool:
         """Start alerting a case: round 0 owed to its queue's volunteers, the first deadline set."""
-        next_at = now + self.remind_after(self.is_urgent(answers)) if self.config.rounds > 0 else None
+        remind_after = self.remind_after(self.is_urgent(answers)) if self.config.rounds > 0 else None
         recipients = [v.id for v in self.recipients(queue, 0)]
-        started = self.store.open_case(case_id, self.seal_answers(answers), recipients, next_at, now)
+        started = self.store.open_case(case_id, self.seal_answers(answers), recipients, remind_after, now)
         if started:
             kick(jobs)
         return started

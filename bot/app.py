@@ -33,10 +33,17 @@ from bot.runtime import RUNTIME_KEY, Runtime, runtime
 from bot.schedule import schedule_alert_jobs
 from bot.volunteers import COMMAND as VOLUNTEER_COMMAND
 from bot.volunteers import volunteer_command
+from storage.db import DatabaseError
 
 log = logging.getLogger("waystation.bot")
 Context = ContextTypes.DEFAULT_TYPE
 MAX_CONCURRENT_UPDATES = 256
+FORGET_JOB = "wal-forget"
+#: Every commit already empties the WAL; this catches what a reader (a backup, a staff command
+#: in direct mode) kept from being checkpointed, so frames never pile up for long.
+FORGET_SECONDS = 30
+#: Free pages kept shuffled for new cases to use (4 MiB: some hundreds of cases per time bucket).
+FREE_PAGES = 1024
 
 
 async def only_private(update: object, context: Context) -> None:
@@ -74,6 +81,19 @@ async def on_error(update: object, context: Context) -> None:
               type(error).__name__ if error else "unknown error")
 
 
+async def forget_history(context: Context) -> None:
+    """The periodic disk hygiene: keep free pages shuffled, fold the WAL into the database and truncate it."""
+    rt = runtime(context)
+    db = rt.server.db
+    try:
+        db.keep_free_pages(rt.now(), FREE_PAGES)
+    except DatabaseError as err:  # a full disk: the pool waits, the bot goes on
+        log.warning("the free-page pool could not be refilled (%s); retrying in %d s", type(err).__name__,
+                    FORGET_SECONDS)
+    if not db.forget_history():
+        log.info("a reader still uses the WAL; it is checkpointed on the next commit or in %d s", FORGET_SECONDS)
+
+
 async def announce_commands(application: Application) -> None:  # type: ignore[type-arg]
     """Neutral command descriptions, in each language."""
     rt: Runtime = application.bot_data[RUNTIME_KEY]
@@ -96,6 +116,7 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
     jobs = application.job_queue
     rt.vanisher.restore(jobs)  # type: ignore[arg-type]
     jobs.run_repeating(deliver_notices, interval=INTERVAL_SECONDS, first=1, name=REPLY_JOB)  # type: ignore[union-attr]
+    jobs.run_repeating(forget_history, interval=FORGET_SECONDS, first=1, name=FORGET_JOB)  # type: ignore[union-attr]
     schedule_alert_jobs(jobs, rt)  # type: ignore[arg-type]
     await announce_commands(application)
 

@@ -45,9 +45,9 @@ async def check_deadlines(context: CallbackContext) -> None:
             alerting.store.stop_escalating(case.case_id)
             continue
         urgent = alerting.is_urgent(alerting.open_answers(case.answers))
-        next_at = now + alerting.remind_after(urgent) if next_round < rounds else None
+        remind_after = alerting.remind_after(urgent) if next_round < rounds else None
         recipients = [v.id for v in alerting.recipients(case.queue, next_round)]
-        if alerting.store.escalate(case.case_id, next_round, recipients, next_at, now):
+        if alerting.store.escalate(case.case_id, next_round, recipients, remind_after, now):
             log.info("case %s escalated to round %d (%d volunteers)", case.case_id[:6], next_round, len(recipients))
             changed += 1
     if changed:
@@ -84,6 +84,5 @@ def _alert_strays(context: CallbackContext, jobs: JobQueue, now: int) -> int:
 def remember_start(server: Server, now: int) -> None:
     """On the first start, note from when stray cases are alerted (older ones are not: no flood on upgrade)."""
     if server.db.meta(SINCE_KEY) is None:
-        granularity = server.config.privacy.time_granularity_seconds
         with server.db.transaction() as conn:
-            server.db.set_meta(conn, SINCE_KEY, str(now - now % granularity))
+            server.db.set_meta(conn, SINCE_KEY, str(server.db.coarse(now)))

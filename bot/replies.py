@@ -150,7 +150,7 @@ async def deliver_notices(context: CallbackContext) -> None:  # type: ignore[typ
                           MAX_ATTEMPTS, type(err).__name__)
                 store.undeliverable(item.id, now)
             else:
-                store.retry_later(item.id, now + min(3600, 30 * 2**item.attempts))
+                store.retry_later(item.id, now, min(3600, 30 * 2**item.attempts))
                 rt.count("send_retries")
             continue
         store.notified(item.id, now)

@@ -88,9 +88,13 @@ class Sender:
         answers: dict[CaseId, dict[str, str]] = {}
         await asyncio.gather(*(self._chat(bot, rt, alerting, volunteers[vid], batch, now, results, sent, answers)
                                for vid, batch in groups.items() if vid in volunteers))
-        alerting.store.record(results, rt.now())
+        done = rt.now()
+        alerting.store.record(results, done)
+        # An alert's message id (kept in volunteer_messages) names its case, and it went out moments
+        # after the case came in: an exact deletion time would be the case's exact time.
+        delay = rt.server.db.deadline(done, alerting.delete_after) - done
         for chat_id, message_ids in sent.items():
-            rt.vanisher.track(jobs, chat_id, message_ids, delay=alerting.delete_after)
+            rt.vanisher.track(jobs, chat_id, message_ids, delay=delay)
         self._count(results)
 
     async def _chat(self, bot: Bot, rt: Runtime, alerting: Alerting, volunteer: Volunteer, rows: Sequence[Outgoing],
@@ -121,8 +125,8 @@ class Sender:
                 return
             except RetryAfter as err:
                 # The rate limiter already waited and retried; leave this chat's rows for later.
-                at = now + _retry_after(err) + 1
-                results.later.extend((r.id, at) for r in rows[index:])
+                wait = _retry_after(err) + 1
+                results.later.extend((r.id, wait) for r in rows[index:])
                 return
             except BadRequest as err:
                 if row.outcome is not None:
@@ -137,7 +141,7 @@ class Sender:
                               row.kind.value, volunteer.id, MAX_ATTEMPTS, type(err).__name__)
                     results.failed.append((row.id, "unreachable"))
                 else:
-                    results.retry.append((row.id, now + min(MAX_BACKOFF, 5 * 2 ** row.attempts)))
+                    results.retry.append((row.id, min(MAX_BACKOFF, 5 * 2 ** row.attempts)))
 
     @staticmethod
     def _answers(alerting: Alerting, row: Outgoing, cache: dict[CaseId, dict[str, str]]) -> dict[str, str]:

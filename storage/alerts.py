@@ -7,6 +7,12 @@ row per message owed to a volunteer (alert, reminder, digest, notice) until
 Telegram accepted it, so a failure or a restart never loses one silently; once
 a case is taken the same rows record which sent alerts still need editing.
 Nothing a person typed is stored here.
+
+Like every case-side store, this one keeps times coarse and ids random (see
+storage/cases.py): an alert goes out within moments of its case, so an exact
+time here would be the case's exact time. Deadlines (the next reminder, a
+retry) are counted from the end of the current time bucket (`Database.deadline`):
+never early, up to `time_granularity_seconds` late, and no finer than that.
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from storage.cases import CaseId, EventKind, audit
-from storage.db import Connection, Database
+from storage.cases import CaseId, EventKind, audit, record_event
+from storage.db import Connection, Database, fresh_row_id
 from storage.volunteers import BLOCKED, REMOVED, VolunteerId, VolunteerNotFound, VolunteerStore
 
 
@@ -89,9 +95,9 @@ class Results:
 
     sent: list[tuple[int, int]] = field(default_factory=list)      # (row id, Telegram message id)
     edited: list[int] = field(default_factory=list)                # rows whose final text is shown (or never can be)
-    held: list[tuple[int, int]] = field(default_factory=list)      # (row id, not before): quiet hours
-    retry: list[tuple[int, int]] = field(default_factory=list)     # (row id, at): a transient failure
-    later: list[tuple[int, int]] = field(default_factory=list)     # (row id, at): flood control; not a failure
+    held: list[tuple[int, int]] = field(default_factory=list)      # (row id, not before): end of quiet hours
+    retry: list[tuple[int, int]] = field(default_factory=list)     # (row id, seconds to wait): a transient failure
+    later: list[tuple[int, int]] = field(default_factory=list)     # (row id, seconds to wait): flood control
     failed: list[tuple[int, str]] = field(default_factory=list)    # (row id, reason): given up
     blocked: set[VolunteerId] = field(default_factory=set)         # volunteers who blocked the bot
 
@@ -101,7 +107,9 @@ class Results:
 
 
 # Both halves of the union use an index (volunteer_messages_due, volunteer_messages_to_edit), and
-# CROSS JOIN keeps SQLite from driving the query from the whole table instead.
+# CROSS JOIN keeps SQLite from driving the query from the whole table instead. Lower rounds go
+# first, so that a case's alert held by quiet hours never comes after its reminder; ids are
+# random, so within one round and time the order carries no meaning.
 # New messages go to active volunteers only; edits to every volunteer still holding a copy (paused
 # and removed ones included: a copy must not keep its button once the case is taken), except one
 # who blocked the bot (Telegram refuses every edit in their chat).
@@ -118,7 +126,7 @@ _DUE = (
     " WHERE d.edit = 1 AND m.message_id IS NOT NULL AND v.inactive_reason IS NOT :blocked"
     "   OR d.edit = 0 AND v.active = 1 AND"
     "   (m.case_id IS NULL OR (c.status = 'new' AND a.finished_at IS NULL AND a.acked_by IS NULL))"
-    " ORDER BY m.next_attempt_at, m.id LIMIT :limit"
+    " ORDER BY m.round, m.next_attempt_at, m.id LIMIT :limit"
 )
 
 
@@ -130,13 +138,18 @@ class AlertStore:
 
     # -- a case enters, escalates, is taken ------------------------------------------------------
 
-    def open_case(self, case_id: str, answers: bytes | None, recipients: Iterable[VolunteerId], next_at: int | None,
-                  now: int) -> bool:
-        """Start alerting a case: its state and round 0's alerts, atomically. False if already alerted."""
+    def open_case(self, case_id: str, answers: bytes | None, recipients: Iterable[VolunteerId],
+                  remind_after: int | None, now: int) -> bool:
+        """Start alerting a case: its state and round 0's alerts, atomically. False if already alerted.
+
+        `remind_after`: seconds until the next round if nobody reacts (None: no further round).
+        """
+        next_at = None if remind_after is None else self.db.deadline(now, remind_after)
+        now = self.db.coarse(now)
         with self.db.transaction() as conn:
-            cur = conn.execute("INSERT INTO case_alerts (case_id, answers, round, next_at, created_at)"
-                               " VALUES (?, ?, 0, ?, ?) ON CONFLICT (case_id) DO NOTHING",
-                               (case_id, answers, next_at, now))
+            cur = conn.execute("INSERT INTO case_alerts (rowid, case_id, answers, round, next_at, created_at)"
+                               " VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (case_id) DO NOTHING",
+                               (fresh_row_id(conn, "case_alerts"), case_id, answers, next_at, now))
             if cur.rowcount != 1:
                 return False
             self._owe(conn, recipients, MessageKind.ALERT, case_id, 0, None, now)
@@ -151,9 +164,14 @@ class AlertStore:
             " ORDER BY a.next_at", (now,))
         return [OpenCase(CaseId(str(r[0])), str(r[1]), int(r[2]), None if r[3] is None else bytes(r[3])) for r in rows]
 
-    def escalate(self, case_id: str, round_: int, recipients: Iterable[VolunteerId], next_at: int | None,
+    def escalate(self, case_id: str, round_: int, recipients: Iterable[VolunteerId], remind_after: int | None,
                  now: int) -> bool:
-        """Move a case to `round_` and owe its reminders; False if it moved on meanwhile."""
+        """Move a case to `round_` and owe its reminders; False if it moved on meanwhile.
+
+        `remind_after`: seconds until the round after this one (None: this is the last).
+        """
+        next_at = None if remind_after is None else self.db.deadline(now, remind_after)
+        now = self.db.coarse(now)
         with self.db.transaction() as conn:
             cur = conn.execute("UPDATE case_alerts SET round = ?, next_at = ? WHERE case_id = ? AND round = ?"
                                " AND finished_at IS NULL", (round_, next_at, case_id, round_ - 1))
@@ -177,6 +195,7 @@ class AlertStore:
         client, so anyone else's press is REFUSED and changes nothing. The check is made in the
         same transaction as the acknowledgement: a volunteer removed meanwhile cannot win.
         """
+        now = self.db.coarse(now)
         with self.db.transaction() as conn:
             row = conn.execute("SELECT a.acked_by, c.queue, a.round FROM case_alerts a JOIN cases c ON c.id = a.case_id"
                                " WHERE a.case_id = ?", (case_id,)).fetchone()
@@ -193,16 +212,14 @@ class AlertStore:
                 (volunteer_id, now, now, case_id, case_id))
             if cur.rowcount != 1:
                 return AckResult.TAKEN
-            actor = f"volunteer:{volunteer_id}"
-            conn.execute("INSERT INTO case_events (case_id, kind, actor, created_at) VALUES (?, ?, ?, ?)",
-                         (case_id, EventKind.ACK.value, actor, now))
             conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (now, case_id))
-            audit(conn, actor=actor, action=f"case.{EventKind.ACK.value}", case_id=case_id, now=now)
+            record_event(conn, case_id, EventKind.ACK, f"volunteer:{volunteer_id}", now)
             self._taken(conn, case_id, now, winner=volunteer_id)
         return AckResult.WON
 
     def finish_taken(self, now: int) -> list[CaseId]:
         """Stop alerting cases a caseworker claimed or closed (or that were purged); their alerts get edited."""
+        now = self.db.coarse(now)
         with self.db.transaction() as conn:
             ids = [CaseId(str(r[0])) for r in conn.execute(
                 "SELECT a.case_id FROM case_alerts a JOIN cases c ON c.id = a.case_id"
@@ -236,6 +253,7 @@ class AlertStore:
 
     def owe(self, recipients: Iterable[VolunteerId], kind: MessageKind, payload: dict[str, object], now: int) -> None:
         """Queue a digest or notice (counts only) for each recipient."""
+        now = self.db.coarse(now)
         with self.db.transaction() as conn:
             self._owe(conn, recipients, kind, None, 0, payload, now)
 
@@ -258,15 +276,20 @@ class AlertStore:
         return [_outgoing(r) for r in self.db.conn.execute(_DUE, {"now": now, "limit": limit, "blocked": BLOCKED})]
 
     def record(self, results: Results, now: int) -> None:
-        """Write back one round of sending, in one transaction."""
+        """Write back one round of sending, in one transaction.
+
+        Quiet hours hold a message until their end (a time of day, not of any case); retries and
+        flood control wait their seconds from the end of the current time bucket (`Database.deadline`).
+        """
         with self.db.transaction() as conn:
             conn.executemany("UPDATE volunteer_messages SET state = 'sent', message_id = ?, attempts = attempts + 1"
                              " WHERE id = ?", [(mid, rid) for rid, mid in results.sent])
             conn.executemany("UPDATE volunteer_messages SET edited = 1 WHERE id = ?", [(r,) for r in results.edited])
             conn.executemany("UPDATE volunteer_messages SET next_attempt_at = ? WHERE id = ?",
-                             [(at, rid) for rid, at in results.held + results.later])
+                             [(at, rid) for rid, at in results.held]
+                             + [(self.db.deadline(now, wait), rid) for rid, wait in results.later])
             conn.executemany("UPDATE volunteer_messages SET next_attempt_at = ?, attempts = attempts + 1 WHERE id = ?",
-                             [(at, rid) for rid, at in results.retry])
+                             [(self.db.deadline(now, wait), rid) for rid, wait in results.retry])
             for row_id, reason in results.failed:
                 found = conn.execute("UPDATE volunteer_messages SET state = CASE WHEN state = 'pending' THEN 'failed'"
                                      " ELSE state END, edited = 1 WHERE id = ? RETURNING case_id", (row_id,)).fetchone()
@@ -300,11 +323,16 @@ class AlertStore:
     @staticmethod
     def _owe(conn: Connection, recipients: Iterable[VolunteerId], kind: MessageKind, case_id: str | None,
              round_: int, payload: dict[str, object] | None, now: int) -> None:
+        """One pending row per recipient (`now` already coarse: due at once), each under a fresh random id."""
         text = None if payload is None else json.dumps(payload, sort_keys=True)
-        conn.executemany(
-            "INSERT OR IGNORE INTO volunteer_messages (volunteer_id, kind, case_id, round, payload, state,"
-            " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-            [(v, kind.value, case_id, round_, text, now, now) for v in dict.fromkeys(recipients)])
+        for volunteer_id in dict.fromkeys(recipients):
+            # One at a time, so that each id is checked against the ones just inserted: OR IGNORE
+            # is for a message already owed, never for an id clash.
+            conn.execute(
+                "INSERT OR IGNORE INTO volunteer_messages (id, volunteer_id, kind, case_id, round, payload, state,"
+                " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                (fresh_row_id(conn, "volunteer_messages", "id"), volunteer_id, kind.value, case_id, round_, text,
+                 now, now))
 
     def _may_acknowledge(self, conn: Connection, case_id: str, queue: str, round_: int, volunteer_id: VolunteerId,
                          everyone: bool) -> bool:

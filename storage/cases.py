@@ -3,6 +3,11 @@
 Every method that writes runs in one transaction together with its audit
 entry, so after a crash a change is either wholly there or not at all. Rows
 hold ciphertext (envelopes) and metadata only; never what a person typed.
+
+Nothing here may help pair a case with a chat: every time is stored coarse
+(`Database.coarse`, done here rather than by callers), and rows get random ids,
+so neither row order nor id order follows the order in which cases came in. A
+case's own history keeps its order through a per-case sequence number (`seq`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NewType
 
-from storage.db import Connection, Database, IntegrityError
+from storage.db import Connection, Database, IntegrityError, fresh_row_id
 from storage.errors import CaseNotFound, ClaimConflict, StorageError, TransitionRefused
 
 CaseId = NewType("CaseId", str)
@@ -107,8 +112,32 @@ def _case(row: tuple[object, ...], with_envelope: bool) -> Case:
 
 
 def audit(conn: Connection, *, actor: str, action: str, case_id: str | None, now: int) -> None:
-    """Append one audit entry inside the caller's transaction."""
-    conn.execute("INSERT INTO audit (at, actor, action, case_id) VALUES (?, ?, ?, ?)", (now, actor, action, case_id))
+    """Append one audit entry inside the caller's transaction, at a coarse time, under a random id.
+
+    Entries of one case are numbered (`seq`) so that their order survives coarse times;
+    entries of different cases within one time bucket have no order.
+    """
+    conn.execute(
+        "INSERT INTO audit (id, at, actor, action, case_id, seq) VALUES (:id, coarse_time(:now), :actor, :action,"
+        " :case_id, CASE WHEN :case_id IS NULL THEN NULL"
+        " ELSE (SELECT coalesce(max(seq), 0) + 1 FROM audit WHERE case_id = :case_id) END)",
+        {"id": fresh_row_id(conn, "audit", "id"), "now": now, "actor": actor, "action": action, "case_id": case_id},
+    )
+
+
+def record_event(conn: Connection, case_id: str, kind: EventKind, actor: str, now: int,
+                 envelope: bytes | None = None) -> int:
+    """Insert one event of a case (random id, coarse time) and its audit entry; returns the event id.
+
+    Its place in the case's history (`seq`) is set by the database (trigger case_events_numbered).
+    """
+    event_id = fresh_row_id(conn, "case_events", "id")
+    conn.execute(
+        "INSERT INTO case_events (id, case_id, kind, actor, created_at, envelope) VALUES (?, ?, ?, ?, coarse_time(?), ?)",
+        (event_id, case_id, kind.value, actor, now, envelope),
+    )
+    audit(conn, actor=actor, action=f"case.{kind.value}", case_id=case_id, now=now)
+    return event_id
 
 
 class CaseStore:
@@ -120,13 +149,14 @@ class CaseStore:
     def enqueue(
         self, *, case_id: CaseId, queue: str, envelope: bytes, ref_hash: bytes | None, now: int, actor: str = "intake"
     ) -> None:
-        """Store a new case and its audit entry in one transaction."""
+        """Store a new case and its audit entry in one transaction (the WAL is emptied after it)."""
+        now = self.db.coarse(now)
         try:
             with self.db.transaction() as conn:
                 conn.execute(
-                    "INSERT INTO cases (id, queue, status, created_at, updated_at, ref_hash, envelope)"
-                    " VALUES (?, ?, 'new', ?, ?, ?, ?)",
-                    (case_id, queue, now, now, ref_hash, envelope),
+                    "INSERT INTO cases (rowid, id, queue, status, created_at, updated_at, ref_hash, envelope)"
+                    " VALUES (?, ?, ?, 'new', ?, ?, ?, ?)",
+                    (fresh_row_id(conn, "cases"), case_id, queue, now, now, ref_hash, envelope),
                 )
                 audit(conn, actor=actor, action="case.created", case_id=case_id, now=now)
         except IntegrityError as err:
@@ -140,7 +170,7 @@ class CaseStore:
         with_envelopes: bool = False,
         limit: int | None = None,
     ) -> builtins.list[Case]:
-        """Cases filtered by queue and status, oldest first."""
+        """Cases filtered by queue and status, oldest first (by coarse time, then case id: no finer order exists)."""
         where: builtins.list[str] = []
         params: builtins.list[object] = []
         if queues is not None:
@@ -152,7 +182,7 @@ class CaseStore:
         sql = f"SELECT {_CASE_COLUMNS}, {'envelope' if with_envelopes else 'NULL'} FROM cases"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at, rowid"
+        sql += " ORDER BY created_at, id"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -182,10 +212,10 @@ class CaseStore:
         return None if row is None else CaseId(str(row[0]))
 
     def events(self, case_id: str) -> builtins.list[Event]:
-        """Events of a case, in order."""
+        """Events of a case, in the order they happened."""
         rows = self.db.conn.execute(
             "SELECT id, case_id, kind, actor, created_at, envelope, delivery FROM case_events WHERE case_id = ?"
-            " ORDER BY id",
+            " ORDER BY seq",
             (case_id,),
         )
         return [
@@ -196,6 +226,7 @@ class CaseStore:
 
     def claim(self, case_id: str, actor: str, now: int) -> None:
         """Claim a new case; exactly one of two concurrent claims wins, the other gets ClaimConflict."""
+        now = self.db.coarse(now)
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "UPDATE cases SET status = 'claimed', claimed_by = ?, claimed_at = ?, updated_at = ?"
@@ -211,6 +242,7 @@ class CaseStore:
         """Record a note, follow-up, reply or acknowledgement; returns the event id."""
         if kind in (EventKind.CLAIM, EventKind.CLOSE, EventKind.REOPEN):
             raise TransitionRefused(f"use the {kind.value} operation for a {kind.value}")
+        now = self.db.coarse(now)
         with self.db.transaction() as conn:
             self._require(conn, case_id)
             conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (now, case_id))
@@ -218,11 +250,13 @@ class CaseStore:
 
     def close(self, case_id: str, actor: str, now: int) -> None:
         """Close a case that is new or claimed."""
+        now = self.db.coarse(now)
         self._transition(case_id, actor, now, EventKind.CLOSE, (Status.NEW, Status.CLAIMED),
                          "status = 'closed', closed_at = ?", (now,))
 
     def reopen(self, case_id: str, actor: str, now: int) -> None:
         """Reopen a closed case: it returns to 'claimed' if it had an owner, else to 'new'."""
+        now = self.db.coarse(now)
         self._transition(case_id, actor, now, EventKind.REOPEN, (Status.CLOSED,),
                          "status = CASE WHEN claimed_by IS NULL THEN 'new' ELSE 'claimed' END, closed_at = NULL", ())
 
@@ -238,7 +272,13 @@ class CaseStore:
             self._event(conn, case_id, kind, actor, now, None)
 
     def purge_closed(self, *, closed_before: int, quiet_since: int | None, now: int, actor: str = "retention") -> builtins.list[CaseId]:
-        """Delete closed cases closed before `closed_before`, except those with an event since `quiet_since`."""
+        """Delete closed cases closed before `closed_before`, except those with an event since `quiet_since`.
+
+        Stored times are coarse, so both bounds are too: a case closed, or active, in the same
+        time bucket as a bound is kept for a later run rather than purged early.
+        """
+        closed_before = self.db.coarse(closed_before)
+        quiet_since = None if quiet_since is None else self.db.coarse(quiet_since)
         with self.db.transaction() as conn:
             sql = "SELECT id FROM cases c WHERE status = 'closed' AND closed_at < ?"
             params: builtins.list[object] = [closed_before]
@@ -262,7 +302,11 @@ class CaseStore:
         return result
 
     def audit_log(self, case_id: str | None = None) -> builtins.list[AuditEntry]:
-        """The audit log, optionally for one case."""
+        """The audit log, optionally for one case: by coarse time, then by case and each case's own order.
+
+        Entries of different cases within one time bucket have no recorded order (the price of
+        not letting a seized database tell in which order cases and chats came and went).
+        """
         sql = "SELECT id, at, actor, action, case_id FROM audit"
         params: tuple[object, ...] = ()
         if case_id is not None:
@@ -270,7 +314,7 @@ class CaseStore:
             params = (case_id,)
         return [
             AuditEntry(int(r[0]), int(r[1]), str(r[2]), str(r[3]), None if r[4] is None else CaseId(str(r[4])))
-            for r in self.db.conn.execute(sql + " ORDER BY id", params)
+            for r in self.db.conn.execute(sql + " ORDER BY at, case_id, seq, id", params)
         ]
 
     @staticmethod
@@ -282,9 +326,4 @@ class CaseStore:
 
     @staticmethod
     def _event(conn: Connection, case_id: str, kind: EventKind, actor: str, now: int, envelope: bytes | None) -> int:
-        cur = conn.execute(
-            "INSERT INTO case_events (case_id, kind, actor, created_at, envelope) VALUES (?, ?, ?, ?, ?)",
-            (case_id, kind.value, actor, now, envelope),
-        )
-        audit(conn, actor=actor, action=f"case.{kind.value}", case_id=case_id, now=now)
-        return int(cur.lastrowid or 0)
+        return record_event(conn, case_id, kind, actor, now, envelope)

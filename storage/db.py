@@ -2,31 +2,45 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NewType
 
+import nacl.utils
 from sqlcipher3 import dbapi2 as sqlcipher
 
 from storage.errors import DatabaseKeyRejected, DatabaseMissing, SchemaTooNew, StorageError
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 
+log = logging.getLogger("waystation.db")
 DatabaseKey = NewType("DatabaseKey", bytes)
 KEY_SIZE = 32
+BUSY_TIMEOUT_MS = 10_000
+#: Case-side row ids are drawn at random from 1 .. 2**53 - 1: plenty to carry no order, and
+#: still exact as a JSON number in any staff API client (doubles hold 53 bits).
+MAX_ROW_ID = 2**53 - 1
 
 # Durability and hygiene: WAL for concurrent readers, FULL sync so that an
 # acknowledged case survives power loss, secure_delete so that deleted rows are
-# overwritten rather than left in free pages, temp data kept in memory.
+# overwritten rather than left in free pages, temp data kept in memory, and a
+# WAL cut back to nothing whenever it is reset, so that no old frame (an earlier
+# version of a page, in write order) outlives a checkpoint.
 PRAGMAS: tuple[str, ...] = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA secure_delete = ON",
     "PRAGMA foreign_keys = ON",
     "PRAGMA temp_store = MEMORY",
-    "PRAGMA busy_timeout = 10000",
+    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_size_limit = 0",
 )
+
+#: A filler row of this many bytes fills one table leaf page (4096-byte pages, 80 bytes of which
+#: SQLCipher keeps for the IV and MAC), so that each deleted filler row frees one page.
+SPARE_FILLER_BYTES = 3900
 
 Connection = sqlcipher.Connection
 DatabaseError = sqlcipher.DatabaseError
@@ -60,8 +74,33 @@ def connect(path: Path, key: DatabaseKey) -> Connection:
     return conn
 
 
+def random_row_id() -> int:
+    """A random positive row id (53 bits): rows of different cases carry no creation order."""
+    while True:
+        value = int.from_bytes(nacl.utils.random(8), "big") & MAX_ROW_ID
+        if value:
+            return value
+
+
+def fresh_row_id(conn: Connection, table: str, column: str = "rowid") -> int:
+    """A random row id not yet used in `table`; call inside the transaction that inserts it.
+
+    A collision is all but impossible (2**53 values), but a clash must never overwrite
+    or silently drop a row (INSERT OR IGNORE), so the id is checked and drawn again.
+    """
+    while True:
+        candidate = random_row_id()
+        if conn.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", (candidate,)).fetchone() is None:
+            return candidate
+
+
 class Database:
-    """One unlocked SQLCipher connection at the current schema version."""
+    """One unlocked SQLCipher connection at the current schema version.
+
+    Every committed transaction is followed by a truncating WAL checkpoint (see
+    `forget_history`): the WAL and the wal-index never hold two transactions side
+    by side, so a seized copy cannot pair a chat's write with a case's by adjacency.
+    """
 
     def __init__(self, path: Path, conn: Connection, granularity: int = 1) -> None:
         self.path = path
@@ -69,6 +108,11 @@ class Database:
         #: Case-side times are stored rounded down to this many seconds (config:
         #: privacy.time_granularity_seconds), so that they cannot be matched against a chat's.
         self.granularity = max(1, granularity)
+        # The same rounding for code that only holds the connection (audit entries, events),
+        # and for migrations that coarsen rows written before times were coarse.
+        conn.create_function("coarse_time", 1, self._coarse_sql, deterministic=True)
+        conn.create_function("random_row_id", 0, random_row_id)
+        self._spares_bucket: int | None = None
 
     @classmethod
     def open(cls, path: Path, key: DatabaseKey, *, create: bool = False, granularity: int = 1) -> Database:
@@ -110,7 +154,7 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """BEGIN IMMEDIATE .. COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE .. COMMIT, rolled back on any exception; then the WAL is emptied."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -118,6 +162,7 @@ class Database:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+        self._forget_after_commit()
 
     def meta(self, key: str) -> str | None:
         """A value from the meta table."""
@@ -135,19 +180,84 @@ class Database:
         """`now` rounded down to the granularity: the only form in which a case-side time is stored."""
         return now - now % self.granularity
 
+    def _coarse_sql(self, value: object) -> object:
+        return self.coarse(value) if isinstance(value, int) else value
+
+    def deadline(self, now: int, delay: int) -> int:
+        """When something `delay` seconds from `now` is due, as stored on the case side.
+
+        Counted from the end of `now`'s time bucket, so the stored value tells nothing finer
+        than `coarse(now)` (rounding `now + delay` up would, for a delay that is not a multiple
+        of the granularity). Never earlier than `now + delay`; up to one granularity later.
+        """
+        if self.granularity == 1:  # nothing to hide: the deadline is exact
+            return now + max(0, delay)
+        return self.coarse(now) + self.granularity + max(0, delay)
+
     def checkpoint(self) -> None:
-        """Fold the WAL into the main file and truncate it."""
+        """Fold the WAL into the main file and truncate it, waiting (busy timeout) for readers."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def forget_history(self) -> bool:
-        """Checkpoint and truncate the WAL, so that old frames (earlier versions of pages) are gone.
+        """Checkpoint and truncate the WAL now, so that no old frame (an earlier page, in write order) is left.
 
-        Call after erasing chat rows and after writes a person caused: the WAL's frame order
-        would otherwise keep the order of those writes. Returns False if a reader kept some
-        frames (the next call, or SQLite's automatic checkpoint, finishes the job).
+        Never waits: a reader still using the WAL makes it return False, and the next commit
+        or the bot's periodic call finishes the job. Every transaction() already ends with it;
+        call it directly after writes made outside transaction() and from periodic jobs.
         """
-        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return int(busy) == 0
+
+    def scatter_free_pages(self, target: int) -> int:
+        """Top the free list up to `target` pages, freed in random order; returns how many were added.
+
+        SQLite takes a new page (a B-tree split, a large envelope's overflow pages) from the free
+        list before it grows the file. Without free pages every new case's pages would be the
+        file's newest, numbered in the order cases came in, whatever their ids; with a shuffled
+        free list their numbers carry no order. `target` filler rows of one page each are written
+        (taking every free page first, then growing the file) and deleted in random order
+        (secure_delete zeroes them): the whole pool, old pages and new, is shuffled again.
+        """
+        free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        missing = target - free
+        if missing <= 0:
+            return 0
+        with self.transaction() as conn:
+            base = int(conn.execute("SELECT coalesce(max(id), 0) FROM spare_pages").fetchone()[0])
+            ids = list(range(base + 1, base + target + 1))
+            order = sorted(ids, key=lambda _: random_row_id())  # a random permutation (PyNaCl's randomness)
+            conn.executemany("INSERT INTO spare_pages (id, filler) VALUES (?, zeroblob(?))",
+                             [(i, SPARE_FILLER_BYTES) for i in ids])
+            conn.executemany("DELETE FROM spare_pages WHERE id = ?", [(i,) for i in order])
+        return missing
+
+    def keep_free_pages(self, now: int, target: int) -> int:
+        """Refill the shuffled free list once per time bucket, and sooner if it ran low; returns pages added.
+
+        A refill adds pages at the end of the file, so the cases that use them can be told from
+        those that used the pages before; refilling at a bucket's start tells nothing the coarse
+        times do not. A burst that drains the pool within a bucket costs one such split, which
+        is still better than pages in arrival order.
+        """
+        bucket = self.coarse(now)
+        free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        if bucket == self._spares_bucket and free >= target // 4:
+            return 0
+        self._spares_bucket = bucket
+        return self.scatter_free_pages(target)
+
+    def _forget_after_commit(self) -> None:
+        # The transaction is committed and durable (synchronous = FULL); a checkpoint that
+        # fails (a reader, a full disk) leaves frames for the next one, never an error here.
+        try:
+            self.forget_history()
+        except DatabaseError as err:
+            log.warning("the WAL could not be checkpointed after a commit (%s); the next commit retries",
+                        type(err).__name__)
 
     def close(self) -> None:
         """Close the connection."""

@@ -40,6 +40,5 @@ def add_follow_up(server: Server, ref_hash: bytes, text: str, language: str, now
                         recipients=[m.identity for m in members], signer=server.bot_identity().signing_key)
     except CryptoError as err:
         raise IntakeRefused(f"the follow-up could not be sealed: {err}") from err
-    granularity = server.config.privacy.time_granularity_seconds
-    server.cases.add_event(case.id, EventKind.FOLLOW_UP, FOLLOW_UP_ACTOR, now - now % granularity, envelope)
+    server.cases.add_event(case.id, EventKind.FOLLOW_UP, FOLLOW_UP_ACTOR, now, envelope)  # stored coarse
     return case.id

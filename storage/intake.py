@@ -231,11 +231,13 @@ def seal_request(
 
 
 def store_sealed(server: Server, sealed: SealedCase, now: int) -> Receipt:
-    """Enqueue a sealed case in one transaction; on failure nothing remains."""
-    granularity = server.config.privacy.time_granularity_seconds
+    """Enqueue a sealed case in one transaction; on failure nothing remains.
+
+    The store keeps the time coarse and, like every commit, empties the WAL right after it.
+    """
     try:
         server.cases.enqueue(case_id=sealed.case_id, queue=sealed.queue, envelope=sealed.envelope,
-                             ref_hash=sealed.ref_hash, now=now - now % granularity)
+                             ref_hash=sealed.ref_hash, now=now)
     except StorageError as err:
         raise IntakeRefused(f"the database refused the case: {err}") from err
     return Receipt(sealed.case_id, sealed.queue, sealed.reference)

@@ -6,23 +6,19 @@ bot (the reply handle, its tag and the language) so that the bot can send a neut
 it is erased in the same transaction that records the notice, or when the chat is refused,
 and the WAL is then checkpointed so no old frame keeps it. The row goes when the person read
 the reply, when the bot refused it, or when it expired. The caseworkers' copy in case_events
-carries the reply's state (storage.cases.Delivery). Every time written here is coarse, except
-the next attempt after a failed notice, which goes back to the coarse creation time as soon as
-the notice has gone out (or was given up).
+carries the reply's state (storage.cases.Delivery). Every time written here is coarse; the next
+attempt after a failed notice is counted from the end of the time bucket (Database.deadline) and
+goes back to the coarse creation time as soon as the notice has gone out (or was given up).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import nacl.utils
+from storage.cases import CaseId, Delivery, EventKind, audit, record_event
+from storage.db import Connection, Database, fresh_row_id
+from storage.errors import CaseNotFound, TransitionRefused
 
-from storage.cases import CaseId, Delivery, EventKind, audit
-from storage.db import Connection, Database
-from storage.errors import CaseNotFound, StorageError, TransitionRefused
-
-#: Outbox row ids are random (48 bits, exact in JSON), so their order says nothing.
-_ID_BYTES = 6
 _COLUMNS = "id, case_id, event_id, seq, created_at, attempts, next_attempt_at, notified_at, delivery, envelope"
 
 
@@ -62,19 +58,16 @@ class OutboxStore:
                 raise CaseNotFound(case_id)
             if row[0] == "closed":
                 raise TransitionRefused("cannot reply to a closed case: reopen it first")
-            event = conn.execute(
-                "INSERT INTO case_events (case_id, kind, actor, created_at, envelope, delivery) VALUES (?, ?, ?, ?, ?, ?)",
-                (case_id, EventKind.REPLY.value, actor, t, copy, Delivery.QUEUED.value),
-            )
+            event_id = record_event(conn, case_id, EventKind.REPLY, actor, t, copy)  # audited as case.reply
+            conn.execute("UPDATE case_events SET delivery = ? WHERE id = ?", (Delivery.QUEUED.value, event_id))
             (seq,) = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox WHERE case_id = ?", (case_id,)).fetchone()
-            item_id = _new_id(conn)
+            item_id = fresh_row_id(conn, "outbox", "id")
             conn.execute(
                 "INSERT INTO outbox (id, case_id, event_id, seq, created_at, next_attempt_at, delivery, envelope)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (item_id, case_id, event.lastrowid, seq, t, t, delivery, reply),
+                (item_id, case_id, event_id, seq, t, t, delivery, reply),
             )
             conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (t, case_id))
-            audit(conn, actor=actor, action="case.reply", case_id=case_id, now=t)
         return item_id
 
     def due(self, now: int, limit: int = 50) -> list[OutboxItem]:
@@ -90,10 +83,11 @@ class OutboxStore:
         """Every row (for tests, doctor and metrics)."""
         return self._select("ORDER BY case_id, seq", ())
 
-    def retry_later(self, item_id: int, at: int) -> None:
-        """A notice could not be sent: count the attempt and try again at `at`."""
+    def retry_later(self, item_id: int, now: int, wait: int) -> None:
+        """A notice could not be sent: count the attempt and try again `wait` seconds from the end of `now`'s bucket."""
         with self.db.transaction() as conn:
-            conn.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?", (at, item_id))
+            conn.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
+                         (self.db.deadline(now, wait), item_id))
 
     def notified(self, item_id: int, now: int) -> bool:
         """Telegram took the notice: erase the delivery envelope and record the state, in one transaction.
@@ -158,14 +152,6 @@ class OutboxStore:
                        None if r[8] is None else bytes(r[8]), bytes(r[9]))
             for r in rows
         ]
-
-
-def _new_id(conn: Connection) -> int:
-    for _ in range(8):
-        candidate = int.from_bytes(nacl.utils.random(_ID_BYTES), "big")
-        if candidate and conn.execute("SELECT 1 FROM outbox WHERE id = ?", (candidate,)).fetchone() is None:
-            return candidate
-    raise StorageError("no free outbox id was found")  # 8 collisions in 2**48: the random source is broken
 
 
 def _record(conn: Connection, case_id: object, event_id: object, state: Delivery, t: int) -> None:

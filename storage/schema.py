@@ -176,6 +176,65 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_by_case ON outbox (case_id, seq);
     CREATE INDEX outbox_to_notify ON outbox (next_attempt_at) WHERE delivery IS NOT NULL;
     """,
+    # Unlinkable case side (issue 9, "no join from chat to case"): case-side rows now get random
+    # ids (storage.db.fresh_row_id) and coarse times (Database.coarse), so that neither row order
+    # nor an exact time pairs a case with a chat. A case's events and audit entries keep their
+    # order in `seq`; rows written before this get it from their old ids, then random ids and
+    # coarse times (random_row_id() and coarse_time() are registered by storage.db.Database).
+    # Deadlines still pending are rounded down: a reminder due at the upgrade may come a little early.
+    """
+    ALTER TABLE case_events ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE case_events SET seq = numbered.n
+        FROM (SELECT id, row_number() OVER (PARTITION BY case_id ORDER BY id) AS n FROM case_events) AS numbered
+        WHERE numbered.id = case_events.id;
+    UPDATE case_events SET id = random_row_id(), created_at = coarse_time(created_at);
+    DROP INDEX case_events_by_case;
+    CREATE UNIQUE INDEX case_events_in_order ON case_events (case_id, seq);
+    CREATE TRIGGER case_events_numbered AFTER INSERT ON case_events WHEN NEW.seq = 0
+        BEGIN
+            UPDATE case_events SET seq = (SELECT max(seq) FROM case_events WHERE case_id = NEW.case_id) + 1
+                WHERE id = NEW.id;
+        END;
+
+    ALTER TABLE audit ADD COLUMN seq INTEGER;
+    DROP TRIGGER audit_is_append_only_update;
+    UPDATE audit SET seq = numbered.n
+        FROM (SELECT id, row_number() OVER (PARTITION BY case_id ORDER BY id) AS n FROM audit
+              WHERE case_id IS NOT NULL) AS numbered
+        WHERE numbered.id = audit.id;
+    UPDATE audit SET id = random_row_id(), at = coarse_time(at);
+    CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE INDEX audit_by_case ON audit (case_id, seq);
+
+    UPDATE cases SET rowid = random_row_id(), created_at = coarse_time(created_at),
+        updated_at = coarse_time(updated_at), claimed_at = coarse_time(claimed_at),
+        closed_at = coarse_time(closed_at);
+    UPDATE case_alerts SET rowid = random_row_id(), created_at = coarse_time(created_at),
+        next_at = coarse_time(next_at), acked_at = coarse_time(acked_at), finished_at = coarse_time(finished_at);
+    UPDATE volunteer_messages SET id = random_row_id(), created_at = coarse_time(created_at),
+        next_attempt_at = coarse_time(next_attempt_at);
+
+    -- No index may lead with a case-side time: the entries of one time bucket would sit
+    -- together in a page, in the order they were written (a cell's place in its page), and
+    -- so would order the cases of that bucket. Keys start with a column that has no order.
+    DROP INDEX cases_by_queue;
+    CREATE INDEX cases_by_queue ON cases (queue, status);
+    DROP INDEX case_alerts_open;
+    CREATE INDEX case_alerts_open ON case_alerts (case_id) WHERE finished_at IS NULL;
+    DROP INDEX volunteer_messages_due;
+    CREATE INDEX volunteer_messages_due ON volunteer_messages (state, case_id);
+    DROP INDEX volunteer_messages_to_edit;
+    CREATE INDEX volunteer_messages_to_edit ON volunteer_messages (case_id)
+        WHERE state = 'sent' AND outcome IS NOT NULL AND edited = 0;
+
+    -- Filler rows that are written and deleted in random order to keep a pool of free pages
+    -- whose order on the free list is random (storage.db.Database.scatter_free_pages).
+    CREATE TABLE spare_pages (
+        id      INTEGER PRIMARY KEY,
+        filler  BLOB NOT NULL
+    ) STRICT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -65,7 +65,7 @@ def test_only_an_active_volunteer_alerted_or_in_the_circle_may_acknowledge(serve
     paused = _enrol(server, CHAT + 3, now)
     case_id = _case(server, now)
     store = AlertStore(server.db)
-    store.open_case(case_id, None, [alerted, paused], now + 60, now)
+    store.open_case(case_id, None, [alerted, paused], 60, now)
     _sent(store, now)
     VolunteerStore(server.db).update(paused, Settings(("main",)), active=False, actor="cli", now=now)
     for stranger in (other_queue, tier2, paused, VolunteerId(999)):  # tier 2 is not reached in round 0
@@ -84,7 +84,7 @@ def test_a_volunteer_moved_to_another_queue_after_the_alert_may_not_acknowledge(
     moved = _enrol(server, CHAT, now)
     case_id = _case(server, now)
     store = AlertStore(server.db)
-    store.open_case(case_id, None, [moved], now + 60, now)
+    store.open_case(case_id, None, [moved], 60, now)
     _sent(store, now)
     VolunteerStore(server.db).update(moved, Settings(("other",)), actor="cli", now=now)
     assert store.acknowledge(case_id, moved, now, everyone=False) is AckResult.REFUSED
@@ -97,7 +97,7 @@ def test_an_alerted_volunteer_moved_to_tier_2_still_may_acknowledge(server: Serv
     _enrol(server, CHAT + 1, now)  # the queue keeps a tier 1, so round 0's circle no longer holds them
     case_id = _case(server, now)
     store = AlertStore(server.db)
-    store.open_case(case_id, None, [volunteer], now + 60, now)
+    store.open_case(case_id, None, [volunteer], 60, now)
     _sent(store, now)
     VolunteerStore(server.db).update(volunteer, Settings(("main",), tier=2), actor="cli", now=now)
     assert store.acknowledge(case_id, volunteer, now, everyone=False) is AckResult.WON
@@ -109,7 +109,7 @@ def test_with_escalation_to_all_other_queues_may_acknowledge_only_from_round_1(s
     other = _enrol(server, CHAT + 1, now, queues=("other",))
     case_id = _case(server, now)
     store = AlertStore(server.db)
-    store.open_case(case_id, None, [main], now + 60, now)
+    store.open_case(case_id, None, [main], 60, now)
     assert store.acknowledge(case_id, other, now, everyone=True) is AckResult.REFUSED
     assert store.escalate(case_id, 1, [main, other], None, now)
     assert store.acknowledge(case_id, other, now, everyone=False) is AckResult.REFUSED  # the policy decides
@@ -122,7 +122,7 @@ def test_an_unknown_case_is_gone_and_changes_nothing(server: Server, case_id: st
     volunteer = _enrol(server, CHAT, now)
     real = _case(server, now)
     store = AlertStore(server.db)
-    store.open_case(real, None, [volunteer], now + 60, now)
+    store.open_case(real, None, [volunteer], 60, now)
     assert store.acknowledge(case_id, volunteer, now, everyone=False) is AckResult.GONE
     _nothing_changed(server, real)
 
@@ -133,12 +133,12 @@ def test_a_removed_volunteer_is_kept_until_their_chat_is_clear_and_their_copy_is
     leaving = _enrol(server, CHAT + 1, now)
     case_id = _case(server, now)
     store, volunteers, deletions = AlertStore(server.db), VolunteerStore(server.db), DeletionStore(server.db)
-    store.open_case(case_id, None, [staying, leaving], now + 60, now)
+    store.open_case(case_id, None, [staying, leaving], 60, now)
     message_ids = _sent(store, now)
     for volunteer_id, message_id in message_ids.items():  # what the sender does after each send
         deletions.record(volunteers.get(volunteer_id).chat_id, [message_id], now + 3600)
     later = _case(server, now)
-    store.open_case(later, None, [staying, leaving], now + 60, now)  # owed, not sent yet
+    store.open_case(later, None, [staying, leaving], 60, now)  # owed, not sent yet
 
     assert volunteers.remove(leaving, actor="cli", now=now) is Removal.CLEARING
     kept = volunteers.get(leaving)
@@ -185,7 +185,7 @@ def test_a_removed_volunteer_who_blocks_the_bot_stays_removed_and_their_edits_st
     winner = _enrol(server, CHAT + 1, now)
     case_id = _case(server, now)
     store = AlertStore(server.db)
-    store.open_case(case_id, None, [volunteer, winner], now + 60, now)
+    store.open_case(case_id, None, [volunteer, winner], 60, now)
     message_ids = _sent(store, now)
     DeletionStore(server.db).record(CHAT, [message_ids[volunteer]], now + 3600)
     assert VolunteerStore(server.db).remove(volunteer, actor="cli", now=now) is Removal.CLEARING

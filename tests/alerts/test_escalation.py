@@ -11,6 +11,7 @@ import time
 from bot import texts
 from bot.alertviews import ON_IT
 from bot.schedule import JOBS, schedule_alert_jobs
+from storage.config import PrivacyConfig
 from storage.daytime import QuietHours, minute_of_day, zone
 from tests.alerts.conftest import WorldFactory
 from tests.alerts.harness import (
@@ -24,6 +25,8 @@ from tests.alerts.harness import (
 from tests.bot.harness import wait_until
 
 MINUTE = 60
+#: Deadlines count from the end of the time bucket they were set in: never early, up to this late.
+LATE = PrivacyConfig().time_granularity_seconds
 
 
 def _is_final(message: dict[str, object]) -> bool:
@@ -39,7 +42,7 @@ def test_waiting_case_reaches_tier_2_after_the_deadline_and_stops_when_acknowled
     w.tick()
     assert len(alerts_for(first, case_id)) == 1
     assert alerts_for(second, case_id) == []
-    w.clock.advance(2 * MINUTE)  # no tick: the JobQueue's repeating check notices within check_seconds
+    w.clock.advance(2 * MINUTE + LATE)  # no tick: the JobQueue's repeating check notices within check_seconds
     reminder = wait_for_count(first, case_id, 2)[-1]
     [wider] = wait_for_count(second, case_id, 1)
     for message in (reminder, wider):
@@ -74,15 +77,15 @@ def test_a_claim_or_a_close_stops_reminders_and_updates_the_alerts(world: WorldF
 
 
 def test_urgent_cases_escalate_sooner_for_a_limited_number_of_rounds(world: WorldFactory) -> None:
-    w = world()  # urgent: 5 minutes, routine: 30, two rounds
+    w = world(alerts={"remind_after_minutes": 60})  # urgent: 5 minutes, routine: 60, two rounds
     volunteer = w.volunteer()
     urgent, routine = w.case(URGENT), w.case(ROUTINE)
     w.tick()
     for round_ in (1, 2, 3):
-        w.clock.advance(6 * MINUTE)
+        w.clock.advance(6 * MINUTE + LATE)
         w.tick()
         assert len(alerts_for(volunteer, urgent)) == 1 + min(round_, 2)  # the alert, then two reminders at most
-    assert len(alerts_for(volunteer, routine)) == 1  # 18 minutes: not yet due
+    assert len(alerts_for(volunteer, routine)) == 1  # 48 minutes: not yet due
 
 
 def test_quiet_hours_hold_routine_alerts_but_not_urgent_ones(world: WorldFactory) -> None:

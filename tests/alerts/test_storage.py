@@ -67,7 +67,7 @@ def test_concurrent_acknowledgements_from_separate_connections_have_one_winner(s
     with staffed_home.open() as server:
         volunteers = [_enrol(server, 700000001 + n, now) for n in range(8)]
         case_id = submit(server, Request({"help": "x"}), now).case_id
-        AlertStore(server.db).open_case(case_id, None, volunteers, now + 60, now)
+        AlertStore(server.db).open_case(case_id, None, volunteers, 60, now)
     results: list[AckResult] = []
     barrier = threading.Barrier(len(volunteers))
 
@@ -92,7 +92,7 @@ def test_a_claimed_case_cannot_be_acknowledged_and_its_alerts_stop(server: Serve
     volunteer = _enrol(server, 700000001, now)
     case_id = submit(server, Request({"help": "x"}), now).case_id
     store = AlertStore(server.db)
-    store.open_case(case_id, None, [volunteer], now + 60, now)  # type: ignore[list-item]
+    store.open_case(case_id, None, [volunteer], 60, now)  # type: ignore[list-item]
     server.cases.claim(case_id, "cas-main", now)
     assert store.due(now) == []  # not even before the check job notices
     assert store.acknowledge(case_id, volunteer, now, everyone=False) is AckResult.TAKEN  # type: ignore[arg-type]
@@ -110,7 +110,7 @@ def test_alert_safe_answers_are_sealed_and_erased_once_the_case_is_taken(server:
     assert alerting.is_urgent(alerting.open_answers(sealed))
     volunteer = _enrol(server, 700000001, now)
     case_id = submit(server, Request({"help": "x"}), now).case_id
-    alerting.store.open_case(case_id, sealed, [volunteer], now + 60, now)  # type: ignore[list-item]
+    alerting.store.open_case(case_id, sealed, [volunteer], 60, now)  # type: ignore[list-item]
     assert alerting.store.acknowledge(case_id, volunteer, now, everyone=False) is AckResult.WON  # type: ignore[arg-type]
     assert server.db.conn.execute("SELECT answers FROM case_alerts").fetchone()[0] is None
 

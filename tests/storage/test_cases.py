@@ -11,6 +11,7 @@ import pytest
 
 from crypto.envelope import Kind, seal
 from storage.cases import CaseId, CaseStore, EventKind, Status
+from storage.config import PrivacyConfig
 from storage.db import Database, DatabaseKey
 from storage.errors import CaseNotFound, ClaimConflict, StorageError, TransitionRefused
 from storage.server import Server
@@ -18,7 +19,9 @@ from tests.conftest import StaffedHome
 
 pytestmark = pytest.mark.timeout(60)
 
-T0 = 1_700_000_000
+#: The default time granularity (the `server` fixture's config): case-side times are stored rounded down to it.
+G = PrivacyConfig().time_granularity_seconds
+T0 = 1_700_000_000 // G * G  # the start of a time bucket
 DAY = 86_400
 
 
@@ -55,10 +58,10 @@ def _count(server: Server, table: str) -> int:
 def test_enqueued_case_is_fetched_with_its_envelope(server: Server, staffed_home: StaffedHome) -> None:
     envelope = _envelope(server, staffed_home, _case_id(1))
     ref_hash = os.urandom(32)
-    server.cases.enqueue(case_id=_case_id(1), queue="main", envelope=envelope, ref_hash=ref_hash, now=T0)
+    server.cases.enqueue(case_id=_case_id(1), queue="main", envelope=envelope, ref_hash=ref_hash, now=T0 + 7)
     case = server.cases.fetch(_case_id(1))
     assert (case.id, case.queue, case.status) == (_case_id(1), "main", Status.NEW)
-    assert (case.created_at, case.updated_at) == (T0, T0)
+    assert (case.created_at, case.updated_at) == (T0, T0)  # rounded down to the granularity
     assert (case.claimed_by, case.claimed_at, case.closed_at) == (None, None, None)
     assert case.envelope == envelope
     assert server.cases.find_by_reference(ref_hash) == _case_id(1)
@@ -75,10 +78,10 @@ def test_enqueue_of_a_duplicate_id_is_refused_and_leaves_one_row(server: Server,
 
 
 def test_list_filters_by_queue_and_status_oldest_first(server: Server, staffed_home: StaffedHome) -> None:
-    a = _enqueue(server, staffed_home, 1, "main", T0 + 30)
-    b = _enqueue(server, staffed_home, 2, "other", T0 + 10)
-    c = _enqueue(server, staffed_home, 3, "main", T0 + 20)
-    server.cases.claim(c, "cas-main", T0 + 40)
+    a = _enqueue(server, staffed_home, 1, "main", T0 + 3 * G)
+    b = _enqueue(server, staffed_home, 2, "other", T0 + G)
+    c = _enqueue(server, staffed_home, 3, "main", T0 + 2 * G)
+    server.cases.claim(c, "cas-main", T0 + 4 * G)
     store = server.cases
     assert [x.id for x in store.list()] == [b, c, a]
     assert [x.id for x in store.list(queues=["main"])] == [c, a]
@@ -89,6 +92,15 @@ def test_list_filters_by_queue_and_status_oldest_first(server: Server, staffed_h
     assert store.list(queues=["nobody"]) == []
     assert all(x.envelope is None for x in store.list())
     assert all(x.envelope for x in store.list(with_envelopes=True))
+
+
+def test_cases_of_one_time_bucket_are_listed_by_case_id_not_by_arrival(
+    server: Server, staffed_home: StaffedHome
+) -> None:
+    for n, second in ((3, 1), (1, 2), (2, 3)):
+        _enqueue(server, staffed_home, n, now=T0 + second)
+    earlier = _enqueue(server, staffed_home, 9, now=T0 - 1)
+    assert [x.id for x in server.cases.list()] == [earlier, _case_id(1), _case_id(2), _case_id(3)]
 
 
 def test_fetch_of_an_unknown_case_raises_case_not_found(server: Server) -> None:
@@ -128,12 +140,12 @@ def test_resolve_refuses_an_ambiguous_prefix(server: Server, staffed_home: Staff
 
 def test_claim_then_second_claim_conflicts(server: Server, staffed_home: StaffedHome) -> None:
     case_id = _enqueue(server, staffed_home, 1)
-    server.cases.claim(case_id, "cas-main", T0 + 5)
+    server.cases.claim(case_id, "cas-main", T0 + G + 5)
     with pytest.raises(ClaimConflict):
-        server.cases.claim(case_id, "cas-main-2", T0 + 6)
+        server.cases.claim(case_id, "cas-main-2", T0 + 2 * G + 6)
     case = server.cases.fetch(case_id)
     assert (case.status, case.claimed_by, case.claimed_at, case.updated_at) == (
-        Status.CLAIMED, "cas-main", T0 + 5, T0 + 5)
+        Status.CLAIMED, "cas-main", T0 + G, T0 + G)
     assert [e.kind for e in server.cases.events(case_id)] == [EventKind.CLAIM]
 
 
@@ -206,15 +218,15 @@ def test_concurrent_double_claims_from_two_processes_have_exactly_one_winner(
 def test_add_event_records_encrypted_content_in_order(server: Server, staffed_home: StaffedHome) -> None:
     case_id = _enqueue(server, staffed_home, 1)
     note = _envelope(server, staffed_home, case_id, text=b"note")
-    first = server.cases.add_event(case_id, EventKind.NOTE, "cas-main", T0 + 10, note)
-    second = server.cases.add_event(case_id, EventKind.FOLLOW_UP, "cas-main", T0 + 20)
-    assert second > first
+    first = server.cases.add_event(case_id, EventKind.NOTE, "cas-main", T0 + G + 10, note)
+    second = server.cases.add_event(case_id, EventKind.FOLLOW_UP, "cas-main", T0 + 2 * G + 20)
+    assert first != second
     events = server.cases.events(case_id)
     assert [(e.id, e.kind, e.actor, e.created_at, e.envelope) for e in events] == [
-        (first, EventKind.NOTE, "cas-main", T0 + 10, note),
-        (second, EventKind.FOLLOW_UP, "cas-main", T0 + 20, None),
+        (first, EventKind.NOTE, "cas-main", T0 + G, note),
+        (second, EventKind.FOLLOW_UP, "cas-main", T0 + 2 * G, None),
     ]
-    assert server.cases.fetch(case_id).updated_at == T0 + 20
+    assert server.cases.fetch(case_id).updated_at == T0 + 2 * G
 
 
 @pytest.mark.parametrize("kind", [EventKind.CLAIM, EventKind.CLOSE, EventKind.REOPEN])
@@ -235,13 +247,13 @@ def test_add_event_to_unknown_case_is_refused(server: Server) -> None:
 def test_close_and_reopen_a_claimed_case(server: Server, staffed_home: StaffedHome) -> None:
     case_id = _enqueue(server, staffed_home, 1)
     server.cases.claim(case_id, "cas-main", T0 + 1)
-    server.cases.close(case_id, "cas-main", T0 + 2)
+    server.cases.close(case_id, "cas-main", T0 + G + 2)
     closed = server.cases.fetch(case_id)
-    assert (closed.status, closed.closed_at) == (Status.CLOSED, T0 + 2)
-    server.cases.reopen(case_id, "cas-main-2", T0 + 3)
+    assert (closed.status, closed.closed_at) == (Status.CLOSED, T0 + G)
+    server.cases.reopen(case_id, "cas-main-2", T0 + 2 * G + 3)
     reopened = server.cases.fetch(case_id)
     assert (reopened.status, reopened.claimed_by, reopened.closed_at, reopened.updated_at) == (
-        Status.CLAIMED, "cas-main", None, T0 + 3)
+        Status.CLAIMED, "cas-main", None, T0 + 2 * G)
     assert [e.kind for e in server.cases.events(case_id)] == [EventKind.CLAIM, EventKind.CLOSE, EventKind.REOPEN]
 
 
@@ -258,10 +270,10 @@ def test_transitions_that_make_no_sense_are_refused(server: Server, staffed_home
     fresh = _enqueue(server, staffed_home, 1)
     with pytest.raises(TransitionRefused):
         server.cases.reopen(fresh, "cas-main", T0 + 1)
-    server.cases.close(fresh, "cas-main", T0 + 2)
+    server.cases.close(fresh, "cas-main", T0 + G + 2)
     with pytest.raises(TransitionRefused):
-        server.cases.close(fresh, "cas-main", T0 + 3)
-    assert server.cases.fetch(fresh).closed_at == T0 + 2
+        server.cases.close(fresh, "cas-main", T0 + 2 * G + 3)
+    assert server.cases.fetch(fresh).closed_at == T0 + G
     assert [e.kind for e in server.cases.events(fresh)] == [EventKind.CLOSE]
     for operation in (server.cases.close, server.cases.reopen):
         with pytest.raises(CaseNotFound):
@@ -283,7 +295,7 @@ def test_every_write_leaves_one_audit_entry_without_content(server: Server, staf
         ("case.close", lambda: store.close(_case_id(1), "cas-main", T0 + 4)),
         ("case.reopen", lambda: store.reopen(_case_id(1), "cas-main-2", T0 + 5)),
         ("case.close", lambda: store.close(_case_id(1), "cas-main-2", T0 + 6)),
-        ("case.purged", lambda: store.purge_closed(closed_before=T0 + 7, quiet_since=None, now=T0 + 8)),
+        ("case.purged", lambda: store.purge_closed(closed_before=T0 + G, quiet_since=None, now=T0 + G)),
     ]
     for action, step in steps:
         before = store.audit_log()
@@ -293,7 +305,7 @@ def test_every_write_leaves_one_audit_entry_without_content(server: Server, staf
         assert [e.action for e in after[len(before):]] == [action]
         assert after[-1].case_id == _case_id(1)
     columns = [r[1] for r in server.db.conn.execute("PRAGMA table_info(audit)")]
-    assert columns == ["id", "at", "actor", "action", "case_id"]
+    assert columns == ["id", "at", "actor", "action", "case_id", "seq"]
     for row in server.db.conn.execute("SELECT * FROM audit"):
         assert all(isinstance(v, (int, str)) or v is None for v in row)
         assert all(len(v) <= 32 for v in row if isinstance(v, str))

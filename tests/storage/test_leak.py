@@ -145,7 +145,9 @@ def _work_the_queue(server: Server, staffed: StaffedHome, canaries: dict[str, st
     cases.close(ids[2], "cas-main", now)
     cases.close(ids[4], "cas-main", now)
     cases.reopen(ids[2], "cas-main", now)
-    purged = cases.purge_closed(closed_before=now + 1, quiet_since=now, now=now)
+    # Stored times are coarse: "closed before the next time bucket", "active in this one".
+    granularity = server.config.privacy.time_granularity_seconds
+    purged = cases.purge_closed(closed_before=now + granularity, quiet_since=now, now=now)
     assert purged == [ids[4]]
     views = StaffSession.start(server, staffed.staff["cas-main"], now).list()
     assert len(views) == 5 and all(v.state is ReadState.OK for v in views)

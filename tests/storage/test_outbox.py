@@ -82,7 +82,7 @@ def test_notice_erases_the_delivery_envelope_and_records_notified(server: Server
     now = int(time.time())
     item_id = _queue(server, staffed_home, case_id, now)
     store = OutboxStore(server.db)
-    store.retry_later(item_id, now + 33)  # an exact retry time must not survive the notice
+    store.retry_later(item_id, now + 3, 30)  # a retry time must not survive the notice
     assert store.notified(item_id, now + 40)
     item = _item(server, item_id)
     assert item is not None and item.delivery is None
