@@ -231,10 +231,13 @@ async def post_media(request: Request) -> JSONResponse:
 
 
 async def post_callback(request: Request) -> JSONResponse:
-    """POST /chats/{chat_id}/callback: the person presses an inline button."""
+    """POST /chats/{chat_id}/callback: the person presses an inline button (or, `forged`, sends any data)."""
     body = await _body(request)
     sandbox, world = _world(request)
     data = _text(body, "data", 64, required=True) or ""
+    forged = body.get("forged", False)
+    if not isinstance(forged, bool):
+        raise ControlError(400, "forged must be true or false")
     query_id, update_id = persons.press_button(
         sandbox,
         world,
@@ -242,6 +245,7 @@ async def post_callback(request: Request) -> JSONResponse:
         _int(body, "message_id", required=True) or 0,
         data,
         _int(body, "from_user_id"),
+        forged=forged,
     )
     return JSONResponse({"callback_query_id": query_id, "update_id": update_id}, status_code=201)
 
