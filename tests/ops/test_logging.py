@@ -89,13 +89,13 @@ def test_text_format_logs_an_exception_as_one_line_of_frames(restore_root: None)
 
 
 def test_a_library_exception_is_reduced_to_frames_too(restore_root: None) -> None:
-    """uvicorn, PTB and asyncio log with exc_info themselves: the handler's filter covers them."""
+    """PTB, uvicorn and asyncio log with exc_info themselves: the handler's filter covers them."""
     stream = io.StringIO()
     _json_logging(stream)
     try:
         json.loads('{"name": "Amira Secret"')
     except ValueError:
-        logging.getLogger("uvicorn.error").error("Exception in ASGI application", exc_info=True)
+        logging.getLogger("telegram.ext.Updater").error("Exception happened while polling", exc_info=True)
     (record,) = _lines(stream)
     assert "Amira" not in stream.getvalue()
     assert record["error"] == "JSONDecodeError"
