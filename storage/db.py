@@ -84,9 +84,9 @@ def connect(path: Path, key: DatabaseKey, *, read_only: bool = False, verify: bo
     except DatabaseError as err:
         code = sqlite_code(err)
         if code == SQLITE_CORRUPT:  # page 1 authenticated (so the key is right), the schema's pages did not
-            problem = _truncation(path, conn) or _damaged(path)
+            what = _truncation(path, conn) or _damaged(path)
             conn.close()
-            raise DatabaseDamaged(problem, _restore(path)) from err
+            raise DatabaseDamaged(what, _restore(path)) from err
         conn.close()
         if code != SQLITE_NOTADB:  # e.g. a full disk while creating the -wal or -shm file
             raise database_failure(err, path) from err

@@ -10,6 +10,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,14 +29,15 @@ def _files(root: Path) -> dict[str, tuple[bytes, int]]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def _report(root: Path) -> dict[str, object]:
+def _report(root: Path) -> dict[str, Any]:
     ran = waystation("doctor", "--home", root, "--json", "--no-network", env=TOKEN_ENV)
     assert "Traceback" not in ran.out + ran.err, str(ran)
-    return json.loads(ran.out)  # type: ignore[no-any-return]
+    report: dict[str, Any] = json.loads(ran.out)
+    return report
 
 
-def _findings(report: dict[str, object], check: str) -> list[dict[str, str]]:
-    return [f for f in report["findings"] if f["check"] == check]  # type: ignore[union-attr,index]
+def _findings(report: dict[str, Any], check: str) -> list[dict[str, str]]:
+    return [f for f in report["findings"] if f["check"] == check]
 
 
 @pytest.fixture
