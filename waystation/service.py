@@ -7,6 +7,7 @@ import base64
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -109,7 +110,10 @@ class Stopper:
 
 @contextmanager
 def stop_signals(stopper: Stopper) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to `stopper` while the bot runs."""
+    """Route SIGINT and SIGTERM to `stopper` while the bot runs (signals reach only the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stopper.request)
