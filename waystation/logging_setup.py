@@ -21,8 +21,8 @@ from typing import TextIO
 from storage.config import Config
 from storage.failures import describe_error
 
-# Not after a colon: `bot/app.py:73:a_long_function_name` is a code frame (storage.failures), not a token.
-TOKEN_PATTERN = re.compile(r"(?<![:\d])\d+:[A-Za-z0-9_-]{30,}")
+# Not after `.py:`: `bot/app.py:73:a_long_function_name` is a code frame (storage.failures), not a token.
+TOKEN_PATTERN = re.compile(r"(?<!\d)(?<!\.py:)\d+:[A-Za-z0-9_-]{30,}")
 # Six or more digits, alone or grouped by single spaces or dashes (references are 4-3-3-3-3).
 DIGITS_PATTERN = re.compile(r"\d(?:[ -]?\d){5,}")
 TOKEN_MARK = "[redacted-token]"

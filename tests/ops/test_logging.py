@@ -107,6 +107,7 @@ def test_code_frames_with_long_names_are_not_mistaken_for_tokens() -> None:
     frame = "bot/conversation.py:120:a_function_name_longer_than_thirty_characters"
     assert redact(frame) == frame
     assert TOKEN_MARK in redact(f"https://api.telegram.org/bot{TOKEN}/getMe")
+    assert TOKEN not in redact(f"token:{TOKEN}") and TOKEN.split(":")[1] not in redact(f"token:{TOKEN}")
 
 
 def test_the_filter_redacts_tokens_and_long_numbers_in_messages_and_arguments(restore_root: None) -> None:
