@@ -24,7 +24,7 @@ from telegram.warnings import PTBUserWarning
 from bot import texts
 from bot.alerts import on_it
 from bot.alertviews import ON_IT
-from bot.conversation import build_conversation, expired_button, media, send, unknown_command
+from bot.conversation import acknowledge, build_conversation, expired_button, media, send, unknown_command
 from bot.i18n import LANGUAGES
 from bot.processor import PerChatUpdateProcessor
 from bot.replies import INTERVAL_SECONDS, deliver_notices
@@ -34,6 +34,7 @@ from bot.schedule import schedule_alert_jobs
 from bot.volunteers import COMMAND as VOLUNTEER_COMMAND
 from bot.volunteers import volunteer_command
 from storage.db import DatabaseError
+from storage.failures import describe_error
 
 log = logging.getLogger("waystation.bot")
 Context = ContextTypes.DEFAULT_TYPE
@@ -74,11 +75,15 @@ async def track_and_limit(update: Update, context: Context) -> None:
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log what failed, never what was said."""
+    """Log where it failed (exception type and code frames), never what was said; answer a pressed button."""
     error = context.error
     runtime(context).count("errors")
-    log.error("update handling failed: %s (see the code path; no message content is logged)",
-              type(error).__name__ if error else "unknown error")
+    # The exception's message and locals are left out: they can quote what a person typed.
+    what = "update handling" if isinstance(update, Update) else "a scheduled job" if update is None else "an update"
+    log.error("%s failed: %s (no message content is logged)", what,
+              describe_error(error) if error is not None else "unknown error")
+    if isinstance(update, Update):
+        await acknowledge(update)  # whatever failed, the person's button does not spin on
 
 
 async def forget_history(context: Context) -> None:

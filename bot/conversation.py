@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram.error import TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -83,14 +83,26 @@ async def show(update: Update, context: Context, text: str, markup: InlineKeyboa
         try:
             await query.edit_message_text(text, reply_markup=markup)
             return
-        except BadRequest:
-            pass  # the message is gone or unchanged: fall through to a fresh one
+        except TelegramError:
+            # Gone, unchanged, too old to edit, or the edit failed on the way (network, server):
+            # any failure falls through to a fresh message, so nobody is left on a dead screen.
+            pass
     await send(update, context, text, markup)
 
 
+async def acknowledge(update: Update) -> None:
+    """Answer a pressed button (its spinner stops); one already answered or too old is no error."""
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        await query.answer()
+    except TelegramError:
+        pass  # answered before (e.g. by the error handler) or expired: the next screen still comes
+
+
 async def _ack(update: Update) -> None:
-    if update.callback_query is not None:
-        await update.callback_query.answer()
+    await acknowledge(update)
 
 
 def _minutes(rt: Runtime, seconds: int) -> int:
@@ -163,9 +175,11 @@ def _current(context: Context) -> Any:
 async def choice_button(update: Update, context: Context) -> int:
     """A choice answer; a button of another question is ignored."""
     await _ack(update)
-    _, question_id, option_id = (update.callback_query.data or "::").split(":", 2)  # type: ignore[union-attr]
+    # Callback data comes from the person's client and can be anything: parsed, never trusted.
+    data = update.callback_query.data if update.callback_query is not None else None
+    question_id, sep, option_id = (data or "").removeprefix(S.ANSWER).partition(":")
     question = _current(context)
-    if question.id != question_id or question.option(option_id) is None:
+    if not sep or question.id != question_id or question.option(option_id) is None:
         return QUESTION
     _data(context)[ANSWERS][question.id] = (option_id, question.option(option_id).label)
     return await _advance(update, context)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NewType
 
+import nacl.encoding
+import nacl.hash
 import nacl.pwhash
 import nacl.utils
 
@@ -20,6 +22,8 @@ CaseReference = NewType("CaseReference", str)
 DIGITS = 16
 PEPPER_SIZE = nacl.pwhash.argon2id.SALTBYTES
 _GROUPS = (4, 3, 3, 3, 3)
+_CHECK_PERSON = b"ws-pepper-check"
+PEPPER_CHECK_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,14 @@ def hash_reference(reference: str, pepper: bytes, cost: ReferenceCost = REFERENC
         raise ValueError(f"pepper must be {PEPPER_SIZE} bytes")
     digits = normalise_reference(reference).encode("ascii")
     return nacl.pwhash.argon2id.kdf(32, digits, pepper, cost.opslimit, cost.memlimit)
+
+
+def pepper_check(pepper: bytes) -> bytes:
+    """A check value of the pepper (BLAKE2b keyed with it, over nothing): tells a damaged pepper from the right one.
+
+    It reveals nothing that helps find the pepper (a keyed hash of a 16-byte random key).
+    """
+    if len(pepper) != PEPPER_SIZE:
+        raise ValueError(f"pepper must be {PEPPER_SIZE} bytes")
+    return nacl.hash.blake2b(b"", key=pepper, person=_CHECK_PERSON, digest_size=PEPPER_CHECK_SIZE,
+                             encoder=nacl.encoding.RawEncoder)

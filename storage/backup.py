@@ -55,7 +55,15 @@ from crypto.errors import CryptoError, RosterRejected
 from crypto.keys import load_identity
 from crypto.roster import Roster, load_roster
 from storage.config import load_config
-from storage.db import DatabaseError, DatabaseKey, connect
+from storage.db import (
+    SQLITE_FULL,
+    DatabaseError,
+    DatabaseKey,
+    connect,
+    database_failure,
+    require_nonempty,
+    sqlite_code,
+)
 from storage.errors import StorageError
 from storage.files import fsync_dir, make_private_dir
 from storage.home import Home
@@ -278,7 +286,8 @@ def roster_admin_keys(home: Home, now: int) -> list[PublicKey]:
 
 def export_database(db_path: Path, key: DatabaseKey, dest: Path) -> Snapshot:
     """Copy the live database to `dest`, under the same key, as one consistent snapshot."""
-    conn = connect(db_path, key)
+    require_nonempty(db_path)
+    conn = connect(db_path, key, verify=True)  # a damaged database is refused, not backed up
     try:
         conn.execute("ATTACH DATABASE ? AS backup KEY ?", (str(dest), _raw_key_text(key)))
         try:
@@ -298,7 +307,9 @@ def export_database(db_path: Path, key: DatabaseKey, dest: Path) -> Snapshot:
         finally:
             conn.execute("DETACH DATABASE backup")
     except DatabaseError as err:
-        raise StorageError(f"could not export the database: {err}") from err
+        # A full disk is where the copy goes; any other failure is the live database's.
+        where = dest.parent if sqlite_code(err) == SQLITE_FULL else db_path
+        raise StorageError(f"could not export the database: {database_failure(err, where)}") from err
     finally:
         conn.close()
     return Snapshot(schema_version, cases)

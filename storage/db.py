@@ -8,11 +8,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NewType
+from urllib.parse import quote
 
 import nacl.utils
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from storage.errors import DatabaseKeyRejected, DatabaseMissing, SchemaTooNew, StorageError
+from storage.errors import (
+    DatabaseDamaged,
+    DatabaseKeyRejected,
+    DatabaseMissing,
+    DatabaseWriteFailed,
+    SchemaTooNew,
+    StorageError,
+)
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger("waystation.db")
@@ -54,9 +62,33 @@ def _key_pragma(key: DatabaseKey) -> str:
     return f"PRAGMA key = \"x'{key.hex()}'\""
 
 
-def connect(path: Path, key: DatabaseKey) -> Connection:
-    """Open and unlock a connection with our pragmas, without touching the schema."""
-    conn = sqlcipher.connect(str(path), isolation_level=None, timeout=10.0)
+# SQLite's primary result codes (the low byte of an extended code) that a person can act on.
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CORRUPT = 5, 6, 8, 10, 11
+SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 13, 14, 26
+
+
+def _restore(path: Path | str) -> str:
+    home = f" --home {Path(path).parent}" if isinstance(path, Path) else ""
+    return f"stop the bot, run 'waystation doctor{home}' and restore the newest backup"
+
+
+def connect(path: Path, key: DatabaseKey, *, read_only: bool = False, verify: bool = False) -> Connection:
+    """Open and unlock a connection with our pragmas, without touching the schema.
+
+    `read_only` opens the file so that SQLite cannot write to it (for doctor). `verify` reads
+    every page before anything is written and raises DatabaseDamaged if one is missing or does
+    not decrypt and authenticate (a truncated or overwritten file).
+    """
+    if read_only:
+        # Without a WAL beside it (the bot is stopped) the file is opened immutable: SQLite then
+        # takes no lock and creates no -wal or -shm file. With one, read-only still reads the
+        # bot's newest commits from the WAL and never writes the database.
+        wal = path.with_name(path.name + "-wal")
+        flag = "mode=ro" if wal.exists() else "immutable=1"
+        conn = sqlcipher.connect(f"file:{quote(str(path.absolute()))}?{flag}", uri=True,
+                                 isolation_level=None, timeout=10.0)
+    else:
+        conn = sqlcipher.connect(str(path), isolation_level=None, timeout=10.0)
     try:
         # SQLCipher would print HMAC failures of a wrong key to stderr; the typed error below says it once.
         conn.execute("PRAGMA cipher_log_level = NONE")
@@ -64,12 +96,31 @@ def connect(path: Path, key: DatabaseKey) -> Connection:
         # The first read proves the key; until it succeeds nothing is written.
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except DatabaseError as err:
+        code = sqlite_code(err)
+        if code == SQLITE_CORRUPT:  # page 1 authenticated (so the key is right), the schema's pages did not
+            what = _truncation(path, conn) or _damaged(path)
+            conn.close()
+            raise DatabaseDamaged(what, _restore(path)) from err
         conn.close()
+        if code != SQLITE_NOTADB:  # e.g. a full disk while creating the -wal or -shm file
+            raise database_failure(err, path) from err
+        # A damaged first page cannot be told from a wrong key: both fail page 1's authentication.
         raise DatabaseKeyRejected(
-            f"the database key does not open {path}: check secrets/db.key, "
-            "WAYSTATION_DB_KEY or the systemd credential"
+            f"the database key does not open {path} (or the file's first page is damaged): check "
+            "secrets/db.key, WAYSTATION_DB_KEY or the systemd credential; if the key is right, "
+            "restore the newest backup"
         ) from err
+    try:
+        problem = damage(path, conn) if verify else None
+    except BaseException:
+        conn.close()
+        raise
+    if problem is not None:
+        conn.close()
+        raise DatabaseDamaged(problem, _restore(path))
     for pragma in PRAGMAS:
+        if read_only and "journal_mode" in pragma:
+            continue  # setting the journal mode may write the file header
         conn.execute(pragma)
     return conn
 
@@ -92,6 +143,73 @@ def fresh_row_id(conn: Connection, table: str, column: str = "rowid") -> int:
         candidate = random_row_id()
         if conn.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", (candidate,)).fetchone() is None:
             return candidate
+
+
+def damage(path: Path, conn: Connection) -> str | None:
+    """What is wrong with an unlocked database file (truncated, overwritten), or None if every page reads.
+
+    SQLCipher authenticates each page with its own MAC, so `quick_check`, which reads every page
+    of every table and index, finds any page that was cut off or changed.
+    """
+    try:
+        truncated = _truncation(path, conn)
+        if truncated is not None:
+            return truncated
+        result = conn.execute("PRAGMA quick_check").fetchall()
+    except DatabaseError:
+        return _damaged(path)
+    if result != [("ok",)]:
+        return f"{path} fails its integrity check ({len(result)} problems)"
+    return None
+
+
+def _truncation(path: Path, conn: Connection) -> str | None:
+    # cipher_page_size is a setting of the connection: reading it reads nothing from the file.
+    page = int(conn.execute("PRAGMA cipher_page_size").fetchone()[0])
+    size = path.stat().st_size
+    if page > 0 and size % page:
+        return f"{path} is truncated ({size} bytes is not a whole number of {page}-byte pages)"
+    return None
+
+
+def _damaged(path: Path) -> str:
+    return f"{path} is damaged (truncated or overwritten: some pages do not decrypt and verify)"
+
+
+def require_nonempty(path: Path) -> None:
+    """Raise DatabaseMissing or DatabaseDamaged unless `path` is a non-empty file; never creates it."""
+    if not path.is_file():
+        raise DatabaseMissing(f"no database at {path}: run 'waystation init' or check --home")
+    if path.stat().st_size == 0:
+        raise DatabaseDamaged(f"{path} is empty (0 bytes)", "restore the newest backup, or check --home")
+
+
+def sqlite_code(err: Exception) -> int:
+    """SQLite's primary result code of an error from sqlcipher3 (0 if it has none)."""
+    return int(getattr(err, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+def database_failure(err: Exception, path: Path | str = "the database") -> StorageError:
+    """A typed error that says what to do, for a SQLite failure met while using the database.
+
+    Names only SQLite's error code, never its message, which can quote values of a statement.
+    """
+    code = sqlite_code(err)
+    name = str(getattr(err, "sqlite_errorname", "") or type(err).__name__)
+    if code == SQLITE_FULL:
+        return DatabaseWriteFailed(f"the disk holding {path} is full: nothing was saved; free space "
+                                   "on it (df -h) and run the command again")
+    if code == SQLITE_IOERR:
+        return DatabaseWriteFailed(f"reading or writing {path} failed ({name}): the disk may be full "
+                                   "or failing; check 'df -h' and 'dmesg', then run 'waystation doctor' on this home")
+    if code in (SQLITE_READONLY, SQLITE_CANTOPEN):
+        return DatabaseWriteFailed(f"{path} cannot be written ({name}): check that the file system is "
+                                   "mounted read-write and that the home belongs to the user running this")
+    if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
+        return DatabaseDamaged(f"{path} is damaged ({name})", _restore(path))
+    if code in (SQLITE_BUSY, SQLITE_LOCKED):
+        return StorageError(f"{path} is busy ({name}): another process holds it; try again in a moment")
+    return StorageError(f"{path} failed ({name}): run 'waystation doctor' on this home")
 
 
 class Database:
@@ -117,16 +235,15 @@ class Database:
     @classmethod
     def open(cls, path: Path, key: DatabaseKey, *, create: bool = False, granularity: int = 1) -> Database:
         """Open (or, with create, make) the database and migrate it to the current schema."""
-        if not create and not path.exists():
-            raise DatabaseMissing(f"no database at {path}: run 'waystation init' or check --home")
-        if not create and path.stat().st_size == 0:
-            raise DatabaseMissing(f"{path} is empty: restore it from a backup, or check --home")
+        if not create:
+            require_nonempty(path)
         if create and path.exists():
             raise StorageError(f"refusing to create {path}: it already exists")
         if create:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             os.close(fd)
-        db = cls(path, connect(path, key), granularity)
+        # Every page is read before the first write, so no command writes into a damaged file.
+        db = cls(path, connect(path, key, verify=not create), granularity)
         try:
             db._migrate()
         except BaseException:

@@ -20,13 +20,13 @@ from crypto.keys import load_identity
 from crypto.roster import Role, Roster, load_roster
 from storage.backup import database_in_use
 from storage.config import Config, load_config
-from storage.db import Connection, Database, DatabaseError, connect
+from storage.db import Connection, Database, DatabaseError, connect, damage, database_failure
 from storage.deletions import DeletionStore
-from storage.errors import StorageError
-from storage.home import Home
+from storage.errors import DatabaseDamaged, DatabaseKeyMissing, DatabaseKeyRejected, StorageError
+from storage.home import PEPPER_CHECK_KEY, Home
 from storage.rekey import load_previous_bot_keys, pending_key_path
 from storage.schema import SCHEMA_VERSION
-from storage.server import ROSTER_SERIAL_KEY
+from storage.server import ROSTER_SERIAL_KEY, pepper_matches
 
 WEEK = 7 * 86_400
 CLOCK_YEARS = range(2024, 2101)
@@ -109,9 +109,12 @@ def diagnose(root: Path, now: int, environ: Mapping[str, str] = os.environ) -> t
     check_secrets(home, report)
     conn = check_database(home, report, environ)
     try:
+        check_pepper(home, report, conn)
         check_roster(home, report, config, conn, now)
         check_clock(report, conn, now)
         check_deletions(report, conn, now)
+    except DatabaseError as err:  # a page that fails only now: reported, never a traceback
+        _unreadable(report, home, err)
     finally:
         if conn is not None:
             conn.close()
@@ -176,38 +179,88 @@ def check_secrets(home: Home, report: Report) -> None:
 
 
 def check_database(home: Home, report: Report, environ: Mapping[str, str]) -> Connection | None:
-    """The key opens the database, its schema is known, and its pages are sound."""
+    """The key opens the database, its schema is known, and every page is there and authentic.
+
+    The file is opened read-only (immutable while the bot is stopped): a doctor that wrote a
+    header into an empty file would then pass it, with the roster's serial gone.
+    """
     report.ran("database")
     if not home.db_path.is_file():
-        report.error("database", f"no database at {home.db_path}", "restore the home from a backup")
+        report.error("database", f"no database at {home.db_path}", "restore the home from a backup; check --home")
+        return None
+    if home.db_path.stat().st_size == 0:
+        report.error("database", f"{home.db_path} is empty (0 bytes): its cases, audit and roster serial are gone",
+                     "stop the bot and restore waystation.db from the newest backup")
         return None
     try:
         key = home.db_key(environ)
-        conn = connect(home.db_path, key)
-    except StorageError as err:
+        conn = connect(home.db_path, key, read_only=True)
+    except DatabaseDamaged as err:
+        report.error("database", err.problem, "stop the bot and restore waystation.db from the newest backup")
+        return None
+    except (DatabaseKeyMissing, DatabaseKeyRejected) as err:
         report.error("database", str(err),
                      "use the key that belongs to this database (a backup holds it), or restore from a backup")
         return None
+    except StorageError as err:  # the disk, not the file: full, failing, read-only
+        report.error("database", "the database could not be opened", str(err))
+        return None
+    problem = damage(home.db_path, conn)
+    if problem is not None:
+        conn.close()
+        report.error("database", problem, "stop the bot and restore waystation.db from the newest backup")
+        return None
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            report.error("database", f"the database has schema version {version}, newer than this "
-                         f"Waystation ({SCHEMA_VERSION})", "upgrade Waystation before starting the bot")
-        elif version < SCHEMA_VERSION:
-            report.warning("database", f"the database has schema version {version}; this Waystation "
-                           f"migrates it to {SCHEMA_VERSION} when the bot starts",
-                           "take a backup first ('waystation backup')")
-        if conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
-            report.error("database", "the database fails its integrity check",
-                         "stop the bot and restore from the newest backup")
     except DatabaseError as err:
-        report.error("database", f"the database cannot be read ({err})", "restore from the newest backup")
         conn.close()
+        _unreadable(report, home, err)
         return None
     if version > SCHEMA_VERSION:
+        report.error("database", f"the database has schema version {version}, newer than this "
+                     f"Waystation ({SCHEMA_VERSION})", "upgrade Waystation before starting the bot")
+    elif version == 0:
+        report.error("database", "the database holds no Waystation tables (schema version 0): it is not "
+                     "this home's database, or it was made anew", "restore waystation.db from the newest backup")
+    elif version < SCHEMA_VERSION:
+        report.warning("database", f"the database has schema version {version}; this Waystation "
+                       f"migrates it to {SCHEMA_VERSION} when the bot starts",
+                       "take a backup first ('waystation backup')")
+    if version > SCHEMA_VERSION or version == 0:
         conn.close()
         return None
     return conn
+
+
+def _unreadable(report: Report, home: Home, err: Exception) -> None:
+    """A SQLite failure while reading the database, as a finding that says what to do."""
+    failure = database_failure(err, home.db_path)
+    if isinstance(failure, DatabaseDamaged):
+        report.error("database", failure.problem, "stop the bot and restore waystation.db from the newest backup")
+    else:
+        report.error("database", f"the database could not be read ({type(err).__name__})", str(failure))
+
+
+def check_pepper(home: Home, report: Report, conn: Connection | None) -> None:
+    """The reference pepper matches the check value recorded in the database."""
+    report.ran("pepper")
+    if conn is None:
+        return
+    try:
+        pepper = home.pepper()
+    except StorageError:
+        return  # missing or malformed: check_secrets said so
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (PEPPER_CHECK_KEY,)).fetchone()
+    if row is None:
+        report.warning("pepper", "no check value of secrets/reference_pepper is recorded yet (a home made before "
+                       "this version): a damaged pepper cannot be detected until it is",
+                       "nothing to do: the bot records it when it starts while no case is stored, or the first "
+                       "time a person's follow-up matches their case")
+    elif not pepper_matches(pepper, str(row[0])):
+        report.error("pepper", f"{home.pepper_path} does not match this database's check value: people's "
+                     "follow-ups and volunteer codes would match nothing, silently",
+                     "restore secrets/reference_pepper from the backup that holds this database; "
+                     "the bot refuses to start until then")
 
 
 def check_roster(home: Home, report: Report, config: Config | None, conn: Connection | None, now: int) -> None:
@@ -231,6 +284,11 @@ def check_roster(home: Home, report: Report, config: Config | None, conn: Connec
     if conn is not None:
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (ROSTER_SERIAL_KEY,)).fetchone()
         serial = int(row[0]) if row else 0
+        if row is None:
+            report.warning("roster", "the database has no record of the roster's serial (it is new, or was "
+                           "replaced): an older roster would not be refused",
+                           "if waystation.db was replaced by mistake, restore the newest backup; otherwise the "
+                           "bot records the serial when it next reads the roster")
     try:
         roster = load_roster(home.roster_path.read_bytes(), trusted_admins=admins, now=now, min_serial=serial)
     except CryptoError as err:

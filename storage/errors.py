@@ -27,6 +27,19 @@ class DatabaseMissing(StorageError, FileNotFoundError):
     """The database file does not exist."""
 
 
+class DatabaseDamaged(StorageError, RuntimeError):
+    """The database file is empty, truncated or corrupt; it was not written to."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}; it was not changed: {fix}")
+        self.problem = problem
+        self.fix = fix
+
+
+class DatabaseWriteFailed(StorageError, OSError):
+    """The database could not be written or read: disk full, read-only or failing; nothing was saved."""
+
+
 class SchemaTooNew(StorageError, RuntimeError):
     """The database was written by a newer Waystation; this code refuses to touch it."""
 

@@ -24,6 +24,8 @@ def add_follow_up(server: Server, ref_hash: bytes, text: str, language: str, now
     case_id = server.cases.find_by_reference(ref_hash)
     if case_id is None:
         return None
+    # A stored hash matched: the pepper is proven right, so a home made before check values may record one.
+    server.record_pepper_check(proven=True)
     case = server.cases.fetch(case_id)
     try:
         members = server.roster(now).caseworkers_for(case.queue, now)

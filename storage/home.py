@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +25,16 @@ from nacl.signing import VerifyKey
 from crypto.encoding import b64, unb64
 from crypto.errors import CryptoError
 from crypto.keys import Identity, dump_identity
-from crypto.reference import PEPPER_SIZE
+from crypto.reference import PEPPER_SIZE, pepper_check
 from storage.config import DEFAULT_CONFIG
-from storage.db import KEY_SIZE, Database, DatabaseKey
+from storage.db import KEY_SIZE, Database, DatabaseError, DatabaseKey, database_failure
 from storage.errors import DatabaseKeyMissing, DatabaseKeyRejected, HomeInvalid, StorageError
 from storage.files import make_private_dir, replace, write_new
 
 DB_KEY_ENV = "WAYSTATION_DB_KEY"
 DB_KEY_CREDENTIAL = "waystation-db-key"
+#: meta key of the pepper's check value (crypto.reference.pepper_check), hex.
+PEPPER_CHECK_KEY = "pepper_check"
 
 
 @dataclass(frozen=True)
@@ -100,11 +103,14 @@ class Home:
         return _parse_hex_key(text, str(self.db_key_path))
 
     def pepper(self) -> bytes:
-        """The per-server salt of reference hashes."""
+        """The per-server salt of reference hashes (its check value is verified by Server.pepper)."""
         try:
-            return bytes.fromhex(self.pepper_path.read_text(encoding="ascii").strip())
-        except (FileNotFoundError, ValueError) as err:
+            pepper = bytes.fromhex(self.pepper_path.read_text(encoding="ascii").strip())
+        except (OSError, ValueError) as err:
             raise HomeInvalid(f"{self.pepper_path} is missing or damaged") from err
+        if len(pepper) != PEPPER_SIZE:
+            raise HomeInvalid(f"{self.pepper_path} is damaged: it must hold {PEPPER_SIZE * 2} hex characters")
+        return pepper
 
     def trusted_admins(self) -> list[VerifyKey]:
         """Admin keys pinned as the roster's trust anchor."""
@@ -156,7 +162,8 @@ def init_home(root: Path) -> Home:
     home = Home(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise HomeInvalid(f"{root} already exists and is not empty: refusing to overwrite it")
-    if not root.exists():
+    created = not root.exists()
+    if created:
         make_private_dir(root)
     os.chmod(root, 0o700)
     try:
@@ -164,9 +171,26 @@ def init_home(root: Path) -> Home:
         write_new(home.config_path, DEFAULT_CONFIG.encode("utf-8"))
         key = DatabaseKey(nacl.utils.random(KEY_SIZE))
         write_new(home.db_key_path, key.hex().encode("ascii") + b"\n")
-        write_new(home.pepper_path, nacl.utils.random(PEPPER_SIZE).hex().encode("ascii") + b"\n")
+        pepper = nacl.utils.random(PEPPER_SIZE)
+        write_new(home.pepper_path, pepper.hex().encode("ascii") + b"\n")
         write_new(home.bot_identity_path, dump_identity(Identity.generate("bot"), None))
-        Database.open(home.db_path, key, create=True).close()
-    except OSError as err:
-        raise StorageError(f"could not create the home at {root}: {err.strerror}") from err
+        with Database.open(home.db_path, key, create=True) as db, db.transaction() as conn:
+            db.set_meta(conn, PEPPER_CHECK_KEY, pepper_check(pepper).hex())
+    except (OSError, DatabaseError, StorageError) as err:
+        # Everything in the home was made just now (it was new or empty): a half-made home is removed,
+        # so that running init again after fixing the cause (a full disk, say) works.
+        if created:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            for child in list(root.iterdir()):
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        if isinstance(err, DatabaseError):
+            why = str(database_failure(err, home.db_path))
+        else:
+            why = (err.strerror if isinstance(err, OSError) else None) or str(err)
+        raise StorageError(f"could not create the home at {root} ({why}); nothing was left behind: "
+                           "fix the cause and run 'waystation init' again") from err
     return home

@@ -248,5 +248,5 @@ def submit(server: Server, request: Request, now: int, queue: str | None = None)
     queue = queue or server.config.queues.default
     recipients = recipients_for(server, queue, now)
     sealed = seal_request(request, queue=queue, recipients=recipients, bot=server.bot_identity(),
-                          pepper=server.home.pepper(), now=now)
+                          pepper=server.pepper(), now=now)
     return store_sealed(server, sealed, now)

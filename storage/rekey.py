@@ -41,7 +41,7 @@ from crypto.keys import (
     load_identity,
 )
 from storage.backup import require_stopped
-from storage.db import KEY_SIZE, DatabaseError, DatabaseKey, connect
+from storage.db import KEY_SIZE, DatabaseError, DatabaseKey, connect, require_nonempty
 from storage.errors import DatabaseKeyRejected, HomeInvalid, StorageError
 from storage.files import fsync_dir, replace, write_new
 from storage.home import DB_KEY_CREDENTIAL, DB_KEY_ENV, Home
@@ -175,8 +175,11 @@ def rotate_db_key(home: Home, key_file: Path, environ: Mapping[str, str] = os.en
     if recovered is not Recovery.NONE:
         return recovered
     old = _read_key(key_file)
-    if not _opens(home.db_path, old):
-        raise DatabaseKeyRejected(f"the key in {key_file} does not open {home.db_path}: nothing was changed")
+    require_nonempty(home.db_path)
+    try:  # a damaged file is named as such (DatabaseDamaged), not blamed on the key
+        connect(home.db_path, old, verify=True).close()
+    except DatabaseKeyRejected as err:
+        raise DatabaseKeyRejected(f"the key in {key_file} does not open {home.db_path}: nothing was changed") from err
     new = stage_new_key(key_file)
     try:
         rekey_database(home.db_path, old, new)

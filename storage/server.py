@@ -7,20 +7,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nacl.bindings import sodium_memcmp
 from nacl.signing import VerifyKey
 
 from crypto.errors import CryptoError, RosterRejected
 from crypto.keys import Identity, load_identity
+from crypto.reference import pepper_check
 from crypto.roster import Roster, load_roster
 from storage.cases import CaseStore
 from storage.config import Config, load_config
 from storage.db import Database
 from storage.errors import HomeInvalid, RosterUnavailable
 from storage.files import replace
-from storage.home import Home
+from storage.home import PEPPER_CHECK_KEY, Home
 from storage.rekey import previous_bot_verify_keys
 
 ROSTER_SERIAL_KEY = "roster_serial"
+
+
+def pepper_matches(pepper: bytes, stored: str) -> bool:
+    """Whether `pepper` has the check value `stored` (hex, from the meta table)."""
+    try:
+        expected = bytes.fromhex(stored)
+    except ValueError:
+        return False
+    return bool(sodium_memcmp(pepper_check(pepper), expected))
 
 
 @dataclass
@@ -54,6 +65,39 @@ class Server:
             except (OSError, CryptoError) as err:
                 raise HomeInvalid(f"{self.home.bot_identity_path} is missing or damaged") from err
         return self._bot
+
+    def pepper(self) -> bytes:
+        """The reference pepper, refused if it does not match the check value recorded in the database.
+
+        A damaged pepper would make every follow-up and volunteer code match nothing, silently:
+        a person is answered the same whether their reference matched or not.
+        """
+        pepper = self.home.pepper()
+        stored = self.db.meta(PEPPER_CHECK_KEY)
+        if stored is not None and not pepper_matches(pepper, stored):
+            raise HomeInvalid(f"{self.home.pepper_path} does not match this database (its check value differs): "
+                              "restore secrets/reference_pepper from the backup that holds this database")
+        return pepper
+
+    def record_pepper_check(self, *, proven: bool = False) -> bool:
+        """Record the pepper's check value if none is, when that cannot enshrine a damaged pepper.
+
+        Safe when nothing hashed with a pepper is stored yet (whatever pepper is there now is the
+        one every hash will use), or when `proven`: a stored hash was just matched with it.
+        Returns whether a value was recorded. Homes made by `init` have one from the start.
+        """
+        if self.db.meta(PEPPER_CHECK_KEY) is not None:
+            return False
+        pepper = self.home.pepper()
+        if not proven:
+            hashed = self.db.conn.execute(
+                "SELECT (SELECT count(*) FROM cases WHERE ref_hash IS NOT NULL)"
+                " + (SELECT count(*) FROM volunteer_invites)").fetchone()[0]
+            if hashed:
+                return False
+        with self.db.transaction() as conn:
+            self.db.set_meta(conn, PEPPER_CHECK_KEY, pepper_check(pepper).hex())
+        return True
 
     def trusted_bot_keys(self) -> list[VerifyKey]:
         """Keys whose envelopes staff accept: the bot's current key, then those retired by rotate-bot-key."""

@@ -99,7 +99,7 @@ def volunteers_invite(home: Path, admin_key: Path, queues: tuple[str, ...], tier
                             admin_notices, _quiet(quiet, timezone, None))
         code = new_invite_code()
         expires = t + (valid_hours or server.config.alerts.invite_valid_hours) * HOUR
-        VolunteerStore(server.db).create_invite(hash_code(normalise_code(code) or "", server.home.pepper()),
+        VolunteerStore(server.db).create_invite(hash_code(normalise_code(code) or "", server.pepper()),
                                                 settings, admin, t, expires)
     if as_json:
         print_json({"code": code, "queues": list(settings.queues), "tier": settings.tier, "expires": expires})

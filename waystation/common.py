@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -16,7 +17,9 @@ from crypto.errors import CryptoError, PassphraseRejected
 from crypto.keys import Identity, identity_is_locked, load_identity
 from bot.errors import BotError
 from staff.errors import StaffError
+from storage.db import DatabaseError, database_failure
 from storage.errors import StorageError
+from storage.failures import describe_error
 from storage.server import Server
 
 PASSPHRASE_ENV = "WAYSTATION_PASSPHRASE"
@@ -31,17 +34,42 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 USER_ERRORS: tuple[type[BaseException], ...] = (CryptoError, StorageError, StaffError, BotError)
 
 
+# What a person can do about a failed file operation, by errno.
+OS_FIXES: dict[int, str] = {
+    errno.ENOSPC: "free space on that file system ('df -h') and run the command again",
+    errno.EDQUOT: "free space within the disk quota and run the command again",
+    errno.ENOENT: "check the path (and --home); restore the file from a backup if it should be there",
+    errno.EACCES: "run the command as the user that owns the home, or fix the file's owner and mode",
+    errno.EPERM: "run the command as the user that owns the home, or fix the file's owner and mode",
+    errno.EROFS: "the file system is mounted read-only: remount it read-write",
+    errno.EIO: "the disk reported an I/O error: check it ('dmesg') before anything else",
+}
+
+
+def os_error_line(err: OSError) -> str:
+    """One line for a failed file operation: what failed, where, and what to do."""
+    where = f": {err.filename}" if err.filename else ""
+    fix = OS_FIXES.get(err.errno or 0)
+    return f"{err.strerror or type(err).__name__}{where}" + (f"; {fix}" if fix else "")
+
+
 class FriendlyGroup(click.Group):
-    """A click group that turns our typed errors into one line and a non-zero exit."""
+    """A click group that turns every failure into one `Error:` line and a non-zero exit, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
         except USER_ERRORS as err:
             raise click.ClickException(str(err)) from err
+        except DatabaseError as err:  # met while using an opened database: full disk, damaged page, lock
+            raise click.ClickException(str(database_failure(err))) from err
         except OSError as err:
-            where = f": {err.filename}" if err.filename else ""
-            raise click.ClickException(f"{err.strerror or err}{where}") from err
+            raise click.ClickException(os_error_line(err)) from err
+        except Exception as err:  # noqa: BLE001 - a bug: where it is, never its message (which may quote data)
+            raise click.ClickException(f"internal error ({describe_error(err)}); nothing more is shown because "
+                                       "an error message can quote private data: please report this line") from err
 
 
 def now() -> int:

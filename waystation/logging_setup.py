@@ -5,6 +5,8 @@ Never message text, names, usernames or chat ids: the code that logs is written 
 (docs/operations.md). `RedactingFilter` is only the last line of defence behind that rule:
 it blanks anything shaped like a bot token (libraries put the token in request URLs) and
 any long run of digits (chat and user ids, people's case references, phone numbers).
+A logged exception, ours or a library's, is written as its type and code frames only
+(storage.failures): its message and the traceback's source lines could quote a person.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import time
 from typing import TextIO
 
 from storage.config import Config
+from storage.failures import describe_error
 
-TOKEN_PATTERN = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
+# Not after `.py:`: `bot/app.py:73:a_long_function_name` is a code frame (storage.failures), not a token.
+TOKEN_PATTERN = re.compile(r"(?<!\d)(?<!\.py:)\d+:[A-Za-z0-9_-]{30,}")
 # Six or more digits, alone or grouped by single spaces or dashes (references are 4-3-3-3-3).
 DIGITS_PATTERN = re.compile(r"\d(?:[ -]?\d){5,}")
 TOKEN_MARK = "[redacted-token]"
@@ -35,13 +39,13 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites every record's message (and traceback) through `redact`; drops nothing."""
+    """Rewrites every record's message through `redact`, and its exception as type and frames; drops nothing."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage())
         record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = describe_error(record.exc_info[1])
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         if record.stack_info:
@@ -59,10 +63,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["error"] = record.exc_info[0].__name__
+        if record.exc_info and record.exc_info[1] is not None:
+            if not record.exc_text:  # the filter has already written it (type and frames, redacted)
+                record.exc_text = redact(describe_error(record.exc_info[1]))
+            entry["error"] = type(record.exc_info[1]).__name__
         if record.exc_text:
             entry["traceback"] = record.exc_text
         # json.dumps escapes newlines, so one record is always exactly one line.

@@ -6,8 +6,11 @@ import asyncio
 import base64
 import logging
 import os
+import signal
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import nacl.utils
@@ -35,6 +38,7 @@ from waystation.metrics import Counters, metrics_route
 
 log = logging.getLogger("waystation.service")
 ALLOWED_UPDATES = ["message", "callback_query"]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def webhook_secret(server: Server) -> str:
@@ -66,15 +70,90 @@ async def health(_: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: `serve` owns SIGINT and SIGTERM.
+
+    uvicorn's handlers re-raise the signal once it has shut down; for SIGTERM (what systemd and
+    container runtimes send) the default action then kills the process before our shutdown ran.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Stopper:
+    """SIGINT and SIGTERM ask for one orderly stop; a second signal stops without waiting for connections."""
+
+    def __init__(self, task: asyncio.Task[None]) -> None:
+        self.requested = False
+        self._task = task
+        self._asgi: uvicorn.Server | None = None
+
+    def request(self) -> None:
+        """A stop signal arrived."""
+        if self._asgi is None:
+            self.requested = True
+            self._task.cancel()  # still starting up (or blocked on the Bot API): stop that at once
+            return
+        if self.requested:
+            self._asgi.force_exit = True
+        self.requested = True
+        self._asgi.should_exit = True
+
+    def serving(self, asgi: uvicorn.Server) -> None:
+        """From now on a stop ends the ASGI server, whose return runs the shutdown path."""
+        self._asgi = asgi
+        if self.requested:
+            asgi.should_exit = True
+
+
+@contextmanager
+def stop_signals(stopper: Stopper) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to `stopper` while the bot runs (signals reach only the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopper.request)
+    try:
+        yield
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
 async def serve(home: Path, environ: Mapping[str, str] = os.environ, extra_routes: list[BaseRoute] | None = None) -> None:
-    """Run until SIGINT/SIGTERM: bot (polling or webhook) plus the ASGI server."""
+    """Run until SIGINT/SIGTERM: bot (polling or webhook) plus the ASGI server. Both signals stop it the same way."""
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("serve() must run as an asyncio task")
+    stopper = Stopper(task)
+    with stop_signals(stopper):
+        try:
+            await _serve(home, environ, extra_routes, stopper)
+        except asyncio.CancelledError:
+            if not stopper.requested:
+                raise
+            task.uncancel()
+            log.info("bot stopped (a stop signal came while it was starting)")
+
+
+async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[BaseRoute] | None,
+                 stopper: Stopper) -> None:
     with Server.open(home, environ) as server:
         configure_logging(server.config)
         token = load_token(server.home.secrets, environ)
+        # A home made before pepper check values gets one while nothing depends on the pepper yet;
+        # then the pepper is verified, so a damaged one stops the bot here instead of silently
+        # making every follow-up and volunteer code match nothing.
+        server.record_pepper_check()
+        pepper = server.pepper()
         counters = Counters()
         rt = build_runtime(server)
         rt.count = counters.inc
-        rt.references = ReferencePool(server.home.pepper())
+        rt.references = ReferencePool(pepper)
         rt.references.start()
         rt.vanisher.count = counters.inc
         application = build_application(rt, token)
@@ -89,24 +168,32 @@ async def serve(home: Path, environ: Mapping[str, str] = os.environ, extra_route
         if telegram.mode == "webhook":
             routes += webhook_routes(application, secret)
         host, _, port = server.config.staff_api.listen.rpartition(":")
-        asgi = uvicorn.Server(uvicorn.Config(Starlette(routes=routes), host=host.strip("[]"), port=int(port),
-                                             log_level="warning", access_log=False, lifespan="off"))
-        async with application:
-            await application.start()
-            await on_start(application)
-            if telegram.mode == "webhook":
-                await application.bot.set_webhook(telegram.webhook_url.rstrip("/") + WEBHOOK_PATH,
-                                                  secret_token=secret, allowed_updates=ALLOWED_UPDATES)
-            else:
-                await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)  # type: ignore[union-attr]
-            log.info("bot running (%s); staff API on %s", telegram.mode, server.config.staff_api.listen)
-            try:
-                await asgi.serve()
-            finally:
-                rt.references.stop()
-                if application.updater is not None and application.updater.running:
-                    await application.updater.stop()
-                await application.stop()
+        # log_config=None: uvicorn's own logging config would give its loggers a handler of their
+        # own, printing full tracebacks (with messages) past our redacting handler.
+        asgi = _Uvicorn(uvicorn.Config(Starlette(routes=routes), host=host.strip("[]"), port=int(port),
+                                       log_level="warning", access_log=False, lifespan="off", log_config=None))
+        try:
+            async with application:
+                try:
+                    await application.start()
+                    await on_start(application)
+                    if telegram.mode == "webhook":
+                        await application.bot.set_webhook(telegram.webhook_url.rstrip("/") + WEBHOOK_PATH,
+                                                          secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+                    else:
+                        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)  # type: ignore[union-attr]
+                    log.info("bot running (%s); staff API on %s", telegram.mode, server.config.staff_api.listen)
+                    stopper.serving(asgi)
+                    await asgi.serve()
+                finally:
+                    if application.updater is not None and application.updater.running:
+                        await application.updater.stop()
+                    if application.running:
+                        await application.stop()
+        finally:
+            rt.references.stop()
+            # Fold the WAL into the database and truncate it: no old frames stay behind on disk.
+            server.db.forget_history()
         log.info("bot stopped")
 
 

@@ -20,6 +20,7 @@ from staff.api.auth import authenticate, read_body
 from staff.api.openapi import document
 from staff.api.operations import Call, Operation
 from staff.api.problems import ApiRefused
+from storage.failures import describe_error
 from storage.server import Server
 
 log = logging.getLogger("waystation.staff_api")
@@ -48,8 +49,8 @@ def _endpoint(server: Server, clock: Callable[[], float], operation: Operation) 
         except ApiRefused as err:
             log.info("staff API %s %s refused: %d %s", request.method, operation.__name__, err.status, err.code)
             return err.response()
-        except Exception as err:  # noqa: BLE001 - the type only: a message could quote a body
-            log.error("staff API %s failed: %s", operation.__name__, type(err).__name__)
+        except Exception as err:  # noqa: BLE001 - type and code frames only: a message could quote a body
+            log.error("staff API %s failed: %s", operation.__name__, describe_error(err))
             return JSONResponse({"error": "internal", "message": "the server failed; see its log"}, status_code=500)
         return JSONResponse(answer, status_code=status)
 

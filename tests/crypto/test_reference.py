@@ -8,7 +8,14 @@ import nacl.utils
 import pytest
 
 from crypto.errors import ReferenceInvalid
-from crypto.reference import REFERENCE_COST_MINIMUM, format_reference, hash_reference, new_reference, normalise_reference
+from crypto.reference import (
+    REFERENCE_COST_MINIMUM,
+    format_reference,
+    hash_reference,
+    new_reference,
+    normalise_reference,
+    pepper_check,
+)
 
 
 def test_reference_is_sixteen_grouped_digits() -> None:
@@ -41,3 +48,15 @@ def test_hash_depends_on_reference_and_pepper_not_on_spacing() -> None:
     assert h == hash_reference(normalise_reference(ref), pepper, REFERENCE_COST_MINIMUM)
     assert h != hash_reference(ref, other, REFERENCE_COST_MINIMUM)
     assert h != hash_reference(new_reference(), pepper, REFERENCE_COST_MINIMUM)
+
+
+def test_pepper_check_is_keyed_blake2b_and_tells_any_changed_byte() -> None:
+    zero = bytes(16)
+    # Known answer: BLAKE2b-128 of the empty string, keyed with 16 zero bytes, personal "ws-pepper-check".
+    assert pepper_check(zero).hex() == "387bc89a052359cb20040d609eeea651"
+    for position in range(16):
+        changed = bytearray(zero)
+        changed[position] ^= 0x01
+        assert pepper_check(bytes(changed)) != pepper_check(zero)
+    with pytest.raises(ValueError):
+        pepper_check(bytes(15))

@@ -49,17 +49,65 @@ def test_json_logs_are_one_object_per_line_with_fixed_fields(restore_root: None)
     assert records[1]["message"] == "two\nlines in one message"
 
 
-def test_exceptions_are_named_and_redacted(restore_root: None) -> None:
+def _fail_with(message: str) -> None:
+    raise ConnectionError(message)
+
+
+def test_exceptions_are_logged_as_type_and_frames_never_their_message(restore_root: None) -> None:
     stream = io.StringIO()
     _json_logging(stream)
     try:
-        raise ConnectionError(f"POST https://api.telegram.org/bot{TOKEN}/sendMessage chat_id=5550001234 failed")
+        _fail_with(f"POST https://api.telegram.org/bot{TOKEN}/sendMessage chat_id=5550001234 text=Privet failed")
     except ConnectionError:
         logging.getLogger("waystation.test").exception("sending failed; the bot will retry")
     (record,) = _lines(stream)
     assert record["error"] == "ConnectionError"
-    assert TOKEN not in stream.getvalue() and "5550001234" not in stream.getvalue()
-    assert TOKEN_MARK in record["traceback"] and DIGITS_MARK in record["traceback"]
+    text = stream.getvalue()
+    assert TOKEN not in text and "5550001234" not in text and "Privet" not in text and "sendMessage" not in text
+    where = record["traceback"]
+    assert where.startswith("ConnectionError at tests/ops/test_logging.py:")
+    assert ":test_exceptions_are_logged_as_type_and_frames_never_their_message > " in where
+    assert where.endswith(":_fail_with")
+    assert "/work/" not in where and "\n" not in where
+
+
+def test_text_format_logs_an_exception_as_one_line_of_frames(restore_root: None) -> None:
+    stream = io.StringIO()
+    configure_logging(parse_config(""), stream=stream)
+    try:
+        try:
+            {}["what the person typed"]
+        except KeyError as err:
+            raise ValueError("answer 'what the person typed' rejected") from err
+    except ValueError:
+        logging.getLogger("waystation.test").exception("update handling failed")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and "Traceback" not in stream.getvalue()
+    assert "what the person typed" not in stream.getvalue()
+    assert lines[1].startswith("ValueError at tests/ops/test_logging.py:")
+    assert "; caused by KeyError at tests/ops/test_logging.py:" in lines[1]
+
+
+def test_a_library_exception_is_reduced_to_frames_too(restore_root: None) -> None:
+    """PTB, uvicorn and asyncio log with exc_info themselves: the handler's filter covers them."""
+    stream = io.StringIO()
+    _json_logging(stream)
+    try:
+        json.loads('{"name": "Amira Secret"')
+    except ValueError:
+        logging.getLogger("telegram.ext.Updater").error("Exception happened while polling", exc_info=True)
+    (record,) = _lines(stream)
+    assert "Amira" not in stream.getvalue()
+    assert record["error"] == "JSONDecodeError"
+    assert record["traceback"].startswith("json.decoder.JSONDecodeError at tests/ops/test_logging.py:")
+    assert "json/decoder.py:" in record["traceback"]
+
+
+def test_code_frames_with_long_names_are_not_mistaken_for_tokens() -> None:
+    frame = "bot/conversation.py:120:a_function_name_longer_than_thirty_characters"
+    assert redact(frame) == frame
+    assert TOKEN_MARK in redact(f"https://api.telegram.org/bot{TOKEN}/getMe")
+    assert TOKEN not in redact(f"token:{TOKEN}") and TOKEN.split(":")[1] not in redact(f"token:{TOKEN}")
 
 
 def test_the_filter_redacts_tokens_and_long_numbers_in_messages_and_arguments(restore_root: None) -> None:

@@ -204,6 +204,13 @@ def test_button_press_round_trip(sandbox: RunningSandbox, token: str, run: Runne
                 f"/chats/{chat_id}/callback", json={"message_id": sent.message_id, "data": "x"}
             )
             assert wrong.status_code == 400
+            forged = await control.post(f"/chats/{chat_id}/callback",
+                                        json={"message_id": sent.message_id, "data": "x", "forged": True})
+            assert forged.status_code == 201  # a modified client can send any data: the bot must cope
+            updates = await bot.get_updates(offset=updates[-1].update_id + 1, timeout=1)
+            assert updates[0].callback_query is not None and updates[0].callback_query.data == "x"
+            assert (await control.post(f"/chats/{chat_id}/callback", json={
+                "message_id": sent.message_id, "data": "x", "forged": "yes"})).status_code == 400
 
     run(scenario)
     with sandbox.control() as control:
