@@ -10,7 +10,7 @@ from typing import NewType
 
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from storage.errors import DatabaseKeyRejected, DatabaseMissing, SchemaTooNew, StorageError
+from storage.errors import DatabaseKeyRejected, DatabaseMissing, DatabaseWriteFailed, SchemaTooNew, StorageError
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 
 DatabaseKey = NewType("DatabaseKey", bytes)
@@ -31,6 +31,10 @@ PRAGMAS: tuple[str, ...] = (
 Connection = sqlcipher.Connection
 DatabaseError = sqlcipher.DatabaseError
 IntegrityError = sqlcipher.IntegrityError
+OperationalError = sqlcipher.OperationalError
+#: SQLite result codes that mean "this write could not be made" rather than a programming error:
+#: BUSY, LOCKED, READONLY, IOERR, CORRUPT, FULL, CANTOPEN.
+WRITE_FAILURES = frozenset({5, 6, 8, 10, 11, 13, 14})
 
 
 def _key_pragma(key: DatabaseKey) -> str:
@@ -110,14 +114,40 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """BEGIN IMMEDIATE .. COMMIT, rolled back on any exception."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE .. COMMIT, rolled back on any exception.
+
+        A write the file system refuses (disk full, I/O error, a lock held too long) raises
+        DatabaseWriteFailed, a StorageError, after the rollback: nothing of the transaction
+        is kept and the connection stays usable once the cause is gone.
+        """
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self._rollback()
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may leave the transaction open after a failed COMMIT (SQLITE_FULL, IOERR):
+                # without this ROLLBACK every later BEGIN would fail.
+                self._rollback()
+                raise
+        except OperationalError as err:
+            if getattr(err, "sqlite_errorcode", None) in WRITE_FAILURES:
+                raise DatabaseWriteFailed(
+                    f"the database {self.path.name} could not be written ({getattr(err, 'sqlite_errorname', 'error')}): "
+                    "check free disk space and the file system; nothing of this change was kept"
+                ) from err
             raise
-        self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except DatabaseError:
+                pass  # already rolled back by SQLite itself (its documented behaviour after SQLITE_FULL)
 
     def meta(self, key: str) -> str | None:
         """A value from the meta table."""

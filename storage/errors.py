@@ -27,6 +27,10 @@ class DatabaseMissing(StorageError, FileNotFoundError):
     """The database file does not exist."""
 
 
+class DatabaseWriteFailed(StorageError, OSError):
+    """The database could not be written (disk full, I/O error, locked): nothing of that write was kept."""
+
+
 class SchemaTooNew(StorageError, RuntimeError):
     """The database was written by a newer Waystation; this code refuses to touch it."""
 
