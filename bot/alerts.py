@@ -151,5 +151,4 @@ async def on_it(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     jobs = context.job_queue
     if jobs is not None:
         kick(jobs)  # the other volunteers' copies are edited by the sender
-        rt.vanisher.track(jobs, chat.id, [], delay=alerting.delete_after)  # a press must not shorten their alerts' life
     raise ApplicationHandlerStop

@@ -85,8 +85,8 @@ async def deliver_notices(context: CallbackContext) -> None:  # type: ignore[typ
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(t.gettext(reply.language, texts.BUTTON_SHOW),
                                                              callback_data=f"{SHOW}{item.id}")]])
         try:
-            message = await context.bot.send_message(reply.chat_id, t.gettext(reply.language, texts.NEW_MESSAGE),
-                                                     reply_markup=markup, protect_content=True)
+            await context.bot.send_message(reply.chat_id, t.gettext(reply.language, texts.NEW_MESSAGE),
+                                           reply_markup=markup, protect_content=True)
         except (Forbidden, BadRequest) as err:
             log.warning("reply %d dropped: the Bot API refused the chat (%s)", item.id, type(err).__name__)
             store.drop(item.id, now, "refused")
@@ -99,8 +99,7 @@ async def deliver_notices(context: CallbackContext) -> None:  # type: ignore[typ
                 store.retry_later(item.id, now + min(3600, 30 * 2**item.attempts))
                 rt.count("send_retries")
             continue
-        store.mark_notified(item.id, now)
-        rt.vanisher.track(context.job_queue, reply.chat_id, [message.message_id])  # type: ignore[arg-type]
+        store.mark_notified(item.id, now)  # the notice is on the chat's deletion list already (bot/tracking.py)
 
 
 async def show_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -124,11 +123,9 @@ async def show_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if item is None or reply is None or reply.chat_id != chat_id:
         # Gone, forged, or another chat's reply: the same answer in every case.
         language = context.chat_data.get("lang", "en") if context.chat_data is not None else "en"
-        message = await context.bot.send_message(chat_id, rt.translations.gettext(language, texts.REPLY_GONE),
-                                                 protect_content=True)
-        rt.vanisher.track(context.job_queue, chat_id, [message.message_id])  # type: ignore[arg-type]
+        await context.bot.send_message(chat_id, rt.translations.gettext(language, texts.REPLY_GONE),
+                                       protect_content=True)
         raise ApplicationHandlerStop
-    message = await context.bot.send_message(chat_id, reply.text, protect_content=True)
-    rt.vanisher.track(context.job_queue, chat_id, [message.message_id])  # type: ignore[arg-type]
+    await context.bot.send_message(chat_id, reply.text, protect_content=True)
     store.delivered(item.id, now)
     raise ApplicationHandlerStop
