@@ -16,6 +16,8 @@ from storage.schema import MIGRATIONS, SCHEMA_VERSION
 DatabaseKey = NewType("DatabaseKey", bytes)
 KEY_SIZE = 32
 
+BUSY_TIMEOUT_MS = 10_000
+
 # Durability and hygiene: WAL for concurrent readers, FULL sync so that an
 # acknowledged case survives power loss, secure_delete so that deleted rows are
 # overwritten rather than left in free pages, temp data kept in memory.
@@ -25,7 +27,7 @@ PRAGMAS: tuple[str, ...] = (
     "PRAGMA secure_delete = ON",
     "PRAGMA foreign_keys = ON",
     "PRAGMA temp_store = MEMORY",
-    "PRAGMA busy_timeout = 10000",
+    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
 )
 
 Connection = sqlcipher.Connection
@@ -176,7 +178,14 @@ class Database:
         would otherwise keep the order of those writes. Returns False if a reader kept some
         frames (the next call, or SQLite's automatic checkpoint, finishes the job).
         """
-        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        # TRUNCATE waits (busy_timeout, 10 s) for readers of older snapshots, e.g. a backup or a
+        # staff command in another process: the bot's event loop must not stall on it, so it
+        # does not wait; frames a reader still needs stay until the next call.
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return int(busy) == 0
 
     def close(self) -> None:
