@@ -250,7 +250,7 @@ class Vanisher:
         try:
             return action()
         except (StorageError, DatabaseError) as err:
-            log.warning("pending deletions could not be read (%s)", type(err).__name__)
+            log.warning("deletion bookkeeping could not be read (%s)", type(err).__name__)
             return fallback
 
     # -- timers and deletion ------------------------------------------------------------------------
