@@ -63,7 +63,7 @@ class TrackingBot(ExtBot[Any]):
 
     async def send_message(self, chat_id: int | str, text: str, *args: Any, **kwargs: Any) -> Message:
         """sendMessage, with an intent committed before and the message id recorded after."""
-        intent = self._vanisher.intend(chat_key(chat_id))
+        intent = await self._vanisher.intend(chat_key(chat_id))
         token = _tracked.set(True)
         try:
             message = await super().send_message(chat_id, text, *args, **kwargs)

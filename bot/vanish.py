@@ -26,6 +26,7 @@ database rows); only a crash while the disk is full could lose them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import CallbackContext, JobQueue
 
 from storage.db import DatabaseError
-from storage.deletions import DeletionStore, Intent, PendingChat, new_intent_id
+from storage.deletions import DeletionStore, Intent, PendingChat, Settle, new_intent_id
 from storage.errors import StorageError
 
 log = logging.getLogger("waystation.bot.vanish")
@@ -96,6 +97,11 @@ class Vanisher:
         self._unsaved: dict[int, set[int]] = {}    # ids the database refused: deleted from here
         self._suspects: dict[int, _Suspect] = {}
         self._warned_at = 0.0
+        # Group commit: what concurrent sends queue goes to the database in one transaction (one fsync).
+        self._queued_intents: list[Intent] = []
+        self._queued_settles: list[Settle] = []
+        self._queued_drops: list[int] = []
+        self._committed: asyncio.Future[None] | None = None
 
     def job_name(self, chat_id: int) -> str:
         """An opaque, per-process job name for one chat's deletion timer."""
@@ -123,6 +129,7 @@ class Vanisher:
         if ids:
             self._see(chat_id, max(ids))
             self._settle(chat_id, due, known=ids, ceiling=max(ids))
+            self.flush()  # an incoming message may never come again: its id is written before going on
         # A button press adds no message: only the timer moves. The rows keep their earlier due
         # time, so after a restart the chat is deleted sooner, never later: no commit needed.
         self._schedule(jobs, chat_id, due)
@@ -134,6 +141,7 @@ class Vanisher:
             self._schedule(jobs, chat_id, int(self.clock()) + self.volunteer_delete_after)
             return
         due = int(self.clock()) + delay
+        self.flush()  # the messages just sent are brought forward too
         self._write(lambda: self.store.reschedule(chat_id, due))
         self._schedule(jobs, chat_id, due, sooner=True)
 
@@ -158,6 +166,7 @@ class Vanisher:
             self._suspect(intent.chat_id, intent.due_at, [] if intent.floor is not None else [intent.id])
             if intent.floor is not None:
                 self._settle(intent.chat_id, intent.due_at, swept=_above(intent.floor), intent_ids=[intent.id])
+        self.flush()
         if live:
             log.info("%d sends were interrupted before Telegram answered; their chats are swept", len(live))
         pending: list[PendingChat] = self._read(self.store.all, [])
@@ -171,24 +180,40 @@ class Vanisher:
 
     # -- sends (called by bot.tracking.TrackingBot around every sendMessage) ----------------------
 
-    def intend(self, chat_id: int) -> Intent:
-        """Commit the intent of a send to a chat; if the database refuses, the send still goes (and is remembered)."""
-        known = [f for f in (self._seen.get(chat_id), self._read(lambda: self.store.floor(chat_id), None))
-                 if f is not None]
-        intent = Intent(new_intent_id(), chat_id, max(known) if known else None,
-                        int(self.clock()) + self.delay_for(chat_id))
-        self._write(lambda: self.store.intend(intent))
+    async def intend(self, chat_id: int) -> Intent:
+        """Commit the intent of a send to a chat; returns once it is committed (or the database refused it).
+
+        Sends that start together share one commit. If the database refuses, the send
+        still goes and its id is kept in memory: the person gets their answer.
+        """
+        # Everything this run saw in the chat went through _see: the database only knows older (lower) ids.
+        floor = self._seen.get(chat_id)
+        if floor is None:
+            floor = self._read(lambda: self.store.floor(chat_id), None)
+        intent = Intent(new_intent_id(), chat_id, floor, int(self.clock()) + self.delay_for(chat_id))
+        self._queued_intents.append(intent)
+        try:
+            await asyncio.shield(self._commit_soon())
+        except asyncio.CancelledError:
+            self.refused(intent)  # cancelled before sending: nothing was created
+            raise
         return intent
 
     def sent(self, intent: Intent, message_id: int) -> None:
-        """Telegram returned the message: its id joins the chat's deletions and the intent goes, in one transaction."""
+        """Telegram returned the message: its id joins the chat's deletions and the intent goes, in one transaction.
+
+        That commit may follow a moment later, with other sends' (until then the
+        intent covers the message: a crash in between sweeps its id).
+        """
         self._see(intent.chat_id, message_id)
         self._settle(intent.chat_id, intent.due_at, known=[message_id], intent_ids=[intent.id], ceiling=message_id)
+        self._commit_soon()
         self._schedule(self._jobs, intent.chat_id, intent.due_at)
 
     def refused(self, intent: Intent) -> None:
         """Telegram refused the send (no message was created): the intent goes."""
-        self._write(lambda: self.store.drop_intents([intent.id]))
+        self._queued_drops.append(intent.id)
+        self._commit_soon()
 
     def unresolved(self, intent: Intent) -> None:
         """The outcome is unknown (timeout, network error, cancelled): sweep after the floor now, below the next id later."""
@@ -198,7 +223,29 @@ class Vanisher:
             return
         self._suspect(intent.chat_id, intent.due_at, [])
         self._settle(intent.chat_id, intent.due_at, swept=_above(intent.floor), intent_ids=[intent.id])
+        self._commit_soon()
         self._schedule(self._jobs, intent.chat_id, intent.due_at)
+
+    def flush(self) -> None:
+        """Commit what is queued (new intents, settled sends, dropped intents) in one transaction."""
+        intents, settles, drops = self._queued_intents, self._queued_settles, self._queued_drops
+        done, self._committed = self._committed, None
+        self._queued_intents, self._queued_settles, self._queued_drops = [], [], []
+        if (intents or settles or drops) and not self._write(lambda: self.store.write_batch(intents, settles, drops)):
+            for settle in settles:
+                self._keep(settle.chat_id, [*settle.known, *(i for i in settle.swept if i > 0)])
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    def _commit_soon(self) -> asyncio.Future[None]:
+        """Resolved once what is queued is committed: after the sends ready to run now have queued theirs."""
+        loop = asyncio.get_running_loop()
+        if self._committed is not None and self._committed.get_loop() is not loop:
+            self.flush()  # queued under an event loop that has gone (tests run several in turn)
+        if self._committed is None:
+            self._committed = loop.create_future()
+            loop.call_soon(self.flush)
+        return self._committed
 
     # -- bookkeeping --------------------------------------------------------------------------------
 
@@ -216,7 +263,7 @@ class Vanisher:
 
     def _settle(self, chat_id: int, due: int, *, known: Iterable[int] = (), swept: Iterable[int] = (),
                 intent_ids: Iterable[int] = (), ceiling: int | None = None) -> None:
-        """Add ids to a chat's deletions (and settle intents) in one transaction; in memory if that fails."""
+        """Queue ids for a chat's deletions (and intents they settle); kept in memory if the commit fails."""
         known, swept, intent_ids = list(known), list(swept), list(intent_ids)
         suspect = self._suspects.pop(chat_id, None) if ceiling is not None else None
         if suspect is not None and ceiling is not None:
@@ -224,8 +271,7 @@ class Vanisher:
                 swept += range(max(1, ceiling - SWEEP), ceiling)
                 due = max(due, suspect.due)
             intent_ids += suspect.intent_ids
-        if not self._write(lambda: self.store.settle(chat_id, due, known=known, swept=swept, intent_ids=intent_ids)):
-            self._keep(chat_id, [*known, *(i for i in swept if i > 0)])
+        self._queued_settles.append(Settle(chat_id, due, tuple(known), tuple(swept), tuple(intent_ids)))
 
     def _keep(self, chat_id: int, ids: list[int]) -> None:
         """Ids the database refused: deleted from memory by the chat's timer."""
@@ -280,11 +326,11 @@ class Vanisher:
         """Forget suspects past Telegram's deletion window, and their intents: nothing there can be deleted now."""
         now = int(self.clock())
         expired = [chat_id for chat_id, suspect in self._suspects.items() if now > suspect.until]
-        intent_ids = [i for chat_id in expired for i in self._suspects.pop(chat_id).intent_ids]
-        if intent_ids:
-            self._write(lambda: self.store.drop_intents(intent_ids))
+        self._queued_drops += [i for chat_id in expired for i in self._suspects.pop(chat_id).intent_ids]
+        self.flush()
 
     async def _delete(self, bot: Bot, jobs: JobQueue, chat_id: int) -> None:
+        self.flush()  # ids of sends settled a moment ago are in the database
         pending = self._read(lambda: self.store.chat(chat_id), None)
         stored = set(pending.message_ids) if pending is not None else set()
         ids = sorted(stored | self._unsaved.get(chat_id, set()))

@@ -50,6 +50,22 @@ class Intent:
     due_at: int
 
 
+@dataclass(frozen=True)
+class Settle:
+    """Ids that join a chat's pending deletions, and the intents they settle.
+
+    `known` are messages known to exist, `swept` ids that may hold a message nobody
+    learnt of. The chat's due time becomes the later of `due_at` and the one it
+    had: nothing is deleted sooner than it was promised.
+    """
+
+    chat_id: int
+    due_at: int
+    known: tuple[int, ...] = ()
+    swept: tuple[int, ...] = ()
+    intent_ids: tuple[int, ...] = ()
+
+
 def new_intent_id() -> int:
     """A random positive intent id."""
     return int.from_bytes(nacl.utils.random(_ID_BYTES), "big") & _ID_MASK or 1
@@ -111,14 +127,15 @@ class DeletionStore:
     # -- what is known about a chat ----------------------------------------------------------------
 
     def floor(self, chat_id: int) -> int | None:
-        """The highest message id known to exist in a chat: pending rows (not swept ones), alerts sent to a volunteer."""
+        """The highest message id known to exist in a chat: pending rows (not swept ones), else alerts sent to a volunteer."""
         row = self.db.conn.execute(
-            "SELECT max(m) FROM ("
-            " SELECT max(message_id) AS m FROM pending_deletions WHERE chat_id = ? AND swept = 0"
-            " UNION ALL SELECT max(vm.message_id) FROM volunteer_messages AS vm"
-            "  JOIN volunteers AS v ON v.id = vm.volunteer_id WHERE v.chat_id = ?)",
-            (chat_id, chat_id),
-        ).fetchone()
+            "SELECT message_id FROM pending_deletions WHERE chat_id = ? AND swept = 0 ORDER BY message_id DESC LIMIT 1",
+            (chat_id,)).fetchone()
+        if row is not None:
+            return int(row[0])  # ids only grow: whatever a volunteer was sent before is below it
+        row = self.db.conn.execute(
+            "SELECT max(vm.message_id) FROM volunteer_messages AS vm JOIN volunteers AS v ON v.id = vm.volunteer_id"
+            " WHERE v.chat_id = ?", (chat_id,)).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     def volunteer_chat(self, chat_id: int) -> bool:
@@ -129,9 +146,7 @@ class DeletionStore:
 
     def intend(self, intent: Intent) -> None:
         """Commit an intent before its send."""
-        with self.db.transaction() as conn:
-            conn.execute("INSERT INTO send_intents (id, chat_id, floor, due_at) VALUES (?, ?, ?, ?)",
-                         (intent.id, intent.chat_id, intent.floor, intent.due_at))
+        self.write_batch([intent], [], [])
 
     def intents(self) -> list[Intent]:
         """Every intent left (after a crash: sends whose outcome was never learnt)."""
@@ -140,21 +155,27 @@ class DeletionStore:
 
     def settle(self, chat_id: int, due_at: int, *, known: Iterable[int] = (), swept: Iterable[int] = (),
                intent_ids: Iterable[int] = ()) -> None:
-        """In one transaction: ids of a chat join its pending deletions, and the intents they settle go.
-
-        `known` are messages known to exist, `swept` ids that may hold a message
-        nobody learnt of. The chat's due time becomes the later of `due_at` and the
-        one it had: nothing is deleted sooner than it was promised.
-        """
-        with self.db.transaction() as conn:
-            row = conn.execute("SELECT max(due_at) FROM pending_deletions WHERE chat_id = ?", (chat_id,)).fetchone()
-            due = max(due_at, int(row[0])) if row is not None and row[0] is not None else due_at
-            conn.executemany(_INSERT_KNOWN, [(chat_id, mid, due) for mid in known])
-            conn.executemany(_INSERT_SWEPT, [(chat_id, mid, due) for mid in swept if mid > 0])
-            conn.execute("UPDATE pending_deletions SET due_at = ? WHERE chat_id = ?", (due, chat_id))
-            conn.executemany("DELETE FROM send_intents WHERE id = ?", [(i,) for i in intent_ids])
+        """In one transaction: ids of a chat join its pending deletions, and the intents they settle go."""
+        self.write_batch([], [Settle(chat_id, due_at, tuple(known), tuple(swept), tuple(intent_ids))], [])
 
     def drop_intents(self, intent_ids: Iterable[int]) -> None:
         """Erase intents whose send is known to have created nothing (or can no longer be deleted)."""
+        self.write_batch([], [], intent_ids)
+
+    def write_batch(self, intents: Iterable[Intent], settles: Iterable[Settle], dropped: Iterable[int]) -> None:
+        """New intents, settled sends and dropped intents of several chats, in one transaction (one fsync)."""
         with self.db.transaction() as conn:
-            conn.executemany("DELETE FROM send_intents WHERE id = ?", [(i,) for i in intent_ids])
+            conn.executemany("INSERT INTO send_intents (id, chat_id, floor, due_at) VALUES (?, ?, ?, ?)",
+                             [(i.id, i.chat_id, i.floor, i.due_at) for i in intents])
+            for settle in settles:
+                # Every row of a chat has the chat's one due time: one row tells it.
+                row = conn.execute("SELECT due_at FROM pending_deletions WHERE chat_id = ? LIMIT 1",
+                                   (settle.chat_id,)).fetchone()
+                current = None if row is None else int(row[0])
+                due = settle.due_at if current is None else max(settle.due_at, current)
+                conn.executemany(_INSERT_KNOWN, [(settle.chat_id, mid, due) for mid in settle.known])
+                conn.executemany(_INSERT_SWEPT, [(settle.chat_id, mid, due) for mid in settle.swept if mid > 0])
+                if current is not None and due > current:
+                    conn.execute("UPDATE pending_deletions SET due_at = ? WHERE chat_id = ?", (due, settle.chat_id))
+                conn.executemany("DELETE FROM send_intents WHERE id = ?", [(i,) for i in settle.intent_ids])
+            conn.executemany("DELETE FROM send_intents WHERE id = ?", [(i,) for i in dropped])

@@ -108,6 +108,7 @@ async def serve(home: Path, environ: Mapping[str, str] = os.environ, extra_route
                 if application.updater is not None and application.updater.running:
                     await application.updater.stop()
                 await application.stop()
+                rt.vanisher.flush()  # sends settled in the last moment: their ids, not a sweep, on the next start
         log.info("bot stopped")
 
 
