@@ -231,11 +231,13 @@ class Vanisher:
         intents, settles, drops = self._queued_intents, self._queued_settles, self._queued_drops
         done, self._committed = self._committed, None
         self._queued_intents, self._queued_settles, self._queued_drops = [], [], []
-        if (intents or settles or drops) and not self._write(lambda: self.store.write_batch(intents, settles, drops)):
-            for settle in settles:
-                self._keep(settle.chat_id, [*settle.known, *(i for i in settle.swept if i > 0)])
-        if done is not None and not done.done():
-            done.set_result(None)
+        try:
+            if (intents or settles or drops) and not self._write(lambda: self.store.write_batch(intents, settles, drops)):
+                for settle in settles:
+                    self._keep(settle.chat_id, [*settle.known, *(i for i in settle.swept if i > 0)])
+        finally:
+            if done is not None and not done.done():
+                done.set_result(None)  # whatever happened, no send waits for ever
 
     def _commit_soon(self) -> asyncio.Future[None]:
         """Resolved once what is queued is committed: after the sends ready to run now have queued theirs."""
