@@ -21,9 +21,9 @@ from telegram.error import BadRequest, Forbidden, TimedOut
 from bot.sandbox import SandboxSettings
 from bot.sandbox.testing import RunningSandbox, run_bounded, running_sandbox
 from bot.tracking import TrackingBot, UntrackedSendRefused, creates_message
-from bot.vanish import SWEEP, Vanisher
+from bot.vanish import DELETE_WINDOW_SECONDS, SWEEP, Vanisher
 from storage.db import Database, DatabaseKey
-from storage.deletions import DeletionStore
+from storage.deletions import DeletionStore, Intent, new_intent_id
 
 TOKEN = "555000111:" + "TrackingBotTESTtokenONLY-0123456789"[:35]
 ROOT = Path(__file__).resolve().parents[2]
@@ -252,3 +252,33 @@ def test_the_code_sends_messages_only_through_send_message() -> None:
                 if pattern.search(line):
                     found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert found == []
+
+
+def test_intents_left_by_a_crash_become_sweeps_on_the_next_start(
+    box: RunningSandbox, db_file: tuple[Path, DatabaseKey]
+) -> None:
+    path, key = db_file
+    known, unknown = person(box, first_words=2), person(box)
+    now = int(time.time())
+    with Database.open(path, key) as crashed:  # what a run killed mid-send leaves behind
+        store = DeletionStore(crashed)
+        store.record(known, [1, 2], now + INTAKE)
+        store.intend(Intent(new_intent_id(), known, 2, now + INTAKE))
+        store.intend(Intent(new_intent_id(), unknown, None, now + INTAKE))
+        store.intend(Intent(new_intent_id(), unknown, 7, now - DELETE_WINDOW_SECONDS - 60))  # past helping
+    bot, db = bot_for(box, path, key)
+    bot._vanisher.restore(None)  # type: ignore[arg-type]  # no timers in this test: only what is written
+    pending, intents = rows(path, key)
+    assert [(c, m, s) for c, m, s in pending if c == known] == [(known, 1, 0), (known, 2, 0)] + [
+        (known, m, 1) for m in range(3, 3 + SWEEP)]
+    assert intents == [(unknown, None)]  # no floor: it waits for the next id seen in that chat
+
+    async def scenario() -> None:
+        async with bot:
+            assert (await bot.send_message(unknown, "again")).message_id == 2
+
+    run_bounded(scenario)
+    pending, intents = rows(path, key)
+    assert intents == []
+    assert [(m, s) for c, m, s in pending if c == unknown] == [(1, 1), (2, 0)]
+    db.close()
