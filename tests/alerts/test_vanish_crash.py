@@ -21,7 +21,7 @@ from storage.volunteers import Settings, VolunteerStore, hash_code, new_invite_c
 from tests.alerts.conftest import WorldFactory
 from tests.alerts.harness import ROUTINE, FakeClock, RunningBot, first_line, make_home, wait_for_count
 from tests.bot.flows import complete_intake
-from tests.bot.harness import Person, Sandbox, start_bot, wait_until
+from tests.bot.harness import Sandbox, start_bot, wait_until
 from tests.bot.test_intake import CASES
 from tests.conftest import StaffedHome
 

@@ -18,7 +18,7 @@ from tests.bot.flows import complete_intake, tr
 from tests.bot.harness import Sandbox, configure_home, start_bot, wait_until
 from tests.bot.test_intake import CASES
 from tests.conftest import StaffedHome, build_staffed_home
-from tests.fulldisk import fill, small_disk  # noqa: F401  (small_disk is a fixture)
+from tests.fulldisk import fill
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -21,7 +21,7 @@ from storage.errors import (
 from storage.home import DB_KEY_CREDENTIAL, DB_KEY_ENV, Home, init_home
 from storage.schema import SCHEMA_VERSION
 from storage.server import Server
-from tests.fulldisk import fill, small_disk  # noqa: F401  (small_disk is a fixture)
+from tests.fulldisk import fill
 
 pytestmark = pytest.mark.timeout(60)
 
