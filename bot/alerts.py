@@ -141,10 +141,7 @@ async def on_it(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     volunteer = alerting.volunteers.by_chat(chat.id) if alerting is not None else None
     if alerting is None or volunteer is None:
         raise ApplicationHandlerStop
-    jobs = context.job_queue
-    if jobs is not None:
-        # Any volunteer chat (paused or removed too): a press must not shorten their alerts' life.
-        rt.vanisher.track(jobs, chat.id, [], delay=alerting.delete_after)
+    jobs = context.job_queue  # the press itself was tracked with the volunteer delay (Vanisher.delay_for)
     case_id = pressed_case(query.data)
     if case_id is None or not volunteer.active:
         raise ApplicationHandlerStop

@@ -19,6 +19,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot import texts
@@ -31,6 +32,7 @@ from bot.replies import INTERVAL_SECONDS, deliver_notices
 from bot.replies import JOB_NAME as REPLY_JOB
 from bot.runtime import RUNTIME_KEY, Runtime, runtime
 from bot.schedule import schedule_alert_jobs
+from bot.tracking import TrackingBot
 from bot.volunteers import COMMAND as VOLUNTEER_COMMAND
 from bot.volunteers import volunteer_command
 from storage.db import DatabaseError
@@ -45,6 +47,7 @@ FORGET_JOB = "wal-forget"
 FORGET_SECONDS = 30
 #: Free pages kept shuffled for new cases to use (4 MiB: some hundreds of cases per time bucket).
 FREE_PAGES = 1024
+CONNECTION_POOL_SIZE = 256
 
 
 async def only_private(update: object, context: Context) -> None:
@@ -129,11 +132,19 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
 def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[type-arg]
     """The bot, wired to the Bot API at config's api_base_url."""
     warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
+    telegram = rt.server.config.telegram
+    # Every message goes out through TrackingBot: a send intent is committed before each one.
+    bot = TrackingBot(
+        rt.vanisher,
+        token,
+        base_url=telegram.api_base_url,
+        request=HTTPXRequest(connection_pool_size=CONNECTION_POOL_SIZE),  # as ApplicationBuilder would make them
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        rate_limiter=AIORateLimiter(overall_max_rate=telegram.max_messages_per_second, max_retries=3),
+    )
     application = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(rt.server.config.telegram.api_base_url)
-        .rate_limiter(AIORateLimiter(overall_max_rate=rt.server.config.telegram.max_messages_per_second, max_retries=3))
+        .bot(bot)
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build()
     )

@@ -69,11 +69,8 @@ def _screens(update: Update, context: Context) -> S.Screens:
 
 
 async def send(update: Update, context: Context, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
-    """Send a message and put it on the chat's deletion list."""
-    chat_id = _chat_id(update)
-    message = await context.bot.send_message(chat_id, text, reply_markup=markup, protect_content=True)
-    runtime(context).vanisher.track(context.job_queue, chat_id, [message.message_id])  # type: ignore[arg-type]
-    return message
+    """Send a message to this chat (the bot puts it on the chat's deletion list: bot/tracking.py)."""
+    return await context.bot.send_message(_chat_id(update), text, reply_markup=markup, protect_content=True)
 
 
 async def show(update: Update, context: Context, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

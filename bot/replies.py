@@ -136,7 +136,7 @@ async def deliver_notices(context: CallbackContext) -> None:  # type: ignore[typ
         button = InlineKeyboardButton(rt.translations.gettext(notice.language, texts.BUTTON_SHOW),
                                       callback_data=f"{READ}:{notice.language}")
         try:
-            message = await context.bot.send_message(
+            await context.bot.send_message(
                 notice.chat_id, rt.translations.gettext(notice.language, texts.NEW_MESSAGE),
                 reply_markup=InlineKeyboardMarkup([[button]]), protect_content=True)
         except (Forbidden, BadRequest) as err:
@@ -153,8 +153,7 @@ async def deliver_notices(context: CallbackContext) -> None:  # type: ignore[typ
                 store.retry_later(item.id, now, min(3600, 30 * 2**item.attempts))
                 rt.count("send_retries")
             continue
-        store.notified(item.id, now)
-        rt.vanisher.track(context.job_queue, notice.chat_id, [message.message_id])  # type: ignore[arg-type]
+        store.notified(item.id, now)  # the notice is on the chat's deletion list already (bot/tracking.py)
 
 
 @dataclass(frozen=True)
@@ -225,11 +224,10 @@ async def send_replies(context: CallbackContext, rt: Runtime, chat_id: int,  # t
             store.reject(item.id, now)
             continue
         try:
-            message = await context.bot.send_message(chat_id, text, protect_content=True)
+            await context.bot.send_message(chat_id, text, protect_content=True)  # tracked by bot/tracking.py
         except TelegramError as err:
             log.warning("a reply could not be sent now (%s); it waits for the reference again", type(err).__name__)
             break
-        rt.vanisher.track(context.job_queue, chat_id, [message.message_id])  # type: ignore[arg-type]
         store.read(item.id, now)
         sent += 1
     return sent

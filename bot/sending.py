@@ -84,22 +84,15 @@ class Sender:
             if len(batch) < cap:
                 batch.append(row)
         results = Results()
-        sent: dict[int, list[int]] = {}
         answers: dict[CaseId, dict[str, str]] = {}
-        await asyncio.gather(*(self._chat(bot, rt, alerting, volunteers[vid], batch, now, results, sent, answers)
+        # Sent messages go on the chat's deletion list (with the volunteer delay) as they are sent: bot/tracking.py.
+        await asyncio.gather(*(self._chat(bot, rt, alerting, volunteers[vid], batch, now, results, answers)
                                for vid, batch in groups.items() if vid in volunteers))
-        done = rt.now()
-        alerting.store.record(results, done)
-        # An alert's message id (kept in volunteer_messages) names its case, and it went out moments
-        # after the case came in: an exact deletion time would be the case's exact time.
-        delay = rt.server.db.deadline(done, alerting.delete_after) - done
-        for chat_id, message_ids in sent.items():
-            rt.vanisher.track(jobs, chat_id, message_ids, delay=delay)
+        alerting.store.record(results, rt.now())
         self._count(results)
 
     async def _chat(self, bot: Bot, rt: Runtime, alerting: Alerting, volunteer: Volunteer, rows: Sequence[Outgoing],
-                    now: int, results: Results, sent: dict[int, list[int]],
-                    answers: dict[CaseId, dict[str, str]]) -> None:
+                    now: int, results: Results, answers: dict[CaseId, dict[str, str]]) -> None:
         """One volunteer's rows, in order, paced; stops at a 403 or a 429."""
         for index, row in enumerate(rows):
             case_answers = self._answers(alerting, row, answers)
@@ -118,7 +111,6 @@ class Sender:
                     message = await bot.send_message(volunteer.chat_id, text, reply_markup=markup,
                                                      protect_content=True)
                     results.sent.append((row.id, message.message_id))
-                    sent.setdefault(volunteer.chat_id, []).append(message.message_id)
             except Forbidden:
                 log.warning("volunteer %d blocked the bot: marked inactive, nothing more is sent to them", volunteer.id)
                 results.blocked.add(volunteer.id)

@@ -45,8 +45,7 @@ async def volunteer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         raise ApplicationHandlerStop
     text = rt.translations.gettext(volunteer.language, texts.VOLUNTEER_WELCOME).format(
         queues=", ".join(volunteer.queues) or "-")
-    message = await context.bot.send_message(chat.id, text, protect_content=True)
-    # A volunteer chat keeps its messages for [alerts] delete_after_hours, not the intake's minutes.
-    rt.vanisher.track(context.job_queue, chat.id, [message.message_id], delay=rt.alerting.delete_after)
+    # From now on this chat keeps its messages for [alerts] delete_after_hours (Vanisher.delay_for).
+    await context.bot.send_message(chat.id, text, protect_content=True)
     log.info("volunteer %d enrolled for %d queues", volunteer.id, len(volunteer.queues))
     raise ApplicationHandlerStop

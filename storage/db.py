@@ -53,6 +53,10 @@ SPARE_FILLER_BYTES = 3900
 Connection = sqlcipher.Connection
 DatabaseError = sqlcipher.DatabaseError
 IntegrityError = sqlcipher.IntegrityError
+OperationalError = sqlcipher.OperationalError
+#: SQLite result codes that mean "this write could not be made" rather than a programming error:
+#: BUSY, LOCKED, READONLY, IOERR, CORRUPT, FULL, CANTOPEN.
+WRITE_FAILURES = frozenset({5, 6, 8, 10, 11, 13, 14})
 
 
 def _key_pragma(key: DatabaseKey) -> str:
@@ -271,15 +275,39 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """BEGIN IMMEDIATE .. COMMIT, rolled back on any exception; then the WAL is emptied."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE .. COMMIT, rolled back on any exception; then the WAL is emptied.
+
+        A write the file system refuses (disk full, I/O error, a lock held too long) raises a
+        StorageError saying what to do (`database_failure`: DatabaseWriteFailed for a full or
+        failing disk), after the rollback: nothing of the transaction is kept and the
+        connection stays usable once the cause is gone.
+        """
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self._rollback()
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may leave the transaction open after a failed COMMIT (SQLITE_FULL, IOERR):
+                # without this ROLLBACK every later BEGIN would fail.
+                self._rollback()
+                raise
+        except OperationalError as err:
+            if getattr(err, "sqlite_errorcode", None) in WRITE_FAILURES:
+                raise database_failure(err, self.path.name) from err
             raise
-        self.conn.execute("COMMIT")
         self._forget_after_commit()
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except DatabaseError:
+                pass  # already rolled back by SQLite itself (its documented behaviour after SQLITE_FULL)
 
     def meta(self, key: str) -> str | None:
         """A value from the meta table."""
@@ -322,6 +350,9 @@ class Database:
         or the bot's periodic call finishes the job. Every transaction() already ends with it;
         call it directly after writes made outside transaction() and from periodic jobs.
         """
+        # TRUNCATE waits (busy_timeout, 10 s) for readers of older snapshots, e.g. a backup or a
+        # staff command in another process: the bot's event loop must not stall on it, so it
+        # does not wait; frames a reader still needs stay until the next call.
         self.conn.execute("PRAGMA busy_timeout = 0")
         try:
             busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()

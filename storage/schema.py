@@ -235,6 +235,21 @@ MIGRATIONS: tuple[str, ...] = (
         filler  BLOB NOT NULL
     ) STRICT;
     """,
+    # send intents: written (committed) before every message the bot sends, to any chat, and erased
+    # with the returned message id going into pending_deletions. One left over after a crash
+    # means a message may exist whose id was never learnt: on start it becomes a sweep of the ids
+    # after `floor` (the highest message id known in that chat). Chat id and message ids only,
+    # never linked to a case; ids are random so that row order says nothing. A swept id may not
+    # exist: `swept` keeps it out of the next floor.
+    """
+    ALTER TABLE pending_deletions ADD COLUMN swept INTEGER NOT NULL DEFAULT 0 CHECK (swept IN (0, 1));
+    CREATE TABLE send_intents (
+        id       INTEGER PRIMARY KEY,
+        chat_id  INTEGER NOT NULL,
+        floor    INTEGER,
+        due_at   INTEGER NOT NULL
+    ) STRICT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

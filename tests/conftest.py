@@ -16,6 +16,7 @@ from crypto.keys import KDF_MINIMUM, Identity, KdfLimits
 from crypto.roster import DAY, Member, Role, new_roster, sign_roster
 from storage.home import init_home
 from storage.server import Server
+from tests.fulldisk import small_disk  # noqa: F401  (a fixture: a real, small file system to fill)
 
 
 @pytest.fixture

@@ -31,7 +31,8 @@ COUNTERS: dict[str, str] = {
     "intakes": "Requests encrypted and queued.",
     "intakes_refused": "Requests that could not be queued (no caseworker, database refused).",
     "follow_ups": "Follow-ups added to existing cases.",
-    "messages_deleted": "Intake chat messages deleted.",
+    "messages_deleted": "Chat messages deleted (ids sent to deleteMessages, swept ids included).",
+    "deletions_unsaved": "Message ids kept in memory only because the database could not be written.",
     "send_retries": "Bot API calls retried after a network error or a rate limit.",
     "errors": "Errors caught by the bot's error handler.",
 }

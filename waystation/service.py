@@ -58,7 +58,8 @@ def build_runtime(server: Server) -> Runtime:
         server=server,
         form=load_form(server.home.root / "form.toml"),
         translations=Translations.load(),
-        vanisher=Vanisher(DeletionStore(server.db), privacy.delete_after_seconds, time.time),
+        vanisher=Vanisher(DeletionStore(server.db), privacy.delete_after_seconds, time.time,
+                          volunteer_delete_after=server.config.alerts.delete_after_hours * 3600),
         flood=FloodGate(privacy.flood_messages, privacy.flood_window_seconds),
         case_listeners=[on_case_stored],
         alerting=Alerting(server),
@@ -190,6 +191,7 @@ async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[Base
                         await application.updater.stop()
                     if application.running:
                         await application.stop()
+                    rt.vanisher.flush()  # sends settled in the last moment: their ids, not a sweep, on the next start
         finally:
             rt.references.stop()
             # Fold the WAL into the database and truncate it: no old frames stay behind on disk.

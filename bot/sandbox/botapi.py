@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -54,6 +55,28 @@ def sandbox_of(request: Request) -> Sandbox:
     return sandbox
 
 
+def _chat_of(params: Params) -> int | None:
+    """The call's chat id, if it names one the sandbox could hold."""
+    try:
+        return params.integer("chat_id")
+    except BotApiError:
+        return None
+
+
+async def _hold_answer(sandbox: Sandbox, world: BotWorld, method: str, params: Params) -> None:
+    """The call has taken effect; if a delay was set for it (control API /delays), answer only after it.
+
+    A client that gives up or dies meanwhile never learns the result (a message id,
+    say), as with a Telegram answer lost on the way back.
+    """
+    chat_id = _chat_of(params)
+    seconds = world.take_answer_delay(method, chat_id)
+    if seconds is None:
+        return
+    sandbox.events.record("answer_delayed", world.id, method=method, chat_id=chat_id, seconds=seconds)
+    await asyncio.sleep(seconds)
+
+
 async def bot_api_endpoint(request: Request) -> Response:
     """Answer one Bot API call with {"ok": true, "result": ...} or Telegram's error JSON."""
     sandbox = sandbox_of(request)
@@ -67,6 +90,7 @@ async def bot_api_endpoint(request: Request) -> Response:
             raise NOT_FOUND
         params = await read_params(request)
         result = await known[1](sandbox, world, params)
+        await _hold_answer(sandbox, world, method_name, params)
     except BotApiError as err:
         if method_name == "getUpdates" and err.code == 409 and await request.is_disconnected():
             # A poll its client had already abandoned (e.g. a bot stopping): nobody sees this.

@@ -11,16 +11,18 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.sandbox import persons
-from bot.sandbox.botapi import sandbox_of
+from bot.sandbox.botapi import METHODS, sandbox_of
 from bot.sandbox.botconfig import localized
 from bot.sandbox.errors import ControlError
 from bot.sandbox.messaging import ANSWER_VISIBLE_SECONDS
 from bot.sandbox.models import CallbackAnswer, Chat, UserId, message_to_view
-from bot.sandbox.state import BotWorld, Sandbox
+from bot.sandbox.state import AnswerDelay, BotWorld, Sandbox
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_NAME = 64
 MAX_ADVANCE_SECONDS = 10 * 365 * 86400
+MAX_DELAY_SECONDS = 600
+MAX_DELAY_COUNT = 100
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{5,32}$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 _PRIVATE_SCOPE = json.dumps({"type": "all_private_chats"}, sort_keys=True)
@@ -311,6 +313,39 @@ async def advance_clock(request: Request) -> JSONResponse:
     return JSONResponse(_clock_view(sandbox))
 
 
+async def add_delay(request: Request) -> JSONResponse:
+    """POST /delays {method, seconds, count?, chat_id?}: the next calls take effect, then wait before answering."""
+    body = await _body(request)
+    sandbox, world = _world(request)
+    known = METHODS.get((_text(body, "method", 64, required=True) or "").lower())
+    if known is None:
+        raise ControlError(400, "method must be a Bot API method the sandbox knows, e.g. sendMessage")
+    seconds = body.get("seconds")
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or not 0 < seconds <= MAX_DELAY_SECONDS
+    ):
+        raise ControlError(400, f"seconds must be a number in (0, {MAX_DELAY_SECONDS}]")
+    count = _int(body, "count")
+    if count is None:
+        count = 1
+    if not 1 <= count <= MAX_DELAY_COUNT:
+        raise ControlError(400, f"count must be 1..{MAX_DELAY_COUNT}")
+    delay = AnswerDelay(known[0], float(seconds), count, _int(body, "chat_id"))
+    world.answer_delays.append(delay)
+    sandbox.events.record("answer_delay_set", world.id, method=delay.method, seconds=delay.seconds, count=count,
+                          chat_id=delay.chat_id)
+    return JSONResponse(delay.to_json(), status_code=201)
+
+
+async def list_delays(request: Request) -> JSONResponse:
+    """GET /delays: delays not used up yet."""
+    _, world = _world(request)
+    return JSONResponse({"delays": [delay.to_json() for delay in world.answer_delays]})
+
+
 async def reset(request: Request) -> JSONResponse:
     """POST /reset: forget everything and return the clock to real time."""
     await _body(request)
@@ -338,5 +373,7 @@ ROUTES = [
     Route("/events", list_events, methods=["GET"]),
     Route("/clock", get_clock, methods=["GET"]),
     Route("/clock/advance", advance_clock, methods=["POST"]),
+    Route("/delays", add_delay, methods=["POST"]),
+    Route("/delays", list_delays, methods=["GET"]),
     Route("/reset", reset, methods=["POST"]),
 ]

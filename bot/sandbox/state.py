@@ -34,6 +34,20 @@ FIRST_GROUP_ID = -4_000_000_001
 
 
 @dataclass
+class AnswerDelay:
+    """Hold the answer to the next `remaining` successful calls of `method` (in `chat_id`, if set)."""
+
+    method: str
+    seconds: float
+    remaining: int
+    chat_id: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """Return the control API's shape."""
+        return {"method": self.method, "seconds": self.seconds, "count": self.remaining, "chat_id": self.chat_id}
+
+
+@dataclass
 class WebhookConfig:
     """A bot's webhook as set by setWebhook."""
 
@@ -66,6 +80,7 @@ class BotWorld:
         self.descriptions: dict[str, str] = {}
         self.short_descriptions: dict[str, str] = {}
         self.callback_queries: dict[str, CallbackQuery] = {}
+        self.answer_delays: list[AnswerDelay] = []
         self.flood = FloodControl(settings, clock.monotonic())
         self.closed = False
         self._changed = asyncio.Event()
@@ -131,6 +146,16 @@ class BotWorld:
             await asyncio.wait_for(self._changed.wait(), timeout)
         except TimeoutError:
             pass
+
+    def take_answer_delay(self, method: str, chat_id: int | None) -> float | None:
+        """Use up one delay set for this call, if any: the seconds to hold its answer."""
+        for delay in self.answer_delays:
+            if delay.method == method and (delay.chat_id is None or delay.chat_id == chat_id):
+                delay.remaining -= 1
+                if delay.remaining <= 0:
+                    self.answer_delays.remove(delay)
+                return delay.seconds
+        return None
 
     def chat(self, chat_id: int) -> Chat | None:
         """Return the chat with this id, if the bot has one."""

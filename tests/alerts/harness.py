@@ -103,6 +103,8 @@ class RunningBot:
 
     home: Path
     clock: FakeClock
+    #: Deletion timers on the fake clock too (off by default: moving the clock then empties chats on restart).
+    deletions_on_clock: bool = False
     rt: Runtime | None = None
     application: Application | None = None  # type: ignore[type-arg]
     loop: asyncio.AbstractEventLoop | None = None
@@ -127,6 +129,8 @@ class RunningBot:
             with Server.open(self.home, environ={}) as server:
                 rt = build_runtime(server)
                 rt.clock = self.clock
+                if self.deletions_on_clock:
+                    rt.vanisher.clock = self.clock
                 application = build_application(rt, TOKEN)
                 self.rt, self.application = rt, application
                 async with application:

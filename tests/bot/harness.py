@@ -117,6 +117,15 @@ class Sandbox:
     def post(self, chat_id: int, text: str) -> None:
         self.client.post(f"{self.api}/chats/{chat_id}/messages", json={"text": text}).raise_for_status()
 
+    def delay(self, chat_id: int, seconds: float = 60, method: str = "sendMessage", count: int = 1) -> None:
+        """Hold the answer to the next `count` calls of `method` in this chat (the call itself takes effect)."""
+        self.client.post(f"{self.api}/delays", params={"bot": TOKEN}, json={
+            "method": method, "seconds": seconds, "chat_id": chat_id, "count": count}).raise_for_status()
+
+    def delayed(self, chat_id: int) -> bool:
+        """True once a call in this chat is being held."""
+        return any(e.get("chat_id") == chat_id for e in self.events("answer_delayed"))
+
 
 @dataclass
 class Person:

@@ -98,3 +98,28 @@ def test_restart_mid_form_asks_to_start_again(sandbox: Sandbox, run_bot: BotFact
         restarted.stop()
     with staffed.open() as server:
         assert server.cases.list() == []
+
+
+def test_a_message_sent_as_the_bot_dies_is_still_deleted(sandbox: Sandbox, run_bot: BotFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    staffed, bot = run_bot(delete_after=8)
+    person = sandbox.person("en")
+    sandbox.delay(person.chat_id)  # Telegram creates the message, its answer does not come back
+    person.say("/start")
+    person.wait_for_text(tr("en", texts.CONSENT))  # on the person's screen...
+    wait_until(lambda: sandbox.delayed(person.chat_id), what="the bot to wait for the message id")
+    bot.stop(signal.SIGKILL)  # ...and the bot dies before it learns the id
+    shown = [m["message_id"] for m in person.bot_messages()]
+    with staffed.open() as server:
+        store = DeletionStore(server.db)
+        pending = store.chat(person.chat_id)
+        assert pending is not None and not set(shown) & set(pending.message_ids), "the lost id was never learnt"
+        assert [i.chat_id for i in store.intents()] == [person.chat_id]
+    restarted = start_bot(staffed.root, bot.port, tmp_path / "restarted.log")
+    try:
+        wait_until(lambda: person.messages() == [], timeout=30, what="the lost message to be deleted")
+        with staffed.open() as server:
+            store = DeletionStore(server.db)
+            wait_until(lambda: store.all() == [] and store.intents() == [], timeout=10,
+                       what="pending rows and intents to be erased")
+    finally:
+        restarted.stop()

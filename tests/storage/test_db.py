@@ -10,10 +10,18 @@ from pathlib import Path
 import pytest
 
 from storage.db import KEY_SIZE, Database, DatabaseError, DatabaseKey, connect
-from storage.errors import DatabaseKeyMissing, DatabaseKeyRejected, DatabaseMissing, SchemaTooNew, StorageError
+from storage.errors import (
+    DatabaseKeyMissing,
+    DatabaseKeyRejected,
+    DatabaseMissing,
+    DatabaseWriteFailed,
+    SchemaTooNew,
+    StorageError,
+)
 from storage.home import DB_KEY_CREDENTIAL, DB_KEY_ENV, Home, init_home
 from storage.schema import SCHEMA_VERSION
 from storage.server import Server
+from tests.fulldisk import fill
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -292,3 +300,35 @@ def test_audit_log_refuses_insert_or_replace(home: Home) -> None:
             db.conn.execute(
                 "INSERT OR REPLACE INTO audit (id, at, actor, action, case_id) VALUES (1, 2, 'm', 'x', NULL)"
             )
+
+
+@pytest.mark.timeout(8)  # the busy timeout is 10 s: a checkpoint that waited for the reader would not finish in time
+def test_forget_history_does_not_wait_for_a_reader_and_truncates_once_it_is_gone(home: Home) -> None:
+    with Database.open(home.db_path, home.db_key({})) as db, Database.open(home.db_path, home.db_key({})) as other:
+        with db.transaction() as conn:
+            db.set_meta(conn, "chat", "1")
+        other.conn.execute("BEGIN")
+        other.conn.execute("SELECT count(*) FROM meta").fetchone()  # a reader on this snapshot (a backup, say)
+        with db.transaction() as conn:
+            db.set_meta(conn, "chat", "2")
+        assert db.forget_history() is False  # frames the reader needs stay
+        assert db.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
+        other.conn.execute("COMMIT")
+        assert db.forget_history() is True
+        wal = home.db_path.with_name(home.db_path.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_a_full_disk_raises_a_typed_error_keeps_nothing_and_recovers(small_disk: Path) -> None:
+    home = init_home(small_disk / "home")
+    with Database.open(home.db_path, home.db_key({})) as db:
+        filler = fill(small_disk)
+        with pytest.raises(DatabaseWriteFailed) as failed, db.transaction() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('big', ?)", ("x" * 20_000,))
+        assert isinstance(failed.value, StorageError) and "free space" in str(failed.value)
+        assert not db.conn.in_transaction
+        assert db.meta("big") is None
+        filler.unlink()
+        with db.transaction() as conn:  # the same connection works again once there is room
+            db.set_meta(conn, "big", "x" * 20_000)
+        assert db.meta("big") == "x" * 20_000
