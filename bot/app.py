@@ -8,7 +8,6 @@ import warnings
 from telegram import BotCommand, Update
 from telegram.constants import ChatType
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
@@ -27,6 +26,7 @@ from bot.alertviews import ON_IT
 from bot.conversation import build_conversation, expired_button, media, send, unknown_command
 from bot.i18n import LANGUAGES
 from bot.processor import PerChatUpdateProcessor
+from bot.ratelimit import ChatPacedRateLimiter
 from bot.replies import INTERVAL_SECONDS, SHOW, deliver_notices, show_reply
 from bot.replies import JOB_NAME as REPLY_JOB
 from bot.runtime import RUNTIME_KEY, Runtime, runtime
@@ -107,7 +107,7 @@ def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[t
         ApplicationBuilder()
         .token(token)
         .base_url(rt.server.config.telegram.api_base_url)
-        .rate_limiter(AIORateLimiter(overall_max_rate=rt.server.config.telegram.max_messages_per_second, max_retries=3))
+        .rate_limiter(ChatPacedRateLimiter(rt.server.config.telegram.max_messages_per_second, max_retries=3))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build()
     )

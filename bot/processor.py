@@ -9,31 +9,42 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+#: PTB's own bound, set out of reach: the real one is taken once a chat's turn has come (see below).
+_OUTER_BOUND = 2**30
+
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Runs up to `max_concurrent_updates` updates at once, but never two of the same chat.
+    """Runs up to `running` updates at once, but never two of the same chat.
 
     Each person's conversation sees their updates one at a time, in order,
-    while other chats go on. A flooding chat's queued updates each hold a slot
-    while they wait for their chat's lock, but they are dropped quickly by the
-    flood gate, and the slots (256) far exceed what one chat can queue.
+    while other chats go on. PTB takes its semaphore *before* calling
+    do_process_update; were that the real bound, a chat's updates waiting for
+    their chat's lock would hold its slots, and one flooding chat whose step is
+    waiting (for its pace, or a 429 pause) could fill all of them and stall
+    every other chat. So a slot is taken only after the chat's lock: a waiting
+    update holds nothing but its own small task.
     """
 
-    def __init__(self, max_concurrent_updates: int) -> None:
-        super().__init__(max_concurrent_updates)
+    def __init__(self, running: int) -> None:
+        if running < 1:
+            raise ValueError("running must be a positive number of updates")
+        super().__init__(_OUTER_BOUND)
+        self.running = running
+        self._slots = asyncio.BoundedSemaphore(running)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
-            await coroutine
+            async with self._slots:
+                await coroutine
             return
         key = chat.id
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            async with lock:
+            async with lock, self._slots:
                 await coroutine
         finally:
             self._waiting[key] -= 1
