@@ -24,6 +24,7 @@ from bot import texts
 from bot.alerts import on_it
 from bot.alertviews import ON_IT
 from bot.conversation import build_conversation, expired_button, media, send, unknown_command
+from bot.guards import Verdict, wants_erase
 from bot.i18n import LANGUAGES
 from bot.processor import PerChatUpdateProcessor
 from bot.ratelimit import ChatPacedRateLimiter
@@ -55,14 +56,16 @@ async def track_and_limit(update: Update, context: Context) -> None:
     chat_id = update.effective_chat.id  # type: ignore[union-attr]
     message_ids = [update.message.message_id] if update.message is not None else []
     rt.vanisher.track(context.job_queue, chat_id, message_ids)  # type: ignore[arg-type]
-    now = rt.clock()
-    if rt.flood.allow(chat_id, now):
+    verdict = rt.flood.check(chat_id, rt.clock(), erase=wants_erase(update))
+    if verdict is Verdict.PASS:
         return
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    elif rt.flood.should_warn(chat_id, now):
+    if verdict is Verdict.WARN:  # once per window; otherwise a flooding chat gets no answer, not even to a button
         language = context.chat_data.get("lang", "en") if context.chat_data is not None else "en"
-        await send(update, context, rt.translations.gettext(language, texts.SLOW_DOWN))
+        warning = rt.translations.gettext(language, texts.SLOW_DOWN)
+        if update.callback_query is not None:
+            await update.callback_query.answer(warning)  # a toast: nothing is left in the chat
+        else:
+            await send(update, context, warning)
     raise ApplicationHandlerStop
 
 
