@@ -26,7 +26,7 @@ from bot.alertviews import ON_IT
 from bot.conversation import build_conversation, expired_button, media, send, unknown_command
 from bot.guards import Verdict, wants_erase
 from bot.i18n import LANGUAGES
-from bot.processor import PerChatUpdateProcessor
+from bot.processor import PerChatUpdateProcessor, arrival_time
 from bot.ratelimit import ChatPacedRateLimiter
 from bot.replies import INTERVAL_SECONDS, SHOW, deliver_notices, show_reply
 from bot.replies import JOB_NAME as REPLY_JOB
@@ -56,7 +56,8 @@ async def track_and_limit(update: Update, context: Context) -> None:
     chat_id = update.effective_chat.id  # type: ignore[union-attr]
     message_ids = [update.message.message_id] if update.message is not None else []
     rt.vanisher.track(context.job_queue, chat_id, message_ids)  # type: ignore[arg-type]
-    verdict = rt.flood.check(chat_id, rt.clock(), erase=wants_erase(update))
+    arrived = arrival_time(context.application, update)  # counted by arrival, however slow this chat's turn
+    verdict = rt.flood.check(chat_id, rt.clock() if arrived is None else arrived, erase=wants_erase(update))
     if verdict is Verdict.PASS:
         return
     if verdict is Verdict.WARN:  # once per window; otherwise a flooding chat gets no answer, not even to a button
@@ -111,7 +112,7 @@ def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[t
         .token(token)
         .base_url(rt.server.config.telegram.api_base_url)
         .rate_limiter(ChatPacedRateLimiter(rt.server.config.telegram.max_messages_per_second, max_retries=3))
-        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES, clock=rt.clock))
         .build()
     )
     application.bot_data[RUNTIME_KEY] = rt
