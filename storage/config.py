@@ -62,9 +62,11 @@ class TelegramConfig:
 
 @dataclass(frozen=True)
 class StaffApiConfig:
-    """Where the staff API listens."""
+    """Where the staff API listens, and how many requests it takes (docs/staff-api.md)."""
 
     listen: str = "127.0.0.1:8765"
+    requests_per_minute: int = 120
+    unverified_per_minute: int = 60
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ _MINIMUMS: dict[str, int] = {
     "check_seconds": 1,
     "max_messages_per_second": 1,
     "unclaimed_days": 1,
+    "requests_per_minute": 1,
+    "unverified_per_minute": 1,
 }
 _MAXIMUMS: dict[str, int] = {
     "delete_after_seconds": 47 * 3600,
@@ -156,6 +160,8 @@ _MAXIMUMS: dict[str, int] = {
     "warn_days": 365,
     "recent_activity_days": 365,
     "unclaimed_days": 3650,
+    "requests_per_minute": 60_000,
+    "unverified_per_minute": 60_000,
 }  # Telegram deletes only within 48 h
 
 
@@ -332,6 +338,12 @@ max_messages_per_second = 30
 
 [staff_api]
 listen = "127.0.0.1:8765"
+# Requests a minute one staff key may make (a quarter of it at once). Over it: 429 with Retry-After.
+requests_per_minute = 120
+# Requests a minute from one network address that no staff key vouches for: unsigned, naming a
+# key not on the roster, or whose signature fails. Behind a reverse proxy or a Tor onion service
+# every caller has the proxy's address, so this is then one budget for all such requests.
+unverified_per_minute = 60
 
 [logging]
 # "text" for people reading a terminal or the journal; "json" for one JSON object per line.
