@@ -61,10 +61,6 @@ class Buckets:
         await bucket.acquire()  # there is capacity, so this does not wait
         return True
 
-    def names(self) -> int:
-        """How many names have a bucket right now (a count only)."""
-        return len(self._buckets)
-
     def prune(self) -> None:
         """Drop the buckets that are full again: nothing is remembered of an idle caller."""
         for name in [n for n, b in self._buckets.items() if b.has_capacity(b.max_rate)]:

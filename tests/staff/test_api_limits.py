@@ -6,6 +6,7 @@ Requests from another address come from 127.0.0.2 (still loopback).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 
 from crypto.keys import Identity
 from crypto.roster import sign_roster
-from staff.api.limits import Limits
+from staff.api.limits import OVERFLOW, Buckets, Limits
 from staff.httpsig import sign_request
 from storage.server import Server
 from tests.staff.conftest import Site
@@ -124,3 +125,19 @@ def test_a_roster_broken_after_it_was_cached_is_503(site: Site) -> None:
         assert send(client, site, site.identity("cas-main")).status_code == 200
         (site.root / "roster.json").write_bytes(b'{"format": "waystation-roster"}')
         assert_refused(send(client, site, site.identity("cas-main-2")), 503, "unavailable")
+
+
+def test_budgets_are_bounded_in_memory_and_forget_idle_callers() -> None:
+    async def scenario() -> None:
+        buckets = Buckets(per_minute=600, max_names=3)  # a burst of 150, then 10 a second
+        assert all([await buckets.take("a") for _ in range(150)])
+        assert not await buckets.take("a")
+        assert await buckets.take("b") and await buckets.take("c")
+        # The table is full: newcomers share one bucket, so a crowd of new addresses cannot grow it.
+        assert all([await buckets.take(f"new {n}") for n in range(150)])
+        assert not await buckets.take("another")
+        await asyncio.sleep(0.3)  # b and c are full again after 0.1 s; a and the shared bucket after 15 s
+        buckets.prune()
+        assert set(buckets._buckets) == {"a", OVERFLOW}
+
+    asyncio.run(scenario())
