@@ -38,6 +38,7 @@ from bot.volunteers import volunteer_command
 log = logging.getLogger("waystation.bot")
 Context = ContextTypes.DEFAULT_TYPE
 MAX_CONCURRENT_UPDATES = 256
+HELD_JOB, HELD_SECONDS = "flood-held-deletions", 1.0
 
 
 async def only_private(update: object, context: Context) -> None:
@@ -55,19 +56,29 @@ async def track_and_limit(update: Update, context: Context) -> None:
     rt.count("updates")
     chat_id = update.effective_chat.id  # type: ignore[union-attr]
     message_ids = [update.message.message_id] if update.message is not None else []
-    rt.vanisher.track(context.job_queue, chat_id, message_ids)  # type: ignore[arg-type]
     arrived = arrival_time(context.application, update)  # counted by arrival, however slow this chat's turn
     verdict = rt.flood.check(chat_id, rt.clock() if arrived is None else arrived, erase=wants_erase(update))
+    if verdict is Verdict.IGNORE:
+        rt.flood.hold(chat_id, message_ids)  # recorded for deletion within a second, by record_held
+        raise ApplicationHandlerStop
+    rt.vanisher.track(context.job_queue, chat_id, [*rt.flood.release(chat_id), *message_ids])  # type: ignore[arg-type]
     if verdict is Verdict.PASS:
         return
-    if verdict is Verdict.WARN:  # once per window; otherwise a flooding chat gets no answer, not even to a button
-        language = context.chat_data.get("lang", "en") if context.chat_data is not None else "en"
-        warning = rt.translations.gettext(language, texts.SLOW_DOWN)
-        if update.callback_query is not None:
-            await update.callback_query.answer(warning)  # a toast: nothing is left in the chat
-        else:
-            await send(update, context, warning)
+    # WARN, once per window; otherwise (IGNORE above) a flooding chat gets no answer, not even to a button.
+    language = context.chat_data.get("lang", "en") if context.chat_data is not None else "en"
+    warning = rt.translations.gettext(language, texts.SLOW_DOWN)
+    if update.callback_query is not None:
+        await update.callback_query.answer(warning)  # a toast: nothing is left in the chat
+    else:
+        await send(update, context, warning)
     raise ApplicationHandlerStop
+
+
+async def record_held(context: Context) -> None:
+    """Every second: the messages of flooding chats go on the deletion list, one write per chat."""
+    rt = runtime(context)
+    for chat_id, message_ids in rt.flood.release_all().items():
+        rt.vanisher.track(context.job_queue, chat_id, message_ids)  # type: ignore[arg-type]
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -101,6 +112,7 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
     rt.vanisher.restore(jobs)  # type: ignore[arg-type]
     jobs.run_repeating(deliver_notices, interval=INTERVAL_SECONDS, first=1, name=REPLY_JOB)  # type: ignore[union-attr]
     schedule_alert_jobs(jobs, rt)  # type: ignore[arg-type]
+    jobs.run_repeating(record_held, interval=HELD_SECONDS, first=HELD_SECONDS, name=HELD_JOB)  # type: ignore[union-attr]
     await announce_commands(application)
 
 

@@ -35,6 +35,7 @@ class FloodGate:
     _seen: dict[int, deque[float]] = field(default_factory=dict)
     _warned: dict[int, float] = field(default_factory=dict)
     _erased: dict[int, float] = field(default_factory=dict)
+    _held: dict[int, list[int]] = field(default_factory=dict)
     _pruned_at: float = 0.0
 
     def check(self, chat_id: int, now: float, erase: bool = False) -> Verdict:
@@ -55,6 +56,24 @@ class FloodGate:
         if self._once_per_window(self._warned, chat_id, now):
             return Verdict.WARN
         return Verdict.IGNORE
+
+    def hold(self, chat_id: int, message_ids: list[int]) -> None:
+        """Keep an ignored message's id until the next `release`: its deletion is recorded in a batch.
+
+        Recording each message of a flood on its own (one database commit each,
+        on the event loop) is what a flood would otherwise cost everyone else.
+        """
+        if message_ids:
+            self._held.setdefault(chat_id, []).extend(message_ids)
+
+    def release(self, chat_id: int) -> list[int]:
+        """The ids held for one chat (now to be recorded for deletion), and hold none any more."""
+        return self._held.pop(chat_id, [])
+
+    def release_all(self) -> dict[int, list[int]]:
+        """Every chat's held ids (the batch to record now), and hold none any more."""
+        held, self._held = self._held, {}
+        return held
 
     def tracked_chats(self) -> int:
         """How many chats the gate remembers right now (a count only)."""
@@ -79,7 +98,7 @@ class FloodGate:
             return
         self._pruned_at = now
         cutoff = now - self.window
-        quiet = [c for c, t in self._seen.items() if not t or t[-1] <= cutoff]
+        quiet = [c for c, t in self._seen.items() if (not t or t[-1] <= cutoff) and c not in self._held]
         for chat_id in quiet:
             if self._warned.get(chat_id, cutoff) <= cutoff and self._erased.get(chat_id, cutoff) <= cutoff:
                 self.forget(chat_id)

@@ -77,3 +77,16 @@ def test_which_updates_erase() -> None:
     assert wants_erase(_update(data=FORGET))
     assert not wants_erase(_update("/start")) and not wants_erase(_update("forget"))
     assert not wants_erase(_update("/forgetful")) and not wants_erase(_update(data=RESTART))
+
+
+def test_held_message_ids_are_released_once_and_survive_pruning() -> None:
+    gate = FloodGate(limit=1, window=10)
+    gate.check(CHAT, 0.0)
+    gate.hold(CHAT, [5, 6])
+    gate.hold(7, [1])
+    gate.hold(CHAT, [])
+    gate.check(99, 100.0)  # long after: a prune runs, but held ids are never dropped with their chat
+    assert gate.release(CHAT) == [5, 6]
+    assert gate.release(CHAT) == []
+    assert gate.release_all() == {7: [1]}
+    assert gate.release_all() == {}

@@ -79,3 +79,14 @@ def test_a_flooding_chat_that_draws_429s_never_pauses_another(sandbox: Sandbox, 
     assert len(replies) < 40  # the flood got a few answers, not one per message
     with staffed.open() as server:
         assert server.cases.list() == []
+
+
+def test_messages_a_flooded_chat_sends_are_still_deleted(sandbox: Sandbox, run_bot: BotFactory) -> None:
+    run_bot(flood=3, delete_after=5)
+    flooder = sandbox.person("en")
+    for number in range(40):
+        flooder.say(f"flood {number}")
+    wait_until(lambda: any(tr("en", texts.SLOW_DOWN) in (m["text"] or "") for m in flooder.bot_messages()),
+               timeout=20, what="the flooding chat to be told to slow down")
+    # The ignored messages went on the deletion list in batches, and go with everything else.
+    wait_until(lambda: flooder.messages() == [], timeout=40, what="every message of the flooding chat to be deleted")
