@@ -3,7 +3,7 @@
 Run from the repository root (project installed):
 
     python bench/isolation.py [--people 10] [--rounds 4] [--seconds 20] [--think 3] [--flood 1000]
-                              [--api-rate 200] [--chat-rate 0.5] [--code DIR] [--keep]
+                              [--api-rate 200] [--chat-rate 1] [--phases alone,flood,api] [--code DIR] [--keep]
 
 One `waystation sandbox` and the real bot (`waystation bot run` on a freshly
 staffed home, its staff API on a loopback port) serve three phases, each with new
@@ -87,7 +87,14 @@ def default_config(code: Path | None) -> str:
     """config.toml as `waystation init` writes it, from the checkout that will run (it may know fewer keys)."""
     env = dict(os.environ, PYTHONPATH=str(code)) if code is not None else None
     return subprocess.run([sys.executable, "-c", "from storage.config import DEFAULT_CONFIG; print(DEFAULT_CONFIG)"],
-                          check=True, capture_output=True, text=True, env=env).stdout
+                          check=True, capture_output=True, text=True, env=env, cwd=code).stdout
+
+
+def code_location(code: Path | None) -> str:
+    """Where `import bot` finds the bot in a process spawned as `spawn` does (a check on --code)."""
+    env = dict(os.environ, PYTHONPATH=str(code)) if code is not None else None
+    return subprocess.run([sys.executable, "-c", "import bot; print(bot.__path__[0])"], check=True,
+                          capture_output=True, text=True, env=env, cwd=code).stdout.strip()
 
 
 def make_home(root: Path, bot_base_url: str, api_port: int, code: Path | None) -> Identity:
@@ -118,9 +125,9 @@ def spawn(args: Sequence[str], log: Path, code: Path | None) -> subprocess.Popen
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = str(code) + os.pathsep + env.get("PYTHONPATH", "")
-    with log.open("ab") as out:
+    with log.open("ab") as out:  # run in `code` too: `python -m` puts the working directory first on the path
         return subprocess.Popen([sys.executable, "-m", "waystation", *args], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env)
+                                stdin=subprocess.DEVNULL, env=env, cwd=code)
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
@@ -334,6 +341,7 @@ def main() -> None:
     parser.add_argument("--api-rate", type=float, default=200.0, help="bad staff-API requests a second")
     parser.add_argument("--chat-rate", type=float, default=1.0,
                         help="the sandbox's messages/s per chat (below 1: stricter than the bot's pace)")
+    parser.add_argument("--phases", default=",".join(PHASES), help="which phases, comma-separated (alone always)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--code", type=Path, help="run bot and sandbox from this checkout (PYTHONPATH)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
@@ -355,10 +363,14 @@ def main() -> None:
         staff = make_home(tmp / "home", f"http://127.0.0.1:{sandbox_port}/bot", api_port, args.code)
         bot = spawn(["bot", "run", "--home", str(tmp / "home")], tmp / "bot.log", args.code)
         wait_until_up(f"http://127.0.0.1:{api_port}/healthz", bot, tmp / "bot.log", "the bot")
+        print(f"the bot's code: {code_location(args.code)}")
         time.sleep(2)  # first poll, commands announced
-        pooled = {name: Phase(name, [], Counter(), Background(), Counter()) for name in PHASES}
+        chosen = tuple(name for name in PHASES if name in args.phases.split(","))
+        if not chosen or chosen[0] != "alone":
+            raise SystemExit("--phases must include alone, the baseline")
+        pooled = {name: Phase(name, [], Counter(), Background(), Counter()) for name in chosen}
         for number in range(args.rounds):
-            order = PHASES if number % 2 == 0 else tuple(reversed(PHASES))
+            order = chosen if number % 2 == 0 else tuple(reversed(chosen))
             print(f"round {number + 1}/{args.rounds}: {' '.join(order)}", flush=True)
             for name in order:
                 seed = args.seed * 1000 + number * 10 + PHASES.index(name)
@@ -366,7 +378,7 @@ def main() -> None:
                 phase = asyncio.run(run_phase(name, api, args, seed, staff, api_port))
                 phase.bot_cpu, phase.wall = cpu_seconds(bot.pid) - cpu, time.monotonic() - wall
                 pooled[name].add(phase)
-        report([pooled[name] for name in PHASES], args)
+        report([pooled[name] for name in chosen], args)
     finally:
         if bot is not None:
             stop(bot)
