@@ -119,11 +119,13 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
 def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[type-arg]
     """The bot, wired to the Bot API at config's api_base_url."""
     warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
+    settings = rt.server.config.telegram
     application = (
         ApplicationBuilder()
         .token(token)
-        .base_url(rt.server.config.telegram.api_base_url)
-        .rate_limiter(ChatPacedRateLimiter(rt.server.config.telegram.max_messages_per_second, max_retries=3))
+        .base_url(settings.api_base_url)
+        .rate_limiter(ChatPacedRateLimiter(settings.max_messages_per_second, max_retries=3,
+                                           chat_per_second=settings.max_messages_per_minute_per_chat / 60))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES, clock=rt.clock))
         .build()
     )

@@ -58,6 +58,7 @@ class TelegramConfig:
     mode: str = "polling"
     webhook_url: str = ""
     max_messages_per_second: int = 30
+    max_messages_per_minute_per_chat: int = 60
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ _MINIMUMS: dict[str, int] = {
     "delete_after_hours": 1,
     "check_seconds": 1,
     "max_messages_per_second": 1,
+    "max_messages_per_minute_per_chat": 1,
     "unclaimed_days": 1,
     "requests_per_minute": 1,
     "unverified_per_minute": 1,
@@ -157,6 +159,7 @@ _MAXIMUMS: dict[str, int] = {
     "send_interval_ms": 60_000,
     "check_seconds": 300,
     "max_messages_per_second": 1000,
+    "max_messages_per_minute_per_chat": 60_000,
     "warn_days": 365,
     "recent_activity_days": 365,
     "unclaimed_days": 3650,
@@ -328,6 +331,9 @@ mode = "polling"
 webhook_url = ""
 # Messages per second the bot sends at most, in all chats together (Telegram allows about 30).
 max_messages_per_second = 30
+# Messages a minute the bot sends to any one chat, after a burst of 3 (Telegram allows about one
+# a second). Each chat is paced on its own, and a flood-control answer pauses only that chat.
+max_messages_per_minute_per_chat = 60
 
 # Routing: the first rule whose conditions all match picks the queue; otherwise queues.default.
 # Conditions: languages (the person's language), countries (their answer, any case),

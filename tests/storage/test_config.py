@@ -55,6 +55,7 @@ def test_values_in_range_are_taken() -> None:
         ("[staff_api]\nlisten = '127.0.0.1:65536'\n", "staff_api.listen"),
         ("[staff_api]\nlisten = '127.0.0.1:http'\n", "staff_api.listen"),
         ("[staff_api]\nrequests_per_minute = 0\n", "staff_api.requests_per_minute"),
+        ("[telegram]\nmax_messages_per_minute_per_chat = 0\n", "telegram.max_messages_per_minute_per_chat"),
         ("[staff_api]\nunverified_per_minute = 60001\n", "staff_api.unverified_per_minute"),
         ("[queues]\ndefault = 'Main Queue'\n", "queues.default"),
         ("[telegram]\napi_base_url = 'ftp://example.org/bot'\n", "telegram.api_base_url"),
