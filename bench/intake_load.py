@@ -14,7 +14,7 @@ Then, on a fresh sandbox each, the same people do the same sequence of typing
 and pressing with an echo bot (python-telegram-bot Application, concurrent
 updates, a MessageHandler that sends the text back with one button, a
 CallbackQueryHandler that answers and edits): bare, and with the
-AIORateLimiter(max_retries=3) the real bot uses, so that the limiter's share
+rate limiter the real bot uses (bot/ratelimit.py, max_retries=3), so that the limiter's share
 shows on its own. A bare bot cannot survive a 429, so under Telegram-like
 limits only the echo bot with the limiter runs.
 
@@ -98,11 +98,10 @@ HOLD_SECONDS = 47 * 3600  # nothing is deleted during the run, so the receipts c
 def run_echo_bot(base_url: str, rate: int | None) -> None:
     """A bare python-telegram-bot echo bot, polling like the real one; blocks until SIGTERM.
 
-    With `rate`, it has the real bot's AIORateLimiter(max_retries=3) at that many messages per second.
+    With `rate`, it has the real bot's rate limiter (max_retries=3) at that many messages per second.
     """
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
     from telegram.ext import (
-        AIORateLimiter,
         Application,
         CallbackQueryHandler,
         ContextTypes,
@@ -125,7 +124,9 @@ def run_echo_bot(base_url: str, rate: int | None) -> None:
 
     builder = Application.builder().token(TOKEN).base_url(base_url).concurrent_updates(True)
     if rate is not None:
-        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=rate, max_retries=3))  # type: ignore[arg-type]
+        from bot.ratelimit import ChatPacedRateLimiter
+
+        builder = builder.rate_limiter(ChatPacedRateLimiter(rate, max_retries=3))  # type: ignore[arg-type]
     application = builder.build()
     application.add_handler(MessageHandler(filters.TEXT, echo))
     application.add_handler(CallbackQueryHandler(pressed))

@@ -8,7 +8,6 @@ import warnings
 from telegram import BotCommand, Update
 from telegram.constants import ChatType
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
@@ -26,8 +25,10 @@ from bot import texts
 from bot.alerts import on_it
 from bot.alertviews import ON_IT
 from bot.conversation import acknowledge, build_conversation, expired_button, media, send, unknown_command
+from bot.guards import Verdict, wants_erase
 from bot.i18n import LANGUAGES
-from bot.processor import PerChatUpdateProcessor
+from bot.processor import PerChatUpdateProcessor, arrival_time
+from bot.ratelimit import ChatPacedRateLimiter
 from bot.replies import INTERVAL_SECONDS, deliver_notices
 from bot.replies import JOB_NAME as REPLY_JOB
 from bot.runtime import RUNTIME_KEY, Runtime, runtime
@@ -48,6 +49,7 @@ FORGET_SECONDS = 30
 #: Free pages kept shuffled for new cases to use (4 MiB: some hundreds of cases per time bucket).
 FREE_PAGES = 1024
 CONNECTION_POOL_SIZE = 256
+HELD_JOB, HELD_SECONDS = "flood-held-deletions", 1.0
 
 
 async def only_private(update: object, context: Context) -> None:
@@ -65,16 +67,29 @@ async def track_and_limit(update: Update, context: Context) -> None:
     rt.count("updates")
     chat_id = update.effective_chat.id  # type: ignore[union-attr]
     message_ids = [update.message.message_id] if update.message is not None else []
-    rt.vanisher.track(context.job_queue, chat_id, message_ids)  # type: ignore[arg-type]
-    now = rt.clock()
-    if rt.flood.allow(chat_id, now):
+    arrived = arrival_time(context.application, update)  # counted by arrival, however slow this chat's turn
+    verdict = rt.flood.check(chat_id, rt.clock() if arrived is None else arrived, erase=wants_erase(update))
+    if verdict is Verdict.IGNORE:
+        rt.flood.hold(chat_id, message_ids)  # recorded for deletion within a second, by record_held
+        raise ApplicationHandlerStop
+    rt.vanisher.track(context.job_queue, chat_id, [*rt.flood.release(chat_id), *message_ids])  # type: ignore[arg-type]
+    if verdict is Verdict.PASS:
         return
+    # WARN, once per window; otherwise (IGNORE above) a flooding chat gets no answer, not even to a button.
+    language = context.chat_data.get("lang", "en") if context.chat_data is not None else "en"
+    warning = rt.translations.gettext(language, texts.SLOW_DOWN)
     if update.callback_query is not None:
-        await update.callback_query.answer()
-    elif rt.flood.should_warn(chat_id, now):
-        language = context.chat_data.get("lang", "en") if context.chat_data is not None else "en"
-        await send(update, context, rt.translations.gettext(language, texts.SLOW_DOWN))
+        await update.callback_query.answer(warning)  # a toast: nothing is left in the chat
+    else:
+        await send(update, context, warning)
     raise ApplicationHandlerStop
+
+
+async def record_held(context: Context) -> None:
+    """Every second: the messages of flooding chats go on the deletion list, one write per chat."""
+    rt = runtime(context)
+    for chat_id, message_ids in rt.flood.release_all().items():
+        rt.vanisher.track(context.job_queue, chat_id, message_ids)  # type: ignore[arg-type]
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -126,6 +141,7 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
     jobs.run_repeating(deliver_notices, interval=INTERVAL_SECONDS, first=1, name=REPLY_JOB)  # type: ignore[union-attr]
     jobs.run_repeating(forget_history, interval=FORGET_SECONDS, first=1, name=FORGET_JOB)  # type: ignore[union-attr]
     schedule_alert_jobs(jobs, rt)  # type: ignore[arg-type]
+    jobs.run_repeating(record_held, interval=HELD_SECONDS, first=HELD_SECONDS, name=HELD_JOB)  # type: ignore[union-attr]
     await announce_commands(application)
 
 
@@ -140,12 +156,14 @@ def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[t
         base_url=telegram.api_base_url,
         request=HTTPXRequest(connection_pool_size=CONNECTION_POOL_SIZE),  # as ApplicationBuilder would make them
         get_updates_request=HTTPXRequest(connection_pool_size=1),
-        rate_limiter=AIORateLimiter(overall_max_rate=telegram.max_messages_per_second, max_retries=3),
+        # One chat's 429 pauses only that chat (bot/ratelimit.py), never every send.
+        rate_limiter=ChatPacedRateLimiter(telegram.max_messages_per_second, max_retries=3,
+                                          chat_per_second=telegram.max_messages_per_minute_per_chat / 60),
     )
     application = (
         ApplicationBuilder()
         .bot(bot)
-        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES, clock=rt.clock))
         .build()
     )
     application.bot_data[RUNTIME_KEY] = rt

@@ -113,8 +113,7 @@ def _drop(context: Context, update: Update) -> None:
         data.clear()
     chat = update.effective_chat
     if chat is not None:
-        context.application.drop_chat_data(chat.id)
-        runtime(context).flood.forget(chat.id)
+        context.application.drop_chat_data(chat.id)  # not the flood gate's count: /forget must not reset it
 
 
 # -- steps ---------------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 Every alert, reminder, digest and notice is first a row in `volunteer_messages`;
 this module sends due rows and writes back what happened, one round at a time.
-All calls go through the Application's AIORateLimiter (the bot-wide limit, and
-retries after a 429); on top of it each volunteer chat is paced to Telegram's
-per-chat limit. A 429 that outlives the limiter's retries, a network failure or
+All calls go through the Application's rate limiter (bot/ratelimit.py: the
+bot-wide limit, a pace per chat, and a pause of that chat alone after a 429);
+on top of it each volunteer chat is paced to `send_interval_ms`. A 429 that outlives the limiter's retries, a network failure or
 a server error leaves the row pending for a later attempt; a volunteer who
 blocked the bot (403) is marked inactive and nothing more is sent to them; a
 message Telegram refuses outright is marked failed in the audit log.

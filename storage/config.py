@@ -65,13 +65,16 @@ class TelegramConfig:
     mode: str = "polling"
     webhook_url: str = ""
     max_messages_per_second: int = 30
+    max_messages_per_minute_per_chat: int = 60
 
 
 @dataclass(frozen=True)
 class StaffApiConfig:
-    """Where the staff API listens."""
+    """Where the staff API listens, and how many requests it takes (docs/staff-api.md)."""
 
     listen: str = "127.0.0.1:8765"
+    requests_per_minute: int = 120
+    unverified_per_minute: int = 60
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,11 @@ _MINIMUMS: dict[str, int] = {
     "delete_after_hours": 1,
     "check_seconds": 1,
     "max_messages_per_second": 1,
+    "max_messages_per_minute_per_chat": 1,
     "unclaimed_days": 1,
     "expire_after_days": 1,
+    "requests_per_minute": 1,
+    "unverified_per_minute": 1,
 }
 _MAXIMUMS: dict[str, int] = {
     "delete_after_seconds": 47 * 3600,
@@ -162,10 +168,13 @@ _MAXIMUMS: dict[str, int] = {
     "send_interval_ms": 60_000,
     "check_seconds": 300,
     "max_messages_per_second": 1000,
+    "max_messages_per_minute_per_chat": 60_000,
     "warn_days": 365,
     "recent_activity_days": 365,
     "unclaimed_days": 3650,
     "expire_after_days": 365,
+    "requests_per_minute": 60_000,
+    "unverified_per_minute": 60_000,
 }  # Telegram deletes only within 48 h
 
 
@@ -332,6 +341,9 @@ mode = "polling"
 webhook_url = ""
 # Messages per second the bot sends at most, in all chats together (Telegram allows about 30).
 max_messages_per_second = 30
+# Messages a minute the bot sends to any one chat, after a burst of 3 (Telegram allows about one
+# a second). Each chat is paced on its own, and a flood-control answer pauses only that chat.
+max_messages_per_minute_per_chat = 60
 
 # Routing: the first rule whose conditions all match picks the queue; otherwise queues.default.
 # Conditions: languages (the person's language), countries (their answer, any case),
@@ -342,6 +354,12 @@ max_messages_per_second = 30
 
 [staff_api]
 listen = "127.0.0.1:8765"
+# Requests a minute one staff key may make (a quarter of it at once). Over it: 429 with Retry-After.
+requests_per_minute = 120
+# Requests a minute from one network address that no staff key vouches for: unsigned, naming a
+# key not on the roster, or whose signature fails. Behind a reverse proxy or a Tor onion service
+# every caller has the proxy's address, so this is then one budget for all such requests.
+unverified_per_minute = 60
 
 [logging]
 # "text" for people reading a terminal or the journal; "json" for one JSON object per line.

@@ -24,6 +24,27 @@ from storage.rekey import previous_bot_verify_keys
 
 ROSTER_SERIAL_KEY = "roster_serial"
 
+#: What identifies the roster's inputs on disk: each file's (inode, size, mtime, ctime), or None, and the stored serial.
+FileStamp = tuple[int, int, int, int] | None
+RosterStamp = tuple[FileStamp, FileStamp, str | None]
+
+
+def _stamp(path: Path) -> FileStamp:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass(frozen=True)
+class _VerifiedRoster:
+    """A roster that verified, the state of its inputs then, and until when that verdict holds."""
+
+    stamp: RosterStamp
+    roster: Roster
+    valid_until: int
+
 
 def pepper_matches(pepper: bytes, stored: str) -> bool:
     """Whether `pepper` has the check value `stored` (hex, from the meta table)."""
@@ -42,6 +63,8 @@ class Server:
     config: Config
     db: Database
     _bot: Identity | None = field(default=None, repr=False)
+    _verified: _VerifiedRoster | None = field(default=None, repr=False)
+    _refused: tuple[RosterStamp, int, str] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, root: Path, environ: Mapping[str, str] = os.environ) -> Server:
@@ -104,8 +127,40 @@ class Server:
         keys = [self.bot_identity().signing_key.verify_key, *previous_bot_verify_keys(self.home)]
         return list({bytes(k): k for k in keys}.values())
 
+    def _roster_stamp(self) -> RosterStamp:
+        return (_stamp(self.home.roster_path), _stamp(self.home.trusted_admins_path), self.db.meta(ROSTER_SERIAL_KEY))
+
     def roster(self, now: int) -> Roster:
-        """Load and verify roster.json; remember its serial so an older file is refused later."""
+        """Load and verify roster.json; remember its serial so an older file is refused later.
+
+        The verified roster is kept in memory while roster.json, trusted_admins
+        and the stored serial are unchanged (a stat of each file, one read of
+        the serial) and while its own expiry and every active admin's allow:
+        a revocation, which always writes a new roster.json, takes effect at
+        the next call. This spares every staff API request a read and a
+        signature check of the whole roster.
+        """
+        stamp = self._roster_stamp()  # taken before reading: a change after it shows at the next call
+        verified = self._verified
+        if verified is not None and verified.stamp == stamp and now < verified.valid_until:
+            return verified.roster
+        refused = self._refused
+        if refused is not None and refused[0] == stamp and now >= refused[1]:
+            # The same files refused at an earlier time are refused now: not read and checked again for each caller.
+            raise RosterUnavailable(refused[2])
+        self._verified = self._refused = None
+        try:
+            roster = self._load_roster(now)
+        except RosterUnavailable as err:
+            self._refused = (stamp, now, str(err))
+            raise
+        # The cached verdict holds while the roster and the signer, an active admin on it, are unexpired;
+        # every active admin's expiry bounds the signer's, since load_roster does not say which one signed.
+        until = min([roster.expires, *(m.expires for m in roster.admins(now))])
+        self._verified = _VerifiedRoster((stamp[0], stamp[1], self.db.meta(ROSTER_SERIAL_KEY)), roster, until)
+        return roster
+
+    def _load_roster(self, now: int) -> Roster:
         try:
             data = self.home.roster_path.read_bytes()
         except FileNotFoundError as err:
@@ -134,6 +189,7 @@ class Server:
             roster = load_roster(data, trusted_admins=admins, now=now, min_serial=seen + 1 if seen else 0)
         except RosterRejected as err:
             raise RosterUnavailable(f"the new roster was refused: {err}") from err
+        self._verified = self._refused = None
         replace(self.home.roster_path, data)
         for key, name in new_admins or []:
             self.home.add_trusted_admin(key, name)

@@ -16,10 +16,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from staff.api import operations
-from staff.api.auth import authenticate, read_body
+from staff.api.auth import Authenticator
+from staff.api.limits import Limits
 from staff.api.openapi import document
 from staff.api.operations import Call, Operation
-from staff.api.problems import ApiRefused
+from staff.api.problems import ApiRefused, RateLimited
 from storage.failures import describe_error
 from storage.server import Server
 
@@ -39,13 +40,14 @@ ROUTES: tuple[tuple[str, str, Operation], ...] = (
 )
 
 
-def _endpoint(server: Server, clock: Callable[[], float], operation: Operation) -> Endpoint:
+def _endpoint(server: Server, clock: Callable[[], float], gate: Authenticator, operation: Operation) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         try:
-            body = await read_body(request)
-            now = int(clock())
-            caller = authenticate(server, request, body, now)
+            caller, body = await gate.authenticate(request, int(clock()))
             status, answer = operation(Call(server, caller, request.path_params, request.query_params, body))
+        except RateLimited as err:
+            gate.limits.refused += 1  # summed up in one log line a minute, not one line per request
+            return err.response()
         except ApiRefused as err:
             log.info("staff API %s %s refused: %d %s", request.method, operation.__name__, err.status, err.code)
             return err.response()
@@ -63,9 +65,14 @@ async def openapi_json(_: Request) -> Response:
     return JSONResponse(document())
 
 
-def staff_api_routes(server: Server, clock: Callable[[], float]) -> list[BaseRoute]:
-    """Every route of the staff API over one opened server; `clock` gives seconds (time.time)."""
-    routes: list[BaseRoute] = [Route(path, _endpoint(server, clock, op), methods=[method])
+def staff_api_routes(server: Server, clock: Callable[[], float], limits: Limits | None = None) -> list[BaseRoute]:
+    """Every route of the staff API over one opened server; `clock` gives seconds (time.time).
+
+    `limits` are the request budgets; by default those of config.toml's [staff_api].
+    """
+    config = server.config.staff_api
+    gate = Authenticator(server, limits or Limits.of(config.requests_per_minute, config.unverified_per_minute))
+    routes: list[BaseRoute] = [Route(path, _endpoint(server, clock, gate, op), methods=[method])
                                for method, path, op in ROUTES]
     routes.append(Route("/openapi.json", openapi_json, methods=["GET"]))
     return routes

@@ -1,15 +1,22 @@
-"""Who is calling: bounded body, RFC 9421 signature, verified roster, nonce.
+"""Who is calling: bounded body, request budgets, RFC 9421 signature, verified roster, nonce.
 
-Checks run in this order, and a request stops at the first that fails:
-body size (413), signature form and validity against the keys of the
-verified roster (401), membership active (401), nonce unused (401). Role and
-queue checks (403/404) belong to each operation. The roster is loaded and
-verified afresh for every request, so a revocation takes effect at once.
+Checks run cheapest first, and a request stops at the first that fails, so a
+stranger costs the server next to nothing (docs/staff-api.md):
+declared body size (413, nothing read); unsigned (401, spending the address's
+budget); the roster, verified once and kept while its files are unchanged
+(503); the keyid the signature names, looked up on the roster without
+verifying anything: an unknown one spends the address's budget and is refused
+(401), a known one spends that key's budget (429 when it is used up); only
+then is the body read (413) and the signature checked (401; a failure also
+spends the address's budget), then membership active (401), and last the
+nonce, the only database write (401 if replayed). Role and queue checks
+(403/404) belong to each operation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -17,7 +24,8 @@ from nacl.signing import VerifyKey
 from starlette.requests import Request
 
 from crypto.roster import Member, Roster
-from staff.api.problems import BodyTooLarge, Unauthenticated, Unavailable
+from staff.api.limits import Buckets, Limits
+from staff.api.problems import BodyTooLarge, RateLimited, Unauthenticated, Unavailable
 from staff.errors import SignatureRejected
 from staff.httpsig import (
     WINDOW_SECONDS,
@@ -48,11 +56,16 @@ class Caller:
         return self.member.identity.verify_key
 
 
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The request body, refusing (413) as soon as it is known to exceed `limit` bytes."""
+def check_declared_size(request: Request, limit: int = MAX_BODY) -> None:
+    """Refuse (413) a body whose Content-Length is over `limit`, before reading any of it."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"the body is over {limit // 1024} KiB")
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refusing (413) as soon as it is known to exceed `limit` bytes."""
+    check_declared_size(request, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -101,25 +114,78 @@ def _verify_any(request: Request, body: bytes, resolve: Callable[[str], VerifyKe
         raise Unauthenticated(str(err), err.code) from err
 
 
-def authenticate(server: Server, request: Request, body: bytes, now: int) -> Caller:
-    """Verify the request's signature against the verified roster and spend its nonce."""
-    if not {"signature", "signature-input"} & {name.lower() for name, _ in request.headers.items()}:
-        raise Unauthenticated("the request is not signed", "unsigned")  # before any work for a stranger
-    try:
-        roster = server.roster(now)
-    except RosterUnavailable as err:
-        raise Unavailable("the server's roster does not verify: an admin must fix it") from err
-    members = {key_id(m.identity.verify_key): m for m in roster.members}
+_KEYID = re.compile(r';\s*keyid="([^"\\]{1,200})"')
+MAX_SIGNATURE_INPUT = 4096
 
-    def resolve(keyid: str) -> VerifyKey | None:
-        member = members.get(keyid)
-        return None if member is None else member.identity.verify_key
 
-    verified = _verify_any(request, body, resolve, now)
-    member = members[verified.keyid]
-    if not member.active(now):
-        # Said only to the holder of the key: the signature above proved it.
-        raise Unauthenticated("this key is revoked or expired on the roster", "not_active")
-    if not NonceStore(server.db, WINDOW_SECONDS).use(verified.nonce, now):
-        raise Unauthenticated("this request was seen before (replayed nonce)", "replayed")
-    return Caller(member, roster, now)
+def claimed_keyid(request: Request) -> str | None:
+    """The keyid the Signature-Input names: not proved yet, used only to choose whose budget the request spends."""
+    value = request.headers.get("signature-input")
+    if value is None or len(value) > MAX_SIGNATURE_INPUT:
+        return None
+    match = _KEYID.search(value)
+    return match.group(1) if match else None
+
+
+def client_address(request: Request) -> str:
+    """The peer's address (behind a proxy, the proxy's); kept only in memory, as a budget's name."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+async def _spend(buckets: Buckets, name: str) -> None:
+    if not await buckets.take(name):
+        raise RateLimited(buckets.retry_after)
+
+
+class Authenticator:
+    """The checks of the module docstring over one server, with its budgets."""
+
+    def __init__(self, server: Server, limits: Limits) -> None:
+        self.server = server
+        self.limits = limits
+        self._members: tuple[Roster, dict[str, Member]] | None = None
+
+    def members(self, roster: Roster) -> Mapping[str, Member]:
+        """Roster members by keyid, computed once per verified roster."""
+        if self._members is None or self._members[0] is not roster:
+            self._members = (roster, {key_id(m.identity.verify_key): m for m in roster.members})
+        return self._members[1]
+
+    async def authenticate(self, request: Request, now: int) -> tuple[Caller, bytes]:
+        """Run every check in order; the caller and the body once all pass."""
+        limits = self.limits
+        limits.tick()
+        check_declared_size(request)
+        address = client_address(request)
+        if not {"signature", "signature-input"} & set(request.headers.keys()):
+            await _spend(limits.per_address, address)
+            raise Unauthenticated("the request is not signed", "unsigned")  # before any work for a stranger
+        try:
+            roster = self.server.roster(now)
+        except RosterUnavailable as err:
+            raise Unavailable("the server's roster does not verify: an admin must fix it") from err
+        members = self.members(roster)
+        keyid = claimed_keyid(request)
+        if keyid is None or keyid not in members:
+            await _spend(limits.per_address, address)
+            # The same words as for a bad signature: a stranger learns nothing about which keys exist.
+            raise Unauthenticated("the request signature does not verify", "signature_invalid")
+        await _spend(limits.per_key, keyid)
+        body = await read_body(request)
+
+        def resolve(name: str) -> VerifyKey | None:
+            member = members.get(name) if name == keyid else None  # only the key whose budget was spent
+            return None if member is None else member.identity.verify_key
+
+        try:
+            verified = _verify_any(request, body, resolve, now)
+        except Unauthenticated:
+            await limits.per_address.take(address)  # a failed signature is a stranger's doing: their address pays too
+            raise
+        member = members[verified.keyid]
+        if not member.active(now):
+            # Said only to the holder of the key: the signature above proved it.
+            raise Unauthenticated("this key is revoked or expired on the roster", "not_active")
+        if not NonceStore(self.server.db, WINDOW_SECONDS).use(verified.nonce, now):
+            raise Unauthenticated("this request was seen before (replayed nonce)", "replayed")
+        return Caller(member, roster, now), body

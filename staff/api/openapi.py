@@ -20,7 +20,7 @@ NULLABLE_TIME = {"type": ["integer", "null"]}
 
 ERROR_CODES = [
     "unsigned", "signature_invalid", "signature_expired", "replayed", "not_active", "forbidden", "not_found",
-    "conflict", "too_large", "invalid_body", "stale_recipients", "unavailable",
+    "conflict", "too_large", "invalid_body", "stale_recipients", "unavailable", "rate_limited",
 ]
 
 DESCRIPTIONS = {
@@ -31,6 +31,8 @@ DESCRIPTIONS = {
     "409": "The case's status does not allow this change.",
     "413": "The body is over 256 KiB.",
     "422": "Malformed JSON, fields, query, base64 or envelope; nothing was stored.",
+    "429": "Over the request budget of the key named (or, for requests no staff key vouches for, of the "
+           "address); nothing was checked further. Retry-After says when to try again.",
     "503": "The server's roster does not verify; nothing can be authorised.",
 }
 
@@ -43,8 +45,14 @@ def _json(schema: Schema, description: str) -> Schema:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+RETRY_AFTER: Schema = {"Retry-After": {"description": "whole seconds to wait before trying again",
+                                       "schema": {"type": "integer", "minimum": 1}}}
+
+
 def _errors(*codes: str) -> dict[str, Schema]:
-    return {code: _json(_ref("Error"), DESCRIPTIONS[code]) for code in ("401", *codes, "413", "503")}
+    errors = {code: _json(_ref("Error"), DESCRIPTIONS[code]) for code in ("401", *codes, "413", "429", "503")}
+    errors["429"]["headers"] = RETRY_AFTER
+    return errors
 
 
 def _operation(op_id: str, summary: str, ok: tuple[str, Schema, str], errors: tuple[str, ...],

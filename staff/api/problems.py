@@ -75,3 +75,20 @@ class Unavailable(ApiRefused):
 
     status = 503
     code = "unavailable"
+
+
+class RateLimited(ApiRefused):
+    """429: over the request budget (of the staff key named, or of the address for requests no key vouches for)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many requests: try again in {retry_after} s")
+        self.retry_after = retry_after
+
+    def response(self) -> JSONResponse:
+        """The JSON error document, with Retry-After in whole seconds."""
+        answer = super().response()
+        answer.headers["Retry-After"] = str(self.retry_after)
+        return answer

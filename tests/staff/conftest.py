@@ -29,6 +29,7 @@ from starlette.applications import Starlette
 from crypto.keys import Identity, dump_identity
 from crypto.reference import CaseReference, hash_reference
 from staff.api import staff_api_routes
+from staff.api.limits import Limits
 from staff.api.openapi import document
 from staff.httpsig import sign_request
 from staff.pins import PinStore
@@ -48,9 +49,10 @@ REQUEST_CANARY = "canary-request-Zq81"
 class LiveServer:
     """uvicorn serving staff_api_routes in a thread; the Server is opened on that thread (SQLCipher's rule)."""
 
-    def __init__(self, root: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, root: Path, clock: Callable[[], float] = time.time, limits: Limits | None = None) -> None:
         self.root = root
         self.clock = clock
+        self.limits = limits
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._uvicorn: uvicorn.Server | None = None
@@ -65,7 +67,7 @@ class LiveServer:
 
     async def _serve(self) -> None:
         with Server.open(self.root, environ={}) as server:
-            app = Starlette(routes=staff_api_routes(server, self.clock))
+            app = Starlette(routes=staff_api_routes(server, self.clock, self.limits))
             self._uvicorn = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                                           access_log=False, lifespan="off"))
             await self._uvicorn.serve()
@@ -222,8 +224,11 @@ def seed(staffed: StaffedHome) -> tuple[dict[str, CaseId], dict[str, str]]:
             "main-2": Request({"help": "documents"}, "en", "cli"),
             "other": Request({"help": "legal"}, "en", "telegram", seal_reply_handle(bot, CHAT_ID + 1)),
         }
-        for label, request in requests.items():
-            receipt = submit(server, request, now, queue="other" if label == "other" else "main")
+        granularity = server.config.privacy.time_granularity_seconds
+        for index, (label, request) in enumerate(requests.items()):
+            # One time bucket apart, oldest first: within one bucket cases have no order (random ids).
+            at = now - (len(requests) - index) * granularity
+            receipt = submit(server, request, at, queue="other" if label == "other" else "main")
             cases[label], references[label] = receipt.case_id, receipt.reference
     return cases, references
 
@@ -255,11 +260,17 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
 
 
 @pytest.fixture
-def site(tmp_path: Path, kdf: Any, template: Template) -> Iterator[Site]:
+def site_limits() -> Limits | None:
+    """The staff API's request budgets in `site`: None for config.toml's (a module may override this)."""
+    return None
+
+
+@pytest.fixture
+def site(tmp_path: Path, kdf: Any, template: Template, site_limits: Limits | None) -> Iterator[Site]:
     """A fresh copy of the staffed home with three cases, and a live staff API on a free port."""
     shutil.copytree(template.home.root, tmp_path / "home")
     staffed = StaffedHome(tmp_path / "home", template.home.admin, dict(template.home.staff))
-    live = LiveServer(staffed.root).start()
+    live = LiveServer(staffed.root, limits=site_limits).start()
     recorder = Recorder()
     try:
         yield Site(tmp_path, staffed, live, recorder, dict(template.cases), dict(template.references),

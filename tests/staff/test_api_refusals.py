@@ -290,7 +290,12 @@ def test_oversize_body_is_413(site: Site, unchanged: None) -> None:
             yield b"A" * 1024
 
     with httpx.Client() as client:
-        assert_refused(client.post(site.url + path, content=chunks()), 413, "too_large")
+        streamed = client.build_request("POST", site.url + path, content=chunks())
+        sign_request(streamed, site.identity("cas-main").signing_key, b"A" * 300 * 1024, now=time.time())
+        assert "content-length" not in streamed.headers
+        assert_refused(client.send(streamed), 413, "too_large")
+        # Unsigned, it is refused before a byte of the body is read.
+        assert_refused(client.post(site.url + path, content=chunks()), 401, "unsigned")
 
 
 def _bot(site: Site) -> Identity:

@@ -26,12 +26,19 @@ from starlette.routing import Route
 
 from crypto.keys import Identity
 from staff.api import staff_api_routes
+from staff.api.limits import Limits
 from staff.api.openapi import document
 from staff.httpsig import HttpMessage, sign_request
 from storage.server import Server
 from tests.staff.conftest import Site
 
 EXAMPLES = 25
+
+
+@pytest.fixture
+def site_limits() -> Limits:
+    """Budgets the fuzzer cannot use up, so that its requests reach the operations (429 is tested elsewhere)."""
+    return Limits.of(60_000, 60_000)
 
 
 class SignAs(requests.auth.AuthBase):

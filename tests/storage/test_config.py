@@ -24,7 +24,7 @@ def test_values_in_range_are_taken() -> None:
         '[queues]\ndefault = "lgbt-ru"\n'
         "[privacy]\ndelete_after_seconds = 5\ntime_granularity_seconds = 1\n"
         "[retention]\nclosed_case_days = 1\n"
-        '[staff_api]\nlisten = "[::1]:9000"\n'
+        '[staff_api]\nlisten = "[::1]:9000"\nrequests_per_minute = 1\nunverified_per_minute = 60000\n'
         "[replies]\nexpire_after_days = 365\n"
     )
     assert config.replies.expire_after_days == 365
@@ -32,6 +32,7 @@ def test_values_in_range_are_taken() -> None:
     assert (config.privacy.delete_after_seconds, config.privacy.time_granularity_seconds) == (5, 1)
     assert config.retention.closed_case_days == 1
     assert config.staff_api.listen == "[::1]:9000"
+    assert (config.staff_api.requests_per_minute, config.staff_api.unverified_per_minute) == (1, 60_000)
 
 
 @pytest.mark.parametrize(
@@ -58,6 +59,9 @@ def test_values_in_range_are_taken() -> None:
         ("[staff_api]\nlisten = '127.0.0.1:0'\n", "staff_api.listen"),
         ("[staff_api]\nlisten = '127.0.0.1:65536'\n", "staff_api.listen"),
         ("[staff_api]\nlisten = '127.0.0.1:http'\n", "staff_api.listen"),
+        ("[staff_api]\nrequests_per_minute = 0\n", "staff_api.requests_per_minute"),
+        ("[telegram]\nmax_messages_per_minute_per_chat = 0\n", "telegram.max_messages_per_minute_per_chat"),
+        ("[staff_api]\nunverified_per_minute = 60001\n", "staff_api.unverified_per_minute"),
         ("[queues]\ndefault = 'Main Queue'\n", "queues.default"),
         ("[telegram]\napi_base_url = 'ftp://example.org/bot'\n", "telegram.api_base_url"),
         ("queues = 3\n", "[queues]"),

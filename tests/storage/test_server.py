@@ -10,6 +10,7 @@ from crypto.errors import RosterRejected, RosterRolledBack
 from crypto.keys import Identity
 from crypto.roster import DAY, Member, Role, Roster, new_roster, sign_roster
 from storage.errors import IntakeRefused, RosterUnavailable
+from storage.home import Home
 from storage.intake import Request, submit
 from storage.server import ROSTER_SERIAL_KEY, Server
 from tests.conftest import StaffedHome
@@ -133,3 +134,61 @@ def test_expired_roster_is_refused_and_intake_refused(server: Server) -> None:
     with pytest.raises(IntakeRefused, match="expired"):
         submit(server, REQUEST, later)
     assert _case_rows(server) == 0
+
+
+# -- the verified roster kept in memory: every change on disk is seen at the next call ----------
+
+
+def test_an_unchanged_roster_is_verified_once(server: Server) -> None:
+    now = _now()
+    assert server.roster(now) is server.roster(now + 60)
+
+
+def test_a_revocation_saved_by_another_process_is_seen_at_once(staffed_home: StaffedHome) -> None:
+    now = _now()
+    with staffed_home.open() as server, staffed_home.open() as other:
+        assert server.roster(now).find("cas-main").active(now)  # type: ignore[union-attr]
+        other.save_roster(_revoked(other, staffed_home, "cas-main", now), now)
+        assert not server.roster(now).find("cas-main").active(now)  # type: ignore[union-attr]
+
+
+def test_a_roster_file_replaced_or_damaged_is_read_again(staffed_home: StaffedHome) -> None:
+    now = _now()
+    path = staffed_home.root / "roster.json"
+    data = path.read_bytes()
+    with staffed_home.open() as server:
+        first = server.roster(now)
+        path.write_bytes(data[:-2] + b" \n")  # same size, one byte different: not what was signed
+        with pytest.raises(RosterUnavailable):
+            server.roster(now)
+        with pytest.raises(RosterUnavailable):
+            server.roster(now)  # refused again without reading it again, and still refused
+        path.write_bytes(data)
+        assert server.roster(now) == first
+
+
+def test_unpinning_the_signing_admin_is_seen_at_once(staffed_home: StaffedHome) -> None:
+    now = _now()
+    with staffed_home.open() as server:
+        server.roster(now)
+        Home(staffed_home.root).remove_trusted_admin(staffed_home.admin.signing_key.verify_key)
+        with pytest.raises(RosterUnavailable, match="pinned"):
+            server.roster(now)
+
+
+def test_a_higher_stored_serial_is_seen_at_once(staffed_home: StaffedHome) -> None:
+    now = _now()
+    with staffed_home.open() as server, staffed_home.open() as other:
+        serial = server.roster(now).serial
+        with other.db.transaction() as conn:
+            other.db.set_meta(conn, ROSTER_SERIAL_KEY, str(serial + 1))
+        with pytest.raises(RosterUnavailable) as caught:
+            server.roster(now)
+        assert isinstance(caught.value.__cause__, RosterRolledBack)
+
+
+def test_the_kept_roster_expires_with_the_roster(server: Server) -> None:
+    now = _now()
+    roster = server.roster(now)
+    with pytest.raises(RosterUnavailable, match="expired"):
+        server.roster(roster.expires)
