@@ -250,6 +250,15 @@ MIGRATIONS: tuple[str, ...] = (
         due_at   INTEGER NOT NULL
     ) STRICT;
     """,
+    # The chat side leaves the database (issue 9, "no join from chat to case"): pending deletions
+    # and send intents now live in the sealed snapshot HOME/chats.state (storage/chatstate.py),
+    # which keeps neither history nor write order. Database.open moves every row into that file
+    # (times rounded up) before the migrations run, so dropping the tables here loses nothing;
+    # secure_delete zeroes their pages and the WAL is truncated after the commit.
+    """
+    DROP TABLE send_intents;
+    DROP TABLE pending_deletions;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
