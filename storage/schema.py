@@ -259,6 +259,19 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE send_intents;
     DROP TABLE pending_deletions;
     """,
+    # Nonces of signed staff requests keep a coarse expiry instead of the exact time they were
+    # seen (storage/nonces.py): the time rounded up to the granularity, never before the
+    # signature window has passed. Rows kept from before get an hour, well past any window.
+    """
+    CREATE TABLE request_nonces_expiring (
+        nonce       TEXT PRIMARY KEY,
+        expires_at  INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO request_nonces_expiring (nonce, expires_at)
+        SELECT nonce, coarse_after(seen_at + 3600) FROM request_nonces;
+    DROP TABLE request_nonces;
+    ALTER TABLE request_nonces_expiring RENAME TO request_nonces;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
