@@ -330,13 +330,15 @@ class ChatState:
     def __init__(self, file: ChatStateFile) -> None:
         self.file = file
         self._snapshot = EMPTY
-        self._tag: bytes | None = b""  # never a real tag: the first use reads the file
+        self._tag: bytes | None = None
+        self._loaded = False
         self._writer = False
 
     def current(self) -> ChatSnapshot:
         """The current state; raises ChatStateDamaged if the file does not open."""
-        if not self._writer and self.file.tag() != self._tag:
+        if not self._writer and (not self._loaded or self.file.tag() != self._tag):
             self._snapshot, self._tag = self.file.read_tagged()
+            self._loaded = True
         return self._snapshot
 
     def commit(self, snapshot: ChatSnapshot) -> None:
