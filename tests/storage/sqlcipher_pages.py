@@ -114,12 +114,13 @@ def decrypt_wal_frames(path: Path, key: bytes) -> list[bytes]:
 
 
 def integer_encodings(value: int) -> list[bytes]:
-    """How SQLite may store an integer in a record: its smallest big-endian size (1-4, 6 or 8 bytes) and 8 bytes."""
+    """How a record may hold an integer: its smallest big-endian size (1-4, 6 or 8 bytes), 8 bytes, or as text."""
     sizes = [size for size in (1, 2, 3, 4, 6, 8) if -(1 << (8 * size - 1)) <= value < (1 << (8 * size - 1))]
-    return sorted({value.to_bytes(sizes[0], "big", signed=True), value.to_bytes(8, "big", signed=True)}, key=len)
+    binary = {value.to_bytes(sizes[0], "big", signed=True), value.to_bytes(8, "big", signed=True)}
+    return sorted(binary, key=len) + [str(value).encode("ascii")]
 
 
 def pages_holding(pages: list[bytes], value: int) -> int:
-    """How many of `pages` hold `value` in any of the encodings SQLite could have used."""
+    """How many of `pages` hold `value` in any of the encodings SQLite could have used (a TEXT column: digits)."""
     needles = integer_encodings(value)
     return sum(any(needle in page for needle in needles) for page in pages)
