@@ -114,6 +114,16 @@ class ChatEntry:
     message_ids: tuple[int, ...]
     swept: frozenset[int] = field(default_factory=frozenset)
 
+    def __post_init__(self) -> None:
+        # Checked once, when the entry is made: a write then only checks what changed.
+        ids = self.message_ids
+        if self.chat_id not in _I64 or self.due_at not in _I64 or not ids:
+            raise ValueError("a chat entry needs a chat id, a due time and at least one message id")
+        if ids[0] < 1 or ids[-1] not in _I64 or any(a >= b for a, b in pairwise(ids)):
+            raise ValueError("a chat's message ids must be positive and increasing")
+        if not self.swept <= set(ids):
+            raise ValueError("swept ids must be among the chat's ids")
+
     @cached_property
     def encoded(self) -> bytes:
         """The chat's bytes in the body (kept: an unchanged chat is not encoded again on the next write)."""
@@ -182,7 +192,10 @@ def decode(padded: bytes) -> ChatSnapshot:
             raise _broken("a chat's message ids are missing or out of order")
         if any(f > 1 for f in flags):
             raise _broken("a message flag is out of range")
-        chats[chat_id] = ChatEntry(chat_id, due_at, ids, frozenset(m for m, f in zip(ids, flags, strict=True) if f))
+        try:
+            chats[chat_id] = ChatEntry(chat_id, due_at, ids, frozenset(m for m, f in zip(ids, flags, strict=True) if f))
+        except ValueError as err:
+            raise _broken(str(err)) from err
     intents: dict[int, Intent] = {}
     last: tuple[int, int] | None = None
     for _ in range(reader.u32()):
@@ -221,14 +234,9 @@ def _broken(why: str) -> ChatStateDamaged:
 
 def check_snapshot(snapshot: ChatSnapshot) -> None:
     """Refuse (ValueError) a snapshot the format cannot hold; the stores never build one."""
-    for chat_id, entry in snapshot.chats.items():
-        ids = entry.message_ids
-        if chat_id != entry.chat_id or chat_id not in _I64 or entry.due_at not in _I64 or not ids:
-            raise ValueError("a chat entry is malformed")
-        if ids[0] < 1 or ids[-1] not in _I64 or any(a >= b for a, b in pairwise(ids)):
-            raise ValueError("a chat's message ids must be positive and increasing")
-        if not entry.swept <= set(ids):
-            raise ValueError("swept ids must be among the chat's ids")
+    # Each ChatEntry checked itself when it was made (__post_init__).
+    if any(chat_id != entry.chat_id for chat_id, entry in snapshot.chats.items()):
+        raise ValueError("a chat entry is filed under another chat id")
     for intent_id, intent in snapshot.intents.items():
         if intent_id != intent.id or not 1 <= intent.id <= MAX_INTENT_ID or intent.chat_id not in _I64:
             raise ValueError("an intent is malformed")

@@ -296,12 +296,14 @@ def test_decode_accepts_only_what_encode_makes() -> None:
     assert decode(encode(snapshot)) == snapshot
 
 
-def test_a_snapshot_the_format_cannot_hold_is_never_written(tmp_path: Path, key: DatabaseKey) -> None:
+def test_a_snapshot_the_format_cannot_hold_is_never_made_or_written(tmp_path: Path, key: DatabaseKey) -> None:
+    for ids, swept in (((), set()), ((2, 1), set()), ((0, 1), set()), ((1,), {2})):
+        with pytest.raises(ValueError):
+            ChatEntry(3, 600, ids, frozenset(swept))
     state = ChatState(ChatStateFile(tmp_path / CHAT_STATE_NAME, key))
-    for bad in (ChatSnapshot({3: ChatEntry(3, 600, ())}, {}),
-                ChatSnapshot({3: ChatEntry(3, 600, (2, 1))}, {}),
-                ChatSnapshot({3: ChatEntry(3, 600, (1,), frozenset({2}))}, {}),
-                ChatSnapshot({}, {0: Intent(0, 3, None, 600)})):
+    for bad in (ChatSnapshot({4: ChatEntry(3, 600, (1,))}, {}),  # filed under another chat
+                ChatSnapshot({}, {0: Intent(0, 3, None, 600)}),
+                ChatSnapshot({}, {5: Intent(5, 3, 0, 600)})):
         with pytest.raises(ValueError):
             state.commit(bad)
     assert not (tmp_path / CHAT_STATE_NAME).exists()
