@@ -261,12 +261,16 @@ def seal(padded: bytes, db_key: bytes) -> bytes:
 
 def unseal(data: bytes, db_key: bytes) -> bytes:
     """The padded plaintext of the file's bytes; raises ChatStateDamaged."""
+    return _unseal(data, nacl.secret.SecretBox(state_key(db_key)))
+
+
+def _unseal(data: bytes, box: nacl.secret.SecretBox) -> bytes:
     if len(data) < HEADER_SIZE or data[: len(MAGIC)] != MAGIC:
         raise _broken("it is not a chat state file")
     if data[len(MAGIC)] != VERSION:
         raise _broken(f"its version {data[len(MAGIC)]} is not known to this Waystation")
     try:
-        return bytes(nacl.secret.SecretBox(state_key(db_key)).decrypt(data[HEADER_SIZE:]))
+        return bytes(box.decrypt(data[HEADER_SIZE:]))
     except nacl.exceptions.CryptoError as err:
         raise ChatStateDamaged(f"{CHAT_STATE_NAME} does not open with the database key (damaged, or sealed "
                                "under another key)") from err
@@ -277,8 +281,7 @@ class ChatStateFile:
 
     def __init__(self, path: Path, db_key: bytes) -> None:
         self.path = path
-        self._key = bytes(db_key)
-        state_key(self._key)  # refuses a key of the wrong size now, not at the first write
+        self._box = nacl.secret.SecretBox(state_key(db_key))  # a key of the wrong size is refused now
 
     @classmethod
     def beside(cls, db_path: Path, db_key: bytes) -> ChatStateFile:
@@ -288,6 +291,18 @@ class ChatStateFile:
     def exists(self) -> bool:
         """Whether the file is there (a home where the bot never wrote, or just restored, has none)."""
         return self.path.exists()
+
+    def remove_leftover(self) -> bool:
+        """Remove the temporary copy a crash mid-write can leave beside the file; True if there was one.
+
+        Only for the one writer (the bot) at its start: any other process could remove a copy
+        the bot is writing at that moment.
+        """
+        leftover = self.path.with_name(f".{self.path.name}.tmp")
+        if not leftover.exists():
+            return False
+        leftover.unlink(missing_ok=True)
+        return True
 
     def tag(self) -> bytes | None:
         """What changes with every write (the random nonce), read without opening the box; None if absent."""
@@ -313,12 +328,12 @@ class ChatStateFile:
             raise ChatStateDamaged(f"{self.path} cannot be read ({err.strerror})") from err
         if len(data) > HEADER_SIZE + NONCE_SIZE + nacl.secret.SecretBox.MACBYTES + MAX_PADDED:
             raise _broken("it is implausibly large")
-        return decode(unseal(data, self._key)), data[: HEADER_SIZE + NONCE_SIZE]
+        return decode(_unseal(data, self._box)), data[: HEADER_SIZE + NONCE_SIZE]
 
     def write(self, snapshot: ChatSnapshot) -> bytes:
         """Replace the file with `snapshot` atomically; returns the new tag. Raises ChatStateWriteFailed."""
         check_snapshot(snapshot)
-        data = seal(encode(snapshot), self._key)
+        data = MAGIC + bytes([VERSION]) + bytes(self._box.encrypt(encode(snapshot)))
         try:
             replace(self.path, data)
         except OSError as err:

@@ -119,6 +119,11 @@ class DeletionStore:
         """Raise ChatStateDamaged unless the chat state opens (the bot checks this before it starts)."""
         self.state.current()
 
+    def start_writing(self) -> None:
+        """Called by the one writer (the bot) at its start: check the state opens, drop a copy a crash left."""
+        self.verify()
+        self.state.file.remove_leftover()  # as old as the file, or one write newer: never needed again
+
     # -- pending deletions ------------------------------------------------------------------------
 
     def record(self, chat_id: int, message_ids: Iterable[int], due_at: int) -> None:

@@ -394,3 +394,15 @@ def test_a_migration_whose_file_cannot_be_written_changes_nothing(tmp_path: Path
     (tmp_path / CHAT_STATE_NAME).rmdir()
     with Database.open(path, key, granularity=GRANULARITY) as db:
         assert DeletionStore(db).state.current() == _expected()
+
+
+def test_the_writer_removes_a_copy_a_crash_left_at_its_start(db: Database) -> None:
+    store = DeletionStore(db)
+    store.record(700000001, [1], T)
+    leftover = db.path.with_name(f".{CHAT_STATE_NAME}.tmp")
+    leftover.write_bytes(db.path.with_name(CHAT_STATE_NAME).read_bytes())  # renamed never: the process died
+    store.verify()
+    assert leftover.exists()  # checking alone changes nothing
+    store.start_writing()
+    assert not leftover.exists()
+    assert [p.chat_id for p in store.all()] == [700000001]
