@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,9 +53,9 @@ def key() -> DatabaseKey:
 
 
 @pytest.fixture
-def db(tmp_path: Path, key: DatabaseKey) -> Database:
+def db(tmp_path: Path, key: DatabaseKey) -> Iterator[Database]:
     opened = Database.open(tmp_path / "waystation.db", key, create=True, granularity=GRANULARITY)
-    yield opened  # type: ignore[misc]
+    yield opened
     opened.close()
 
 
