@@ -1,15 +1,17 @@
-"""What the send intent costs: bookkeeping per message the bot sends, before and after intents.
+"""What the chat-side bookkeeping costs per message the bot sends: the intent before, the settle after.
 
 Run from the repository root (project installed):
 
-    python bench/send_intents.py [--messages 500] [--chats 50] [--dir PATH]
+    python bench/send_intents.py [--messages 500] [--chats 50] [--preload 0] [--dir PATH]
 
-Before intents, a sent message cost one transaction (its id into pending_deletions).
-Now it costs the reads that give its floor and its chat's delay, one committed
-intent before the send and one transaction after (id in, intent out): two fsyncs
-instead of one (synchronous = FULL). Prints the mean and p50/p95/p99 of each, in ms,
-on a real SQLCipher file in --dir (default: a temporary directory; put it on the
-server's disk to measure that disk).
+Every message the bot sends costs the reads that give its floor and its chat's delay, one
+written intent before the send and one write after (id in, intent out). Both go to the
+chat state file (HOME/chats.state, storage/chatstate.py), rewritten whole and atomically
+each time: temporary file, fsync, rename, fsync of the directory. `--preload N` first puts N
+message ids into the state (spread over the chats), to see what a large state (a burst of
+alerts waiting for their deletion hour) costs per write. Prints the mean and p50/p95/p99 of
+each step, in ms, and the file's size, on a real home in --dir (default: a temporary
+directory; put it on the server's disk to measure that disk).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import nacl.utils
 
+from storage.chatstate import CHAT_STATE_NAME
 from storage.db import Database, DatabaseKey
 from storage.deletions import DeletionStore, Intent, new_intent_id
 
@@ -43,35 +46,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=500)
     parser.add_argument("--chats", type=int, default=50)
+    parser.add_argument("--preload", type=int, default=0)
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        db = Database.open(Path(tmp) / "bench.db", DatabaseKey(nacl.utils.random(32)), create=True)
+        db = Database.open(Path(tmp) / "waystation.db", DatabaseKey(nacl.utils.random(32)), create=True,
+                           granularity=600)
         store = DeletionStore(db)
-        before: list[float] = []
+        base = 10 * (args.preload + args.messages) + 10
+        for chat in range(args.chats):
+            ids = range(1 + chat, args.preload + 1, args.chats)
+            if ids:
+                store.record(1000 + chat, ids, DUE)
+        record: list[float] = []
         intent_costs: list[float] = []
         settle_costs: list[float] = []
-        # Interleaved, so that the disk's and the machine's moods fall on both alike.
+        # Interleaved, so that the disk's and the machine's moods fall on all alike.
         for n in range(args.messages):
             chat = 1000 + n % args.chats
             start = time.perf_counter()
-            store.record(chat, [2 * n + 1], DUE)
-            before.append(time.perf_counter() - start)
+            store.record(chat, [base + 2 * n + 1], DUE)
+            record.append(time.perf_counter() - start)
             start = time.perf_counter()
             floor = store.floor(chat)
             store.volunteer_chat(chat)
             intent = Intent(new_intent_id(), chat, floor, DUE)
             store.intend(intent)
             middle = time.perf_counter()
-            store.settle(chat, DUE, known=[2 * n + 2], intent_ids=[intent.id])
+            store.settle(chat, DUE, known=[base + 2 * n + 2], intent_ids=[intent.id])
             intent_costs.append(middle - start)
             settle_costs.append(time.perf_counter() - middle)
+        size = (Path(tmp) / CHAT_STATE_NAME).stat().st_size
+        pending = store.counts(0)[0]
         db.close()
-    print(f"{args.messages} messages over {args.chats} chats, SQLCipher with synchronous = FULL")
-    report("before: record after the send", before)
-    report("now: floor, delay and intent", intent_costs)
-    report("now: settle after the send", settle_costs)
-    report("now: total per message", [a + b for a, b in zip(intent_costs, settle_costs, strict=True)])
+    print(f"{args.messages} messages over {args.chats} chats; {pending} message ids pending at the end, "
+          f"chats.state {size} bytes")
+    report("an incoming message (one write)", record)
+    report("floor, delay and intent", intent_costs)
+    report("settle after the send", settle_costs)
+    report("total per message sent", [a + b for a, b in zip(intent_costs, settle_costs, strict=True)])
 
 
 if __name__ == "__main__":

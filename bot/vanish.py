@@ -4,9 +4,11 @@ Incoming messages are tracked as they arrive (`track`); every message the bot
 sends goes through `bot.tracking.TrackingBot`, which commits a *send intent*
 (chat id, the highest message id known there, due time) before the send and,
 once Telegram answers, records the returned id and erases the intent in one
-transaction. Pending deletions are in the encrypted database before the timer
-is set, so a crash or restart still deletes them: `restore` re-creates the
-timers on start and runs overdue ones at once.
+write. Pending deletions are in the sealed chat state file (storage.deletions,
+HOME/chats.state; not the database, whose pages would keep their write order)
+before the timer is set, so a crash or restart still deletes them: `restore`
+re-creates the timers on start and runs overdue ones at once. The file keeps due
+times rounded up to the time granularity; the timers here are exact.
 
 An intent left over by a crash, a timeout or a network error means a message
 may exist whose id was never learnt. Message ids in a private chat only grow,
@@ -19,9 +21,9 @@ The delay depends on the chat, decided in one place (`delay_for`): a volunteer's
 chat (active, inactive or removed) keeps its messages `[alerts] delete_after_hours`,
 any other chat `[privacy] delete_after_seconds` after the last activity.
 
-Fail closed: a database that cannot be written never stops a handler. The ids
-are kept in memory and deleted on time by the same timer (merged with the
-database rows); only a crash while the disk is full could lose them.
+Fail closed: a chat state that cannot be written (a full disk) never stops a
+handler. The ids are kept in memory and deleted on time by the same timer (merged
+with the stored ones); only a crash while the disk is full could lose them.
 """
 
 from __future__ import annotations
@@ -94,10 +96,10 @@ class Vanisher:
         # Memory only, per chat, dropped once the chat is emptied:
         self._seen: dict[int, int] = {}            # highest message id known to exist
         self._timers: dict[int, int] = {}          # when the chat's deletion timer fires
-        self._unsaved: dict[int, set[int]] = {}    # ids the database refused: deleted from here
+        self._unsaved: dict[int, set[int]] = {}    # ids the chat state refused: deleted from here
         self._suspects: dict[int, _Suspect] = {}
         self._warned_at = 0.0
-        # Group commit: what concurrent sends queue goes to the database in one transaction (one fsync).
+        # Group commit: what concurrent sends queue goes to the chat state in one write (one rename).
         self._queued_intents: list[Intent] = []
         self._queued_settles: list[Settle] = []
         self._queued_drops: list[int] = []
@@ -117,7 +119,7 @@ class Vanisher:
     def _volunteer(self, chat_id: int) -> bool:
         if self.volunteer_delete_after is None:
             return False
-        # If the database cannot be read, the intake delay: deleting sooner is the safe side.
+        # If the volunteers table cannot be read, the intake delay: deleting sooner is the safe side.
         return self._read(lambda: self.store.volunteer_chat(chat_id), False)
 
     # -- incoming messages and the conversation ---------------------------------------------------
@@ -130,8 +132,8 @@ class Vanisher:
             self._see(chat_id, max(ids))
             self._settle(chat_id, due, known=ids, ceiling=max(ids))
             self.flush()  # an incoming message may never come again: its id is written before going on
-        # A button press adds no message: only the timer moves. The rows keep their earlier due
-        # time, so after a restart the chat is deleted sooner, never later: no commit needed.
+        # A button press adds no message: only the timer moves. The stored entries keep their
+        # earlier due time, so after a restart the chat is deleted sooner, never later: no write needed.
         self._schedule(jobs, chat_id, due)
 
     def soon(self, jobs: JobQueue, chat_id: int, delay: int) -> None:
@@ -181,12 +183,12 @@ class Vanisher:
     # -- sends (called by bot.tracking.TrackingBot around every sendMessage) ----------------------
 
     async def intend(self, chat_id: int) -> Intent:
-        """Commit the intent of a send to a chat; returns once it is committed (or the database refused it).
+        """Commit the intent of a send to a chat; returns once it is written (or the write failed).
 
-        Sends that start together share one commit. If the database refuses, the send
+        Sends that start together share one write. If the write fails, the send
         still goes and its id is kept in memory: the person gets their answer.
         """
-        # Everything this run saw in the chat went through _see: the database only knows older (lower) ids.
+        # Everything this run saw in the chat went through _see: the stored state only knows older (lower) ids.
         floor = self._seen.get(chat_id)
         if floor is None:
             floor = self._read(lambda: self.store.floor(chat_id), None)
@@ -200,7 +202,7 @@ class Vanisher:
         return intent
 
     def sent(self, intent: Intent, message_id: int) -> None:
-        """Telegram returned the message: its id joins the chat's deletions and the intent goes, in one transaction.
+        """Telegram returned the message: its id joins the chat's deletions and the intent goes, in one write.
 
         That commit may follow a moment later, with other sends' (until then the
         intent covers the message: a crash in between sweeps its id).
@@ -227,7 +229,7 @@ class Vanisher:
         self._schedule(self._jobs, intent.chat_id, intent.due_at)
 
     def flush(self) -> None:
-        """Commit what is queued (new intents, settled sends, dropped intents) in one transaction."""
+        """Write what is queued (new intents, settled sends, dropped intents) in one go."""
         intents, settles, drops = self._queued_intents, self._queued_settles, self._queued_drops
         done, self._committed = self._committed, None
         self._queued_intents, self._queued_settles, self._queued_drops = [], [], []
@@ -276,13 +278,13 @@ class Vanisher:
         self._queued_settles.append(Settle(chat_id, due, tuple(known), tuple(swept), tuple(intent_ids)))
 
     def _keep(self, chat_id: int, ids: list[int]) -> None:
-        """Ids the database refused: deleted from memory by the chat's timer."""
+        """Ids the chat state refused: deleted from memory by the chat's timer."""
         self._unsaved.setdefault(chat_id, set()).update(ids)
         self.count("deletions_unsaved", len(ids))
         now = self.clock()
         if now - self._warned_at >= WARN_EVERY_SECONDS:
             self._warned_at = now
-            log.warning("the database cannot be written: message ids are kept in memory and still deleted on "
+            log.warning("the chat state cannot be written: message ids are kept in memory and still deleted on "
                         "time (%d chats now); free disk space, a restart meanwhile would lose them",
                         len(self._unsaved))
 
@@ -306,7 +308,7 @@ class Vanisher:
     def _schedule(self, jobs: JobQueue | None, chat_id: int, due: int, *, sooner: bool = False) -> None:
         """(Re)set a chat's timer to `due`; never earlier than it was set unless `sooner`."""
         if jobs is None:
-            return  # before start: the rows are in the database and `restore` sets the timer
+            return  # before start: the entries are stored and `restore` sets the timer
         name = self.job_name(chat_id)
         current = self._timers.get(chat_id)
         if not sooner and current is not None and current >= due and jobs.get_jobs_by_name(name):
@@ -332,11 +334,10 @@ class Vanisher:
         self.flush()
 
     async def _delete(self, bot: Bot, jobs: JobQueue, chat_id: int) -> None:
-        self.flush()  # ids of sends settled a moment ago are in the database
+        self.flush()  # ids of sends settled a moment ago are stored
         pending = self._read(lambda: self.store.chat(chat_id), None)
         stored = set(pending.message_ids) if pending is not None else set()
         ids = sorted(stored | self._unsaved.get(chat_id, set()))
-        erased = False
         for start in range(0, len(ids), BATCH):
             batch = ids[start : start + BATCH]
             try:
@@ -355,15 +356,11 @@ class Vanisher:
             self._forget_ids(chat_id, batch)
             rows = [i for i in batch if i in stored]
             if rows and not self._write(lambda: self.store.remove(chat_id, rows)):
-                # The messages are gone but their rows stay: try again (deleting twice is harmless).
+                # The messages are gone but their entries stay: try again (deleting twice is harmless).
                 self._retry(jobs, chat_id, RETRY_SECONDS)
                 return
-            erased = erased or bool(rows)
         if self._seen.get(chat_id, 0) <= (ids[-1] if ids else 0) and chat_id not in self._unsaved:
             self._seen.pop(chat_id, None)  # nothing newer seen meanwhile: keep no trace of the chat
-        if erased:
-            # Old WAL frames would otherwise keep these chat ids after their rows are gone.
-            self._read(self.store.db.forget_history, False)
 
     def _forget_ids(self, chat_id: int, ids: list[int]) -> None:
         unsaved = self._unsaved.get(chat_id)

@@ -11,7 +11,11 @@ What a backup holds (docs/operations.md gives the reasoning):
   verifying.
 
 Never the bot token or the webhook secret: they are re-issued by BotFather or regenerated, and a
-token in an old file would let whoever opens it read new intakes.
+token in an old file would let whoever opens it read new intakes. Never the chat state
+(chats.state: pending deletions and send intents, chat ids of people): a backup must hold no
+chat id, and its entries are worthless after a disaster anyway (a bot can delete a message only
+within 48 hours). A restored home starts with no chat state: messages of chats that were active
+when the backup was taken can no longer be deleted by the restored server.
 
 The whole file is encrypted to public keys (the roster's active admins, and any extra key
 given): the server can write backups but cannot read them, so a seized server opens none of
@@ -78,7 +82,8 @@ MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "waystation-backup"
 DB_NAME = "waystation.db"
 DB_KEY_NAME = "secrets/db.key"
-#: Files copied as they are, when present. Never secrets/bot_token, never secrets/webhook_secret.
+#: Files copied as they are, when present. Never secrets/bot_token, never secrets/webhook_secret,
+#: never chats.state (chat ids of people).
 COPIED_FILES = (
     "config.toml",
     "form.toml",

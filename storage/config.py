@@ -311,7 +311,9 @@ delete_after_submit_seconds = 120
 flood_messages = 20
 flood_window_seconds = 60
 # Case timestamps are rounded down to this many seconds, so that the database's
-# times cannot be matched precisely against a chat's.
+# times cannot be matched precisely against a chat's. The deletion times kept on disk
+# (chats.state) are rounded up to it: after a crash or restart, a chat is deleted up
+# to this much later than it would have been.
 time_granularity_seconds = 600
 
 [retention]

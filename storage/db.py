@@ -13,6 +13,7 @@ from urllib.parse import quote
 import nacl.utils
 from sqlcipher3 import dbapi2 as sqlcipher
 
+from storage.chatstate import ChatEntry, ChatSnapshot, ChatState, ChatStateFile, Intent
 from storage.errors import (
     DatabaseDamaged,
     DatabaseKeyRejected,
@@ -224,15 +225,19 @@ class Database:
     by side, so a seized copy cannot pair a chat's write with a case's by adjacency.
     """
 
-    def __init__(self, path: Path, conn: Connection, granularity: int = 1) -> None:
+    def __init__(self, path: Path, conn: Connection, granularity: int = 1, chats: ChatState | None = None) -> None:
         self.path = path
         self.conn = conn
+        #: The chat side (pending deletions, send intents), kept outside the database in the sealed
+        #: snapshot HOME/chats.state (storage.chatstate); None for a bare connection (doctor).
+        self.chats = chats
         #: Case-side times are stored rounded down to this many seconds (config:
         #: privacy.time_granularity_seconds), so that they cannot be matched against a chat's.
         self.granularity = max(1, granularity)
         # The same rounding for code that only holds the connection (audit entries, events),
         # and for migrations that coarsen rows written before times were coarse.
         conn.create_function("coarse_time", 1, self._coarse_sql, deterministic=True)
+        conn.create_function("coarse_after", 1, self._coarse_after_sql, deterministic=True)
         conn.create_function("random_row_id", 0, random_row_id)
         self._spares_bucket: int | None = None
 
@@ -247,7 +252,7 @@ class Database:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             os.close(fd)
         # Every page is read before the first write, so no command writes into a damaged file.
-        db = cls(path, connect(path, key, verify=not create), granularity)
+        db = cls(path, connect(path, key, verify=not create), granularity, ChatState(ChatStateFile.beside(path, key)))
         try:
             db._migrate()
         except BaseException:
@@ -262,11 +267,54 @@ class Database:
                 f"{self.path} has schema version {version}, newer than this Waystation "
                 f"understands ({SCHEMA_VERSION}): upgrade Waystation; the file was not changed"
             )
+        if version < SCHEMA_VERSION:
+            self._adopt_chat_rows()
         for number in range(version, SCHEMA_VERSION):
             with self.transaction() as conn:
                 for statement in _statements(MIGRATIONS[number]):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number + 1}")
+
+    def _adopt_chat_rows(self) -> None:
+        """Move pending deletions and send intents left in the database into the chat state file.
+
+        Runs before the migrations, one of which drops those tables. The file is written first
+        (merged with what it holds, times rounded up), so a crash before the drop loses nothing:
+        the next open merges the same rows again. If the file cannot be written, nothing is
+        migrated and the error is raised.
+        """
+        tables = {str(r[0]) for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "pending_deletions" not in tables or self.chats is None:
+            return
+        columns = {str(r[1]) for r in self.conn.execute("PRAGMA table_info(pending_deletions)")}
+        swept = "swept" if "swept" in columns else "0"
+        rows = self.conn.execute(f"SELECT chat_id, message_id, due_at, {swept} FROM pending_deletions").fetchall()
+        intents = self.conn.execute("SELECT id, chat_id, floor, due_at FROM send_intents").fetchall() \
+            if "send_intents" in tables else []
+        if not rows and not intents:
+            return
+        snapshot = self.chats.current()
+        chats = dict(snapshot.chats)
+        found: dict[int, tuple[int, set[int], set[int]]] = {}
+        for chat_id, message_id, due_at, was_swept in rows:
+            due, known, unknown = found.setdefault(int(chat_id), (0, set(), set()))
+            (unknown if was_swept else known).add(int(message_id))
+            found[int(chat_id)] = (max(due, self.coarse_after(int(due_at))), known, unknown)
+        for chat_id, (due, known, unknown) in found.items():
+            old = chats.get(chat_id)
+            if old is not None:
+                due = max(due, old.due_at)
+                known |= set(old.message_ids) - old.swept
+                unknown |= old.swept
+            unknown -= known
+            chats[chat_id] = ChatEntry(chat_id, due, tuple(sorted(known | unknown)), frozenset(unknown))
+        merged = dict(snapshot.intents)
+        for intent_id, chat_id, floor, due_at in intents:
+            merged[int(intent_id)] = Intent(int(intent_id), int(chat_id), None if floor is None else int(floor),
+                                            self.coarse_after(int(due_at)))
+        self.chats.commit(ChatSnapshot(chats, merged))
+        log.info("moved %d pending deletions and %d send intents out of the database into %s",
+                 len(rows), len(intents), self.chats.file.path.name)
 
     @property
     def schema_version(self) -> int:
@@ -327,6 +375,17 @@ class Database:
 
     def _coarse_sql(self, value: object) -> object:
         return self.coarse(value) if isinstance(value, int) else value
+
+    def coarse_after(self, when: int) -> int:
+        """The first granularity boundary at or after `when`: how a chat-side due time is stored.
+
+        Rounded up, never down: a deletion or a nonce's expiry is never earlier than it was
+        promised, and at most one granularity later.
+        """
+        return -(-when // self.granularity) * self.granularity
+
+    def _coarse_after_sql(self, value: object) -> object:
+        return self.coarse_after(value) if isinstance(value, int) else value
 
     def deadline(self, now: int, delay: int) -> int:
         """When something `delay` seconds from `now` is due, as stored on the case side.

@@ -19,9 +19,9 @@ from crypto.errors import CryptoError
 from crypto.keys import load_identity
 from crypto.roster import Role, Roster, load_roster
 from storage.backup import database_in_use
+from storage.chatstate import CHAT_STATE_NAME, ChatStateDamaged, ChatStateFile
 from storage.config import Config, load_config
-from storage.db import Connection, Database, DatabaseError, connect, damage, database_failure
-from storage.deletions import DeletionStore
+from storage.db import Connection, DatabaseError, connect, damage, database_failure
 from storage.errors import DatabaseDamaged, DatabaseKeyMissing, DatabaseKeyRejected, StorageError
 from storage.home import PEPPER_CHECK_KEY, Home
 from storage.rekey import load_previous_bot_keys, pending_key_path
@@ -112,7 +112,7 @@ def diagnose(root: Path, now: int, environ: Mapping[str, str] = os.environ) -> t
         check_pepper(home, report, conn)
         check_roster(home, report, config, conn, now)
         check_clock(report, conn, now)
-        check_deletions(report, conn, now)
+        check_deletions(home, report, conn, now, environ)
     except DatabaseError as err:  # a page that fails only now: reported, never a traceback
         _unreadable(report, home, err)
     finally:
@@ -336,12 +336,26 @@ def check_clock(report: Report, conn: Connection | None, now: int) -> None:
                      "set the time ('timedatectl set-ntp true') before starting the bot")
 
 
-def check_deletions(report: Report, conn: Connection | None, now: int) -> None:
-    """No intake message waits long past its deletion time."""
+def check_deletions(home: Home, report: Report, conn: Connection | None, now: int,
+                    environ: Mapping[str, str]) -> None:
+    """The chat state (chats.state) opens with the database key, and no message waits long past its deletion time.
+
+    Only read, never written. Checked only once the key has opened the database, so that a
+    wrong key is not reported as a damaged chat state.
+    """
     report.ran("deletions")
     if conn is None:
         return
-    _, overdue = DeletionStore(Database(Path(), conn)).counts(now - DELETION_GRACE)
+    path = home.root / CHAT_STATE_NAME
+    try:
+        chats = ChatStateFile(path, home.db_key(environ)).read().chats.values()
+    except ChatStateDamaged as err:
+        report.error("deletions", f"{err}: the messages the bot still had to delete cannot be found",
+                     f"stop the bot and move {path} out of the home (nothing can read it now; it is never in a "
+                     "backup), then start the bot: it starts with nothing to delete, and the messages of chats "
+                     "active in the last minutes stay in those chats")
+        return
+    overdue = sum(len(e.message_ids) for e in chats if e.due_at <= now - DELETION_GRACE)
     if overdue:
         report.warning("deletions", f"{overdue} messages are more than {DELETION_GRACE // 60} minutes past their "
                        "deletion time", "start the bot (it deletes them at start-up); Telegram allows it only "

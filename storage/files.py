@@ -10,7 +10,9 @@ def write_new(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Create a file that must not exist yet, with `mode`, and make it durable."""
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:  # a short write (a disk filling up) must not leave a file cut short
+            view = view[os.write(fd, view):]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -20,8 +22,12 @@ def replace(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Atomically replace `path` with `data` (write a sibling, fsync, rename)."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)
-    write_new(tmp, data, mode)
-    os.replace(tmp, path)
+    try:
+        write_new(tmp, data, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a half-written copy (a full disk) is not left beside the file
+        raise
     fsync_dir(path.parent)
 
 

@@ -5,6 +5,7 @@
       roster.json           the signed roster (written by `waystation roster ...`)
       trusted_admins        admin signing keys that may sign the roster, one base64 key a line
       waystation.db         the SQLCipher database (+ -wal / -shm while open)
+      chats.state           pending deletions and send intents, sealed (storage/chatstate.py); only the present
       secrets/              0700
         db.key              database key, 64 hex characters
         bot_identity.json   the bot's signing and encryption keys, unencrypted (see docs)

@@ -7,10 +7,13 @@ written nowhere:
 2. `PRAGMA rekey` re-encrypts every page in one transaction: after a crash the database is
    wholly under the old key or wholly under the new one, never half;
 3. the database is reopened with the new key and checked;
-4. KEYFILE is replaced atomically with the new key; 5. KEYFILE.new is removed.
+4. the chat state (HOME/chats.state, sealed under a key derived from the database key) is
+   re-sealed under the new key, replaced atomically: it too is under one key or the other;
+5. KEYFILE is replaced atomically with the new key; 6. KEYFILE.new is removed.
 
 If KEYFILE.new is found later, a rotation was interrupted: `finish_interrupted_rotation`
-tries both keys and keeps the one that opens the database.
+tries both keys, keeps the one that opens the database, and re-seals the chat state under
+it (whichever of the two keys it was under), before KEYFILE.new goes.
 
 Bot identity: the old signing key is kept as a *previous bot key* in
 secrets/previous_bot_keys, so that envelopes it signed still verify
@@ -41,6 +44,7 @@ from crypto.keys import (
     load_identity,
 )
 from storage.backup import require_stopped
+from storage.chatstate import CHAT_STATE_NAME, ChatStateDamaged, ChatStateFile
 from storage.db import KEY_SIZE, DatabaseError, DatabaseKey, connect, require_nonempty
 from storage.errors import DatabaseKeyRejected, HomeInvalid, StorageError
 from storage.files import fsync_dir, replace, write_new
@@ -119,14 +123,39 @@ def finish_interrupted_rotation(home: Home, key_file: Path) -> Recovery:
         commit_new_key(key_file, new)
         return Recovery.COMPLETED
     if _opens(home.db_path, current):
+        reseal_chat_state(home, new, current)
         pending.unlink()
         fsync_dir(pending.parent)
         return Recovery.ROLLED_BACK
     if not _opens(home.db_path, new):
         raise DatabaseKeyRejected(f"neither {key_file} nor {pending} opens {home.db_path}: "
                                   "keep both files and restore from a backup if no other key exists")
+    reseal_chat_state(home, current, new)
     commit_new_key(key_file, new)
     return Recovery.COMPLETED
+
+
+def reseal_chat_state(home: Home, old: DatabaseKey, new: DatabaseKey) -> None:
+    """Step 4: seal the chat state under `new`, from whichever of `old` and `new` it is under now.
+
+    Idempotent, so a rerun after a crash at any point finishes the job. A file that opens with
+    neither key is refused: the rotation stops there, and doctor says what to do.
+    """
+    path = home.root / CHAT_STATE_NAME
+    if not path.exists():
+        return
+    try:
+        ChatStateFile(path, new).read()
+        return  # already under the new key
+    except ChatStateDamaged:
+        pass
+    try:
+        snapshot = ChatStateFile(path, old).read()
+    except ChatStateDamaged as err:
+        raise RotationRefused(f"{path} opens with neither the old nor the new database key: run "
+                              f"'waystation doctor --home {home.root}' and follow what it says, then run "
+                              "this again") from err
+    ChatStateFile(path, new).write(snapshot)
 
 
 def stage_new_key(key_file: Path) -> DatabaseKey:
@@ -180,6 +209,11 @@ def rotate_db_key(home: Home, key_file: Path, environ: Mapping[str, str] = os.en
         connect(home.db_path, old, verify=True).close()
     except DatabaseKeyRejected as err:
         raise DatabaseKeyRejected(f"the key in {key_file} does not open {home.db_path}: nothing was changed") from err
+    try:  # the chat state must follow the key: refused now if it cannot, before anything changes
+        ChatStateFile(home.root / CHAT_STATE_NAME, old).read()
+    except ChatStateDamaged as err:
+        raise RotationRefused(f"{err}; nothing was changed: run 'waystation doctor --home {home.root}' "
+                              "and follow what it says") from err
     new = stage_new_key(key_file)
     try:
         rekey_database(home.db_path, old, new)
@@ -187,6 +221,7 @@ def rotate_db_key(home: Home, key_file: Path, environ: Mapping[str, str] = os.en
         if _opens(home.db_path, old):
             pending_key_path(key_file).unlink(missing_ok=True)
         raise
+    reseal_chat_state(home, old, new)
     commit_new_key(key_file, new)
     return Recovery.NONE
 

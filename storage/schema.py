@@ -250,6 +250,28 @@ MIGRATIONS: tuple[str, ...] = (
         due_at   INTEGER NOT NULL
     ) STRICT;
     """,
+    # The chat side leaves the database (issue 9, "no join from chat to case"): pending deletions
+    # and send intents now live in the sealed snapshot HOME/chats.state (storage/chatstate.py),
+    # which keeps neither history nor write order. Database.open moves every row into that file
+    # (times rounded up) before the migrations run, so dropping the tables here loses nothing;
+    # secure_delete zeroes their pages and the WAL is truncated after the commit.
+    """
+    DROP TABLE send_intents;
+    DROP TABLE pending_deletions;
+    """,
+    # Nonces of signed staff requests keep a coarse expiry instead of the exact time they were
+    # seen (storage/nonces.py): the time rounded up to the granularity, never before the
+    # signature window has passed. Rows kept from before get an hour, well past any window.
+    """
+    CREATE TABLE request_nonces_expiring (
+        nonce       TEXT PRIMARY KEY,
+        expires_at  INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO request_nonces_expiring (nonce, expires_at)
+        SELECT nonce, coarse_after(seen_at + 3600) FROM request_nonces;
+    DROP TABLE request_nonces;
+    ALTER TABLE request_nonces_expiring RENAME TO request_nonces;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

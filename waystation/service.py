@@ -151,6 +151,8 @@ async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[Base
         # making every follow-up and volunteer code match nothing.
         server.record_pepper_check()
         pepper = server.pepper()
+        # A chat state that does not open would lose every pending deletion silently: refuse to start.
+        DeletionStore(server.db).start_writing()
         counters = Counters()
         rt = build_runtime(server)
         rt.count = counters.inc

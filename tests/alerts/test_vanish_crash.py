@@ -49,9 +49,10 @@ def _invite(staffed: StaffedHome) -> str:
 
 
 def _dues(root_open: object, chat_id: int) -> dict[int, int]:
+    """Message id -> stored due time (every message of a chat shares the chat's)."""
     with root_open() as server:  # type: ignore[operator]
-        return {int(m): int(d) for m, d in server.db.conn.execute(
-            "SELECT message_id, due_at FROM pending_deletions WHERE chat_id = ?", (chat_id,))}
+        pending = DeletionStore(server.db).chat(chat_id)
+    return {} if pending is None else dict.fromkeys(pending.message_ids, pending.due_at)
 
 
 def test_an_alert_sent_as_the_bot_dies_is_deleted_on_the_volunteer_timer(tmp_path: Path, sandbox: Sandbox) -> None:
@@ -96,9 +97,12 @@ def test_an_alert_sent_as_the_bot_dies_is_deleted_on_the_volunteer_timer(tmp_pat
     finally:
         restarted.stop()
 
-    # An hour later, by the clock the bot is given: the restored timers find both chats overdue.
+    # An hour later, by the clock the bot is given: the restored timers find both chats overdue
+    # (the stored times are rounded up to the granularity: up to that much later than the timers).
+    with staffed.open() as server:
+        granularity = server.config.privacy.time_granularity_seconds
     clock = FakeClock()
-    clock.advance(HOUR + SLACK)
+    clock.advance(HOUR + granularity + SLACK)
     later = RunningBot(staffed.root, clock, deletions_on_clock=True).start()
     try:
         wait_until(lambda: volunteer.messages() == [] and person.messages() == [], timeout=30,

@@ -195,8 +195,12 @@ def start_sandbox(tmp: Path, *extra: str) -> Sandbox:
 
 
 def configure_home(root: Path, sandbox: Sandbox, *, delete_after: int = 600, after_submit: int = 120,
-                   flood: int = 20, extra: str = "") -> int:
-    """Point a staffed home at the sandbox, give it a token and a free staff API port; returns that port."""
+                   flood: int = 20, granularity: int = 600, extra: str = "") -> int:
+    """Point a staffed home at the sandbox, give it a token and a free staff API port; returns that port.
+
+    `granularity` is [privacy] time_granularity_seconds: stored deletion times are rounded up to
+    it, so a bot restarted after a crash deletes up to that much later than its timers would have.
+    """
     port = free_port()
     config = (root / "config.toml").read_text()
     config = config.replace('api_base_url = "https://api.telegram.org/bot"', f'api_base_url = "{sandbox.bot_base_url}"')
@@ -204,6 +208,7 @@ def configure_home(root: Path, sandbox: Sandbox, *, delete_after: int = 600, aft
     config = config.replace("delete_after_seconds = 600", f"delete_after_seconds = {delete_after}")
     config = config.replace("delete_after_submit_seconds = 120", f"delete_after_submit_seconds = {after_submit}")
     config = config.replace("flood_messages = 20", f"flood_messages = {flood}")
+    config = config.replace("time_granularity_seconds = 600", f"time_granularity_seconds = {granularity}")
     (root / "config.toml").write_text(config + extra)
     token = root / "secrets" / "bot_token"
     token.write_text(TOKEN + "\n")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot import texts
+from storage.deletions import DeletionStore
 from storage.doctor import diagnose
 from tests.bot.conftest import BotFactory
 from tests.bot.flows import tr
@@ -37,15 +38,16 @@ def test_a_stop_signal_stops_the_bot_in_order(sandbox: Sandbox, run_bot: BotFact
     person = sandbox.person("en")
     person.say("/start")
     person.wait_for_text(tr("en", texts.CONSENT))
-    wait_until(lambda: _wal(staffed.root) > 0, 10, what="a write in the WAL")  # the deletions just recorded
+    with staffed.open() as server:  # the deletions just recorded, in the chat state file
+        wait_until(lambda: DeletionStore(server.db).counts(0)[0] >= 2, 10, what="the deletions to be recorded")
     code = bot.stop(sig)
     log = bot.process.log()
     assert code == 0, log
     assert log.rstrip().splitlines()[-1].endswith("bot stopped"), log
     assert "Traceback" not in log
     assert _wal(staffed.root) == 0 and not (staffed.root / "waystation.db-shm").exists()
-    with staffed.open() as server:  # what the bot wrote is in the database file itself
-        pending = server.db.conn.execute("SELECT count(*) FROM pending_deletions").fetchone()[0]
+    with staffed.open() as server:  # what the bot wrote is in the chat state file, none of it in the database
+        pending = DeletionStore(server.db).counts(0)[0]
     assert pending >= 2
     report, _ = diagnose(staffed.root, int(time.time()), {})
     assert not [f for f in report.findings if f.check == "database"], report.findings

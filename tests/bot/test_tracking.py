@@ -1,8 +1,9 @@
 """TrackingBot: an intent is committed before every message, the id recorded after; no other way to send.
 
 The real TrackingBot talks real HTTP to the in-process sandbox; the intents and
-pending deletions are in a real SQLCipher file, read back through a second
-connection as another process (or a restarted bot) would see them.
+pending deletions are in the real chat state file beside a real SQLCipher file,
+read back through a second opening as another process (or a restarted bot) would
+see them.
 """
 
 from __future__ import annotations
@@ -68,12 +69,13 @@ def delay(box: RunningSandbox, chat_id: int, seconds: float = 30) -> None:
 
 
 def rows(path: Path, key: DatabaseKey) -> tuple[list[tuple[int, int, int]], list[tuple[int, int | None]]]:
-    """(pending (chat, message, swept), intents (chat, floor)) as a second connection sees them."""
+    """(pending (chat, message, swept), intents (chat, floor)) as a second opening of the home sees them."""
     with Database.open(path, key) as other:
-        pending = [tuple(r) for r in other.conn.execute(
-            "SELECT chat_id, message_id, swept FROM pending_deletions ORDER BY chat_id, message_id")]
-        intents = [tuple(r) for r in other.conn.execute("SELECT chat_id, floor FROM send_intents")]
-    return pending, intents  # type: ignore[return-value]
+        snapshot = DeletionStore(other).state.current()
+        pending = [(c, m, int(m in entry.swept)) for c, entry in sorted(snapshot.chats.items())
+                   for m in entry.message_ids]
+        intents = [(i.chat_id, i.floor) for i in DeletionStore(other).intents()]
+    return pending, intents
 
 
 def bot_for(box: RunningSandbox, path: Path, key: DatabaseKey) -> tuple[TrackingBot, Database]:
@@ -186,7 +188,7 @@ def test_a_volunteer_chat_gets_the_volunteer_delay(box: RunningSandbox, db_file:
     before = int(time.time())
     run_bounded(scenario)
     after = int(time.time())
-    dues = dict(db.conn.execute("SELECT chat_id, due_at FROM pending_deletions").fetchall())
+    dues = {p.chat_id: p.due_at for p in DeletionStore(db).all()}  # exact: this database has granularity 1
     assert before + VOLUNTEER <= dues[volunteer] <= after + VOLUNTEER
     assert before + INTAKE <= dues[other] <= after + INTAKE
     db.close()

@@ -54,9 +54,10 @@ def test_delete_now_button_empties_the_chat(sandbox: Sandbox, run_bot: BotFactor
 
 
 def test_restart_after_submit_still_deletes(sandbox: Sandbox, run_bot: BotFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    staffed, bot = run_bot(after_submit=6)
+    staffed, bot = run_bot(after_submit=6, granularity=5)
     person = sandbox.person("en")
     complete_intake(person, "en", CASES["en"])
+    submitted = time.monotonic()
     bot.stop(signal.SIGKILL)  # a crash: no chance to clean up
     assert person.messages() != []
     restarted = start_bot(staffed.root, bot.port, tmp_path / "restarted.log")
@@ -64,15 +65,17 @@ def test_restart_after_submit_still_deletes(sandbox: Sandbox, run_bot: BotFactor
         wait_until(lambda: person.messages() == [], timeout=20, what="the restarted bot to delete")
     finally:
         restarted.stop()
+    # The stored due time was rounded up to the 5-second granularity: at most that late.
+    assert time.monotonic() - submitted < 6 + 5 + 8
 
 
 def test_overdue_deletions_run_at_once_after_a_long_outage(sandbox: Sandbox, run_bot: BotFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    staffed, bot = run_bot(delete_after=5)
+    staffed, bot = run_bot(delete_after=5, granularity=2)
     person = sandbox.person("en")
     person.say("/start")
     person.wait_for_text(tr("en", texts.CONSENT))
     bot.stop(signal.SIGKILL)
-    time.sleep(6)  # the outage outlasts the delete time: the deadline is missed while down
+    time.sleep(8)  # the outage outlasts the delete time (rounded up to the granularity): missed while down
     assert person.messages() != []
     restarted = start_bot(staffed.root, bot.port, tmp_path / "restarted.log")
     try:
@@ -101,7 +104,7 @@ def test_restart_mid_form_asks_to_start_again(sandbox: Sandbox, run_bot: BotFact
 
 
 def test_a_message_sent_as_the_bot_dies_is_still_deleted(sandbox: Sandbox, run_bot: BotFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    staffed, bot = run_bot(delete_after=8)
+    staffed, bot = run_bot(delete_after=8, granularity=5)
     person = sandbox.person("en")
     sandbox.delay(person.chat_id)  # Telegram creates the message, its answer does not come back
     person.say("/start")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from storage.home import Home
-from storage.rekey import _read_key, commit_new_key, rekey_database, stage_new_key
+from storage.rekey import _read_key, commit_new_key, rekey_database, reseal_chat_state, stage_new_key
 
 
 def main(root: Path, stop_after: str) -> None:
@@ -21,6 +21,9 @@ def main(root: Path, stop_after: str) -> None:
         os._exit(3)
     rekey_database(home.db_path, old, new)
     if stop_after == "rekey":
+        os._exit(3)
+    reseal_chat_state(home, old, new)
+    if stop_after == "reseal":
         os._exit(3)
     commit_new_key(home.db_key_path, new)
     os._exit(3)

@@ -60,7 +60,8 @@ def test_metrics_page_parses_and_counts(ops_home: OpsHome) -> None:
     with ops_home.staffed.open() as server:
         for _ in range(2):
             submit(server, Request({"help": "x"}), int(time.time()))
-        DeletionStore(server.db).record(5550001234, [10, 11, 12], int(time.time()) - 60)
+        # Stored due times are rounded up to the granularity (600 s): an hour ago is overdue whatever the clock.
+        DeletionStore(server.db).record(5550001234, [10, 11, 12], int(time.time()) - 3600)
         DeletionStore(server.db).record(5550009999, [13], int(time.time()) + 600)
         response = _get(server, counters)
     assert response.status_code == 200

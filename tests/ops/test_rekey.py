@@ -12,7 +12,9 @@ import nacl.utils
 import pytest
 
 from storage.cases import CaseId, CaseStore
+from storage.chatstate import read_chat_state
 from storage.db import Database, DatabaseKey, connect
+from storage.deletions import DeletionStore
 from storage.errors import DatabaseKeyRejected
 from storage.home import Home
 from tests.ops.conftest import REPO, OpsHome, ok, refused, waystation
@@ -125,6 +127,9 @@ def test_a_crash_after_the_key_file_only_leaves_clean_up(ops_home: OpsHome) -> N
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_killing_the_rotation_at_any_moment_never_loses_the_key(ops_home: OpsHome, seed: int) -> None:
     _fill(ops_home.root, 1500)
+    with ops_home.staffed.open() as server:  # pending deletions sealed under the database key follow it
+        DeletionStore(server.db).record(700000021, [1, 2], int(time.time()) + 600)
+        chats = DeletionStore(server.db).state.current()
     pending = ops_home.root / "secrets" / "db.key.new"
     child = subprocess.Popen([sys.executable, "-m", "waystation", "rotate-db-key", "--home", str(ops_home.root)],
                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -136,4 +141,5 @@ def test_killing_the_rotation_at_any_moment_never_loses_the_key(ops_home: OpsHom
     child.wait()
     ok("rotate-db-key", "--home", ops_home.root)  # settles whatever was left, or rotates afresh
     assert _count(ops_home.root, _key(ops_home.root)) == 1500
+    assert read_chat_state(ops_home.root, _key(ops_home.root)) == chats
     assert not pending.exists()

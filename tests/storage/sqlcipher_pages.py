@@ -91,3 +91,36 @@ def _first_overflow(page: bytes, payload_at: int, size: int) -> int:
     if local > max_local:
         local = min_local
     return int(struct.unpack(">I", page[payload_at + local:payload_at + local + 4])[0])
+
+
+WAL_HEADER, FRAME_HEADER = 32, 24
+
+
+def decrypt_wal_frames(path: Path, key: bytes) -> list[bytes]:
+    """Every frame of a SQLCipher WAL file, decrypted (a frame is a page as it was written then)."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    frames: list[bytes] = []
+    at = WAL_HEADER
+    while at + FRAME_HEADER + PAGE_SIZE <= len(data):
+        raw = data[at + FRAME_HEADER:at + FRAME_HEADER + PAGE_SIZE]
+        page_number = struct.unpack(">I", data[at:at + 4])[0]
+        start = SALT if page_number == 1 else 0
+        decryptor = Cipher(algorithms.AES(key), modes.CBC(raw[USABLE:USABLE + 16])).decryptor()
+        frames.append(decryptor.update(raw[start:USABLE]) + decryptor.finalize())
+        at += FRAME_HEADER + PAGE_SIZE
+    return frames
+
+
+def integer_encodings(value: int) -> list[bytes]:
+    """How a record may hold an integer: its smallest big-endian size (1-4, 6 or 8 bytes), 8 bytes, or as text."""
+    sizes = [size for size in (1, 2, 3, 4, 6, 8) if -(1 << (8 * size - 1)) <= value < (1 << (8 * size - 1))]
+    binary = {value.to_bytes(sizes[0], "big", signed=True), value.to_bytes(8, "big", signed=True)}
+    return sorted(binary, key=len) + [str(value).encode("ascii")]
+
+
+def pages_holding(pages: list[bytes], value: int) -> int:
+    """How many of `pages` hold `value` in any of the encodings SQLite could have used (a TEXT column: digits)."""
+    needles = integer_encodings(value)
+    return sum(any(needle in page for needle in needles) for page in pages)
