@@ -36,8 +36,7 @@ async def volunteer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     chat = update.effective_chat
     args = context.args or []
     volunteer: Volunteer | None = None
-    # Telegram splits the command's text at spaces: a code typed in its groups arrives in pieces.
-    code = normalise_code("".join(args)) if args else None
+    code = normalise_code(args[0]) if len(args) == 1 else None
     if rt.alerting is not None and chat is not None and code is not None:
         volunteer = rt.alerting.volunteers.redeem(hash_code(code, rt.server.home.pepper()), chat.id,
                                                   _language(update, context), rt.now())

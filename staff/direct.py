@@ -85,8 +85,7 @@ class StaffSession:
             if not isinstance(request, dict):
                 raise ValueError("request is not an object")
         except NotARecipient:
-            # Not sealed to this key (sealed before it joined the queue): nothing is wrong with the
-            # case, so it is not shown as rejected, which would send people looking for tampering.
+            # Not a forgery: sealed before this key joined the queue (or only to a key since lost), as remote mode says.
             return CaseView(case, ReadState.NOT_FOR_THIS_KEY, None,
                             "this request was not encrypted to your key (sealed before you joined the queue?)")
         except EnvelopeRejected as err:

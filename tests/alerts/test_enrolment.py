@@ -63,11 +63,3 @@ def test_code_is_accepted_in_lower_case_and_without_dashes(world: WorldFactory) 
     person = w.sandbox.person("en")
     person.say("/volunteer " + code.replace("-", "").lower())
     person.wait_for_text(first_line("en", texts.VOLUNTEER_WELCOME))
-
-
-def test_code_is_accepted_typed_in_groups_with_spaces(world: WorldFactory) -> None:
-    w = world()
-    code = w.invite()
-    person = w.sandbox.person("en")
-    person.say("/volunteer " + code.replace("-", " ").lower())
-    person.wait_for_text(first_line("en", texts.VOLUNTEER_WELCOME))

@@ -10,20 +10,11 @@ from __future__ import annotations
 
 import re
 
-import click
 import pytest
 from click.testing import CliRunner
 
 from tests.docs.quoted import Quote, command_args, doc_files, quotes_in, unit_quotes, walk
 from waystation.cli import main
-
-# Commands and options the docs already describe that arrive from a branch developed in
-# parallel (issue 14). A doc line whose only problems are these is an expected failure; once the
-# branch is merged, test_awaited_commands_have_not_arrived_yet fails until the entry is removed.
-AWAITED: dict[tuple[str, ...], str] = {
-    ("roster", "renew", "--members"): "roster renew --members (issue 14, roster lifecycle)",
-    ("staff", "take-over"): "staff take-over (issue 14, roster lifecycle)",
-}
 
 
 def _quotes() -> list[Quote]:
@@ -32,15 +23,6 @@ def _quotes() -> list[Quote]:
 
 
 QUOTES = _quotes()
-
-
-def _awaited(problem: str) -> str | None:
-    for key, what in AWAITED.items():
-        *path, last = key
-        command = " ".join(("waystation", *path))
-        if f"option {last} is not accepted by `{command}`" in problem or f"`{command}` has no command '{last}'" in problem:
-            return what
-    return None
 
 
 def test_the_docs_quote_commands_at_all() -> None:
@@ -56,11 +38,7 @@ def test_the_docs_quote_commands_at_all() -> None:
 @pytest.mark.parametrize("quote", QUOTES, ids=[q.where for q in QUOTES])
 def test_quoted_command_exists_with_every_option(quote: Quote) -> None:
     problems = [p for args in command_args(quote.text) for p in walk(main, args).problems]
-    awaited = {p: _awaited(p) for p in problems}
-    unexpected = [p for p, what in awaited.items() if what is None]
-    assert not unexpected, f"{quote}\n  " + "\n  ".join(unexpected)
-    if problems:
-        pytest.xfail("awaits " + "; ".join(sorted({what for what in awaited.values() if what})))
+    assert not problems, f"{quote}\n  " + "\n  ".join(problems)
 
 
 def _help(path: tuple[str, ...]) -> str:
@@ -79,21 +57,6 @@ def test_quoted_command_runs_with_help_and_shows_its_options(quote: Quote) -> No
             for option in reached.options.get(path, set()):
                 assert re.search(rf"(^|[\s,/\[]){re.escape(option)}($|[\s,/=\]])", helped, re.MULTILINE), (
                     f"{quote}: `waystation {' '.join(path)} --help` does not list {option}")
-
-
-def test_awaited_commands_have_not_arrived_yet() -> None:
-    """An awaited command that exists now must leave AWAITED, so that its doc lines are checked for real."""
-    for key, what in AWAITED.items():
-        command: click.Command = main
-        *path, last = key
-        for name in path:
-            assert isinstance(command, click.Group) and name in command.commands, f"{what}: no {name}"
-            command = command.commands[name]
-        if last.startswith("-"):
-            arrived = any(last in (*p.opts, *p.secondary_opts) for p in command.params if isinstance(p, click.Option))
-        else:
-            arrived = isinstance(command, click.Group) and last in command.commands
-        assert not arrived, f"'{' '.join(key)}' exists now: remove it from AWAITED in {__file__}"
 
 
 # The checker itself, on lines written for it: it must catch what it is here to catch.
