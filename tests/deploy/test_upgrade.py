@@ -10,6 +10,7 @@ SIGTERM and a new start through the symlink. Slow: each release is a real venv (
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -285,8 +286,10 @@ def test_rollback_across_a_migration_restores_the_pre_upgrade_backup(
 
     # Rolled back, the older code refuses the newer schema: one line, no traceback, the file untouched.
     install.release("rollback")
+    migrated = hashlib.sha256((staffed.root / "waystation.db").read_bytes()).hexdigest()
     refused = _launch(install, staffed.root, tmp_path / "refused.log")
     assert refused.popen.wait(60) != 0
+    assert hashlib.sha256((staffed.root / "waystation.db").read_bytes()).hexdigest() == migrated
     said = refused.log().strip().splitlines()
     assert len(said) == 1 and said[0].startswith("Error: ") and "newer than this Waystation" in said[0], said
     assert "restore the backup made before the upgrade" in said[0]
