@@ -176,6 +176,12 @@ _MAXIMUMS: dict[str, int] = {
     "requests_per_minute": 60_000,
     "unverified_per_minute": 60_000,
 }  # Telegram deletes only within 48 h
+_NO_MAXIMUM = 10**9
+
+
+def int_range(key: str) -> tuple[int, int]:
+    """The smallest and largest value a whole-number key accepts (docs/configuration.md lists them)."""
+    return _MINIMUMS.get(key, 0), _MAXIMUMS.get(key, _NO_MAXIMUM)
 
 
 def _section(cls: type, name: str, raw: Any) -> Any:
@@ -192,11 +198,9 @@ def _section(cls: type, name: str, raw: Any) -> Any:
             raise ConfigInvalid(f"config.toml: {name}.{key} must be a whole number")
         if expected is str and not isinstance(value, str):
             raise ConfigInvalid(f"config.toml: {name}.{key} must be a string")
-        if expected is int and not _MINIMUMS.get(key, 0) <= value <= _MAXIMUMS.get(key, 10**9):
-            raise ConfigInvalid(
-                f"config.toml: {name}.{key} = {value} is out of range "
-                f"({_MINIMUMS.get(key, 0)}..{_MAXIMUMS.get(key, 10**9)})"
-            )
+        lowest, highest = int_range(key)
+        if expected is int and not lowest <= value <= highest:
+            raise ConfigInvalid(f"config.toml: {name}.{key} = {value} is out of range ({lowest}..{highest})")
         values[key] = value
     return cls(**values)
 

@@ -265,7 +265,8 @@ class Database:
         if version > SCHEMA_VERSION:
             raise SchemaTooNew(
                 f"{self.path} has schema version {version}, newer than this Waystation "
-                f"understands ({SCHEMA_VERSION}): upgrade Waystation; the file was not changed"
+                f"understands ({SCHEMA_VERSION}): upgrade Waystation, or after a rollback restore the "
+                "backup made before the upgrade; the file was not changed"
             )
         if version < SCHEMA_VERSION:
             self._adopt_chat_rows()

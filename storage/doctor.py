@@ -218,7 +218,9 @@ def check_database(home: Home, report: Report, environ: Mapping[str, str]) -> Co
         return None
     if version > SCHEMA_VERSION:
         report.error("database", f"the database has schema version {version}, newer than this "
-                     f"Waystation ({SCHEMA_VERSION})", "upgrade Waystation before starting the bot")
+                     f"Waystation ({SCHEMA_VERSION})",
+                     "run the newer Waystation; after a rollback, restore the backup made before the "
+                     "upgrade (docs/deploy.md, A.10)")
     elif version == 0:
         report.error("database", "the database holds no Waystation tables (schema version 0): it is not "
                      "this home's database, or it was made anew", "restore waystation.db from the newest backup")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -21,3 +22,23 @@ def tool(name: str, how: str) -> str:
     if found is None:
         pytest.skip(f"{name} is not installed here ({how})")
     return found
+
+
+def assemble_build_context(dest: Path) -> None:
+    """Do what the build stage's COPY instructions do (sources relative to the repository root)."""
+    text = (DEPLOY / "Containerfile").read_text()
+    build = text.split("\nFROM ")[1]  # [0] is the header comment, [1] the build stage
+    for line in build.splitlines():
+        match = re.match(r"^COPY (?!--from)(.+) (\S+)$", line.strip())
+        if not match:
+            continue
+        sources, target = match.group(1).split(), match.group(2)
+        target_dir = dest / target.removeprefix("./")
+        for source in sources:
+            path = REPO / source
+            if path.is_dir():  # a directory's contents go into the target, as Docker does
+                shutil.copytree(path, target_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                file_target = target_dir / path.name if target.endswith("/") else target_dir
+                file_target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, file_target)

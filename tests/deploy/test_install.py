@@ -8,38 +8,16 @@ the hash-pinned dependencies and the project wheel, and the installed `waystatio
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.deploy.conftest import DEPLOY, REPO
-
-
-def _assemble_build_context(dest: Path) -> None:
-    """Do what the build stage's COPY instructions do (sources relative to the repository root)."""
-    text = (DEPLOY / "Containerfile").read_text()
-    build = text.split("\nFROM ")[1]  # [0] is the header comment, [1] the build stage
-    for line in build.splitlines():
-        match = re.match(r"^COPY (?!--from)(.+) (\S+)$", line.strip())
-        if not match:
-            continue
-        sources, target = match.group(1).split(), match.group(2)
-        target_dir = dest / target.removeprefix("./")
-        for source in sources:
-            path = REPO / source
-            if path.is_dir():  # a directory's contents go into the target, as Docker does
-                shutil.copytree(path, target_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                file_target = target_dir / path.name if target.endswith("/") else target_dir
-                file_target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, file_target)
+from tests.deploy.conftest import assemble_build_context
 
 
 def test_install_steps_of_the_image_work_in_a_fresh_venv(tmp_path: Path) -> None:
     src = tmp_path / "src"
-    _assemble_build_context(src)
+    assemble_build_context(src)
     assert (src / "waystation" / "cli.py").is_file() and (src / "deploy" / "requirements.txt").is_file()
     venv = tmp_path / "venv"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WAYSTATION_", "VIRTUAL_ENV", "PYTHON"))}
@@ -65,3 +43,32 @@ def test_install_steps_of_the_image_work_in_a_fresh_venv(tmp_path: Path) -> None
     located = subprocess.run([str(venv / "bin" / "python"), "-c", "import storage; print(storage.__file__)"],
                              capture_output=True, text=True, env=run_env, cwd=tmp_path, timeout=60, check=False)
     assert str(venv) in located.stdout
+
+
+def test_install_refuses_an_existing_venv(tmp_path: Path) -> None:
+    """A reused venv would keep modules the new version deleted: the script wants a new directory."""
+    from tests.deploy.conftest import DEPLOY
+
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / "kept.txt").write_text("from an earlier install")
+    done = subprocess.run(["sh", str(DEPLOY / "install-venv.sh"), str(venv), str(DEPLOY.parent)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 1 and "already exists" in done.stderr, done.stderr
+    assert sorted(p.name for p in venv.iterdir()) == ["kept.txt"]
+
+
+def test_install_builds_from_exactly_the_sources_the_wheel_is_made_of() -> None:
+    """The clean copy install-venv.sh builds from holds every package pyproject.toml ships, and nothing else."""
+    import re
+    import tomllib
+
+    from tests.deploy.conftest import DEPLOY
+
+    script = (DEPLOY / "install-venv.sh").read_text()
+    copied = re.search(r"tar [^\n]*-cf - ([^)]+)\)", script)
+    assert copied is not None, "install-venv.sh no longer copies the sources with tar: update this test"
+    names = copied.group(1).split()
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    assert sorted(names) == sorted(["pyproject.toml", project["project"]["readme"], *packages])

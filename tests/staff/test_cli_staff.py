@@ -157,3 +157,27 @@ def test_remote_help_names_every_command() -> None:
     for command in ("list", "show", "claim", "note", "reply", "close", "reopen", "pin"):
         assert command in text
     assert "--server" in text and "--home" in text
+
+
+def test_a_case_sealed_before_a_caseworker_joined_is_not_for_this_key_in_both_modes(site: Site) -> None:
+    """Not `[rejected] NotARecipient` in direct mode: nothing is wrong with the case, it was sealed before."""
+    from crypto.keys import KDF_MINIMUM, dump_public
+
+    late = Identity.generate("cas-late")
+    site.key_files["cas-late"] = site.tmp / "keys" / "cas-late.key"
+    site.key_files["cas-late"].write_bytes(dump_identity(late, PASSPHRASE.encode(), KDF_MINIMUM))
+    public = site.tmp / "keys" / "cas-late.key.pub"
+    public.write_bytes(dump_public(late.public))
+    ok("roster", "add", "--home", site.root, "--admin", site.key_files["admin"], "--role", "caseworker",
+       "--queue", "main", public)
+    main = site.cases["main"]
+
+    direct = ok("staff", "list", "--home", site.root, "--key", site.key_files["cas-late"]).stdout
+    assert "[not-for-this-key] this request was not encrypted to your key" in direct
+    assert "rejected" not in direct and "NotARecipient" not in direct
+    listed = json.loads(ok("staff", "list", "--json", "--home", site.root, "--key", site.key_files["cas-late"]).stdout)
+    assert {c["readable"] for c in listed} == {"not-for-this-key"} and len(listed) == 2
+
+    shown_direct = ok("staff", "show", "--home", site.root, "--key", site.key_files["cas-late"], main).stdout
+    assert shown_direct == _ok(site, "cas-late", "show", main).stdout
+    assert "not encrypted to your key" in shown_direct and "NotARecipient" not in shown_direct
