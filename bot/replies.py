@@ -65,8 +65,13 @@ class ReplyRejected(Exception):
 
 
 def _signers(rt: Runtime, case: Case, now: int) -> list[VerifyKey]:
-    """Who may write to this case's person: the active caseworkers of its queue on the verified roster."""
-    return [m.identity.verify_key for m in rt.server.roster(now).caseworkers_for(case.queue, now)]
+    """Who may write to this case's person: the active caseworkers of its queue on the verified roster.
+
+    During the roster's grace period, those of its last valid moment: a reply queued before the
+    roster expired still reaches the person (Server.sealing_roster).
+    """
+    roster, at = rt.server.sealing_roster(now)
+    return [m.identity.verify_key for m in roster.caseworkers_for(case.queue, at)]
 
 
 def open_delivery(rt: Runtime, item: OutboxItem, now: int) -> Notice:
