@@ -14,7 +14,7 @@ from typing import Any
 from nacl.signing import VerifyKey
 
 from crypto.envelope import Kind, open_envelope
-from crypto.errors import EnvelopeRejected
+from crypto.errors import EnvelopeRejected, NotARecipient
 from crypto.keys import Identity
 from crypto.roster import Member, Role
 from staff.errors import NotOnRoster
@@ -84,6 +84,10 @@ class StaffSession:
             request = json.loads(opened.payload.decode("utf-8"))
             if not isinstance(request, dict):
                 raise ValueError("request is not an object")
+        except NotARecipient:
+            # Not a forgery: sealed before this key joined the queue (or only to a key since lost), as remote mode says.
+            return CaseView(case, ReadState.NOT_FOR_THIS_KEY, None,
+                            "this request was not encrypted to your key (sealed before you joined the queue?)")
         except EnvelopeRejected as err:
             return CaseView(case, ReadState.REJECTED, None, f"{type(err).__name__}: {err}")
         except ValueError:
