@@ -30,7 +30,7 @@ from crypto.roster import DAY
 from storage.alerts import MessageKind
 from storage.coverage import assess, open_cases
 from storage.errors import RosterUnavailable
-from storage.rosterlife import WARN_DAYS, Phase, Standing, date, expiring_members, notice_threshold
+from storage.rosterlife import WARN_DAYS, Phase, Standing, date, expiring_members, notice_threshold, within
 
 log = logging.getLogger("waystation.bot.roster")
 JOB_NAME = "roster-watch"
@@ -93,8 +93,8 @@ def _log(current: Standing | None, problem: str | None, now: int) -> None:
                     "caseworkers of that day, then refused; run 'waystation roster renew' now",
                     date(current.expires), date(current.grace_ends))
     elif current.seconds_left < WARN_DAYS * DAY:
-        log.warning("the roster expires on %s, in %d days: run 'waystation roster renew'", date(current.expires),
-                    current.seconds_left // DAY)
+        log.warning("the roster expires on %s, %s: run 'waystation roster renew'", date(current.expires),
+                    within(current.seconds_left))
     else:
         log.info("roster valid until %s", date(current.expires))
     upcoming = expiring_members(current.roster, now, WARN_DAYS * DAY)
@@ -103,14 +103,16 @@ def _log(current: Standing | None, problem: str | None, now: int) -> None:
                     "--members'", len(upcoming), WARN_DAYS, date(upcoming[0].expires))
 
 
-def _coverage_notices(rt: Runtime, current: Standing, now: int) -> list[Payload]:
-    """Coverage notices due now: those that are new or changed, or were last owed a week ago."""
+def _coverage_notices(rt: Runtime, current: Standing, now: int, announce: bool) -> list[Payload]:
+    """Coverage notices due now: those that are new or changed, or were last owed a week ago (logged either way)."""
     config = rt.server.config
     queues = list(dict.fromkeys([config.queues.default, *(rule.queue for rule in config.routing)]))
     found = assess(current.roster, current.at, open_cases(rt.server.db.conn), rt.server.trusted_bot_keys(), queues)
     if found.unreadable or found.unverified:
         log.warning("%d open cases cannot be read by any active caseworker of their queue: run 'waystation doctor'",
                     len(found.unreadable) + len(found.unverified))
+    if not announce:
+        return []
     stored = json.loads(rt.server.db.meta(COVERAGE_KEY) or "{}")
     kept: dict[str, list[object]] = {}
     due: list[Payload] = []
@@ -129,9 +131,13 @@ def _coverage_notices(rt: Runtime, current: Standing, now: int) -> list[Payload]
     return due
 
 
-def _once(rt: Runtime, key: str, found: tuple[str, Payload] | None) -> list[Payload]:
-    """The payload if its notice key differs from the one last owed under `key` (then remembered)."""
-    if found is None or rt.server.db.meta(key) == found[0]:
+def _once(rt: Runtime, key: str, found: tuple[str, Payload] | None, announce: bool) -> list[Payload]:
+    """The payload if its notice key differs from the one last owed under `key` (then remembered).
+
+    Nothing is remembered while nobody receives notices (`announce` false): an admin enrolled later
+    still hears of a date that is near.
+    """
+    if found is None or not announce or rt.server.db.meta(key) == found[0]:
         return []
     with rt.server.db.transaction() as conn:
         rt.server.db.set_meta(conn, key, found[0])
@@ -149,22 +155,21 @@ async def watch_roster(context: CallbackContext) -> None:  # type: ignore[type-a
         current: Standing | None = rt.server.roster_standing(now)
     except RosterUnavailable as err:
         current, problem = None, str(err)
+    alerting = rt.alerting
+    admins = [v.id for v in alerting.volunteers.admins()] if alerting is not None else []
     if state.logged_day != day:
         state.logged_day = day
         _log(current, problem, now)
-    notices = _once(rt, ROSTER_KEY, roster_notice(current, now))
+        if not admins:
+            log.warning("no volunteer receives admin notices, so nobody is told when the roster needs renewing "
+                        "(enrol one with 'waystation volunteers invite --admin-notices')")
+    notices = _once(rt, ROSTER_KEY, roster_notice(current, now), bool(admins))
     if current is not None:
-        notices += _once(rt, MEMBERS_KEY, members_notice(current, now))
+        notices += _once(rt, MEMBERS_KEY, members_notice(current, now), bool(admins))
         if current.sealable() and state.coverage_day != day:
             state.coverage_day = day
-            notices += _coverage_notices(rt, current, now)
-    alerting = rt.alerting
+            notices += _coverage_notices(rt, current, now, bool(admins))
     if not notices or alerting is None:
-        return
-    admins = [v.id for v in alerting.volunteers.admins()]
-    if not admins:
-        log.warning("%d roster notices for admins, but no volunteer receives them (enrol one with "
-                    "'waystation volunteers invite --admin-notices')", len(notices))
         return
     for payload in notices:
         alerting.store.owe(admins, MessageKind.NOTICE, payload, now)

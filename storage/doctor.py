@@ -26,7 +26,7 @@ from storage.deletions import DeletionStore
 from storage.errors import DatabaseDamaged, DatabaseKeyMissing, DatabaseKeyRejected, StorageError
 from storage.home import PEPPER_CHECK_KEY, Home
 from storage.rekey import load_previous_bot_keys, pending_key_path
-from storage.rosterlife import WARN_DAYS, Phase, expired_members, expiring_members, standing
+from storage.rosterlife import WARN_DAYS, Phase, expired_members, expiring_members, standing, within
 from storage.schema import SCHEMA_VERSION
 from storage.server import ROSTER_SERIAL_KEY, pepper_matches
 
@@ -311,8 +311,8 @@ def check_roster(home: Home, report: Report, config: Config | None, conn: Connec
                      f"{_date(current.grace_ends)}: every request is refused and staff cannot sign in",
                      f"renew it now (no new key is needed): {fix}")
     elif current.seconds_left < WARN_DAYS * DAY:
-        report.warning("roster", f"the roster expires on {_date(current.expires)}{why}, in "
-                       f"{current.seconds_left // DAY} days: then staff are refused, and after "
+        report.warning("roster", f"the roster expires on {_date(current.expires)}{why}, "
+                       f"{within(current.seconds_left)}: then staff are refused, and after "
                        f"{grace} days of grace every request", fix)
     if roster.issued > now + 300:
         report.warning("roster", f"the roster was signed on {_date(roster.issued)}, in this server's future",

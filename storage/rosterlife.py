@@ -79,6 +79,15 @@ def date(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
+def within(seconds: int) -> str:
+    """'in N days' (or hours, under a day) for a time ahead, as logs and doctor say it."""
+    if seconds < DAY:
+        hours = max(1, seconds // 3600)
+        return f"in {hours} hour{'s' if hours != 1 else ''}"
+    days = seconds // DAY
+    return f"in {days} day{'s' if days != 1 else ''}"
+
+
 def notice_threshold(seconds_left: int, days: Sequence[int] = NOTICE_DAYS) -> int | None:
     """The smallest of `days` that `seconds_left` falls within (None: not yet, or already past)."""
     if seconds_left <= 0:
