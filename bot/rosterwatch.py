@@ -144,7 +144,7 @@ def _once(rt: Runtime, key: str, found: tuple[str, Payload] | None, announce: bo
     return [found[1]]
 
 
-async def watch_roster(context: CallbackContext) -> None:  # type: ignore[type-arg]
+async def watch_roster(context: CallbackContext) -> None:
     """The job: log the roster's standing daily, owe the notices that are due."""
     rt = runtime(context)
     state = context.application.bot_data.setdefault(STATE_KEY, WatchState())
