@@ -108,9 +108,12 @@ def _coverage_notices(rt: Runtime, current: Standing, now: int, announce: bool) 
     config = rt.server.config
     queues = list(dict.fromkeys([config.queues.default, *(rule.queue for rule in config.routing)]))
     found = assess(current.roster, current.at, open_cases(rt.server.db.conn), rt.server.trusted_bot_keys(), queues)
-    if found.unreadable or found.unverified:
+    if found.unreadable:
         log.warning("%d open cases cannot be read by any active caseworker of their queue: run 'waystation doctor'",
-                    len(found.unreadable) + len(found.unverified))
+                    len(found.unreadable))
+    if found.unverified:
+        log.warning("%d open cases have a request that does not verify with the bot's keys: run 'waystation doctor'",
+                    len(found.unverified))
     if not announce:
         return []
     stored = json.loads(rt.server.db.meta(COVERAGE_KEY) or "{}")

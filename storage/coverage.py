@@ -61,8 +61,8 @@ class Coverage:
     def notices(self) -> list[dict[str, object]]:
         """The admin notices this calls for (counts and queue names only; bot/alertviews.py renders them)."""
         found: list[dict[str, object]] = []
-        if self.unreadable or self.unverified:
-            found.append({"notice": "unreadable", "count": len(self.unreadable) + len(self.unverified)})
+        if self.unreadable:
+            found.append({"notice": "unreadable", "count": len(self.unreadable)})
         found.extend({"notice": "thin_queue", "queue": queue} for queue, _ in self.thin_queues)
         if len(self.admins) < 2:
             found.append({"notice": "one_admin"})

@@ -15,6 +15,7 @@ from bot.sandbox import SandboxSettings
 from bot.sandbox.testing import RunningSandbox, running_sandbox
 from crypto.keys import Identity
 from crypto.roster import DAY, Member, Role, Roster, sign_roster
+from storage.cases import CaseId
 from storage.deletions import DeletionStore
 from tests.ops.conftest import TOKEN, OpsHome, waystation
 
@@ -211,3 +212,14 @@ def test_doctor_warns_of_overdue_deletions(ops_home: OpsHome) -> None:
 def test_doctor_flags_a_missing_home(tmp_path: Path) -> None:
     code, lines, out = _doctor(tmp_path / "nowhere", "--no-network")
     assert code == 1 and lines and lines[0].startswith("error: [home]"), out
+
+
+def test_doctor_warns_of_an_open_case_whose_request_does_not_verify(well_staffed: OpsHome) -> None:
+    with well_staffed.staffed.open() as server:
+        server.cases.enqueue(case_id=CaseId("forged0000000000"), queue="main", envelope=b"WSEV not really",
+                             ref_hash=None, now=int(time.time()))
+    code, lines, out = _doctor(well_staffed.root, "--no-network", env=TOKEN_ENV)
+    assert code == 0, out
+    assert any(line.startswith("warning: [coverage] 1 open cases have a request that does not verify")
+               and "forged" in line for line in lines), out
+    assert not any("cannot be read" in line for line in lines), out
