@@ -84,10 +84,24 @@ def render_digest(t: Translations, language: str, payload: Mapping[str, object])
         closed=_int(payload, "closed"), oldest=waiting)
 
 
+#: Admin notice kind -> its text; the payload's fields fill its placeholders.
+_NOTICES: dict[str, str] = {
+    "purge": texts.NOTICE_PURGE,
+    "unclaimed": texts.NOTICE_UNCLAIMED,
+    "roster_expiring": texts.NOTICE_ROSTER_EXPIRING,
+    "members_expiring": texts.NOTICE_MEMBERS_EXPIRING,
+    "roster_grace": texts.NOTICE_ROSTER_GRACE,
+    "roster_expired": texts.NOTICE_ROSTER_EXPIRED,
+    "roster_invalid": texts.NOTICE_ROSTER_INVALID,
+    "unreadable": texts.NOTICE_UNREADABLE,
+    "thin_queue": texts.NOTICE_THIN_QUEUE,
+    "one_admin": texts.NOTICE_ONE_ADMIN,
+}
+
+
 def render_notice(t: Translations, language: str, payload: Mapping[str, object]) -> str:
-    """An admin notice: closed cases about to be purged, or cases waiting too long."""
-    if payload.get("notice") == "unclaimed":
-        return t.gettext(language, texts.NOTICE_UNCLAIMED).format(count=_int(payload, "count"),
-                                                                   days=_int(payload, "days"))
-    return t.gettext(language, texts.NOTICE_PURGE).format(count=_int(payload, "count"),
-                                                          date=str(payload.get("date", "")))
+    """An admin notice (counts, dates and queue names only): retention, the roster's dates, who can read cases."""
+    message = _NOTICES.get(str(payload.get("notice")), texts.NOTICE_PURGE)
+    return t.gettext(language, message).format(
+        count=_int(payload, "count"), days=_int(payload, "days"), date=str(payload.get("date", "")),
+        until=str(payload.get("until", "")), queue=str(payload.get("queue", "")))

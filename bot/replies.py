@@ -44,6 +44,7 @@ from storage.rekey import bot_box_keys
 log = logging.getLogger("waystation.bot.replies")
 JOB_NAME = "deliver-replies"
 INTERVAL_SECONDS = 5
+WAITING_LOGGED_KEY = "replies-waiting-logged"
 MAX_ATTEMPTS = 12
 MAX_TEXT = 4096  # Telegram's limit for one message
 DAY = 86_400
@@ -65,8 +66,13 @@ class ReplyRejected(Exception):
 
 
 def _signers(rt: Runtime, case: Case, now: int) -> list[VerifyKey]:
-    """Who may write to this case's person: the active caseworkers of its queue on the verified roster."""
-    return [m.identity.verify_key for m in rt.server.roster(now).caseworkers_for(case.queue, now)]
+    """Who may write to this case's person: the active caseworkers of its queue on the verified roster.
+
+    During the roster's grace period, those of its last valid moment: a reply queued before the
+    roster expired still reaches the person (Server.sealing_roster).
+    """
+    roster, at = rt.server.sealing_roster(now)
+    return [m.identity.verify_key for m in roster.caseworkers_for(case.queue, at)]
 
 
 def open_delivery(rt: Runtime, item: OutboxItem, now: int) -> Notice:
@@ -75,7 +81,8 @@ def open_delivery(rt: Runtime, item: OutboxItem, now: int) -> Notice:
     Checks: a caseworker of the case's queue signed the delivery envelope (kind DELIVERY, bound
     to this case and queue); the reply is signed by the same caseworker, bound likewise, and
     sealed to one key; the handle's tag was made by this bot (current or retired key) for this
-    case. Raises ReplyRejected on any failure.
+    case. Raises ReplyRejected on any failure of the row, and RosterUnavailable when no roster can
+    judge it (expired past its grace, or not verifying): that is not the reply's fault, so it waits.
     """
     if item.case_id is None or item.delivery is None:
         raise ReplyRejected("row without a case or a delivery envelope")
@@ -106,7 +113,7 @@ def open_delivery(rt: Runtime, item: OutboxItem, now: int) -> Notice:
         if not isinstance(language, str):
             raise ReplyRejected("the delivery payload is malformed")
         return Notice(open_handle(keys, handle, tag, case.id), pick_language(language))
-    except (CaseNotFound, RosterUnavailable, HomeInvalid) as err:
+    except (CaseNotFound, HomeInvalid) as err:
         raise ReplyRejected(type(err).__name__) from err
     except CryptoError as err:  # EnvelopeRejected, HandleRejected
         raise ReplyRejected(type(err).__name__) from err
@@ -129,6 +136,13 @@ async def deliver_notices(context: CallbackContext) -> None:  # type: ignore[typ
     for item in store.due(now):
         try:
             notice = open_delivery(rt, item, now)
+        except RosterUnavailable:
+            # Nothing can be checked until an admin renews the roster: the replies wait, none is erased.
+            if context.application.bot_data.get(WAITING_LOGGED_KEY) != now // DAY:  # once a day, not every 5 s
+                context.application.bot_data[WAITING_LOGGED_KEY] = now // DAY
+                log.warning("replies wait: the roster is not usable, so their senders cannot be checked; "
+                            "run 'waystation roster renew'")
+            return
         except ReplyRejected as err:
             log.warning("a reply was refused and erased (%s); its case history says so", err)
             store.reject(item.id, now)

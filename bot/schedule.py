@@ -15,7 +15,7 @@ from typing import Any
 
 from telegram.ext import CallbackContext, JobQueue
 
-from bot import digest, escalation, retention, sending
+from bot import digest, escalation, retention, rosterwatch, sending
 from bot.runtime import Runtime
 
 JobCallback = Callable[[CallbackContext], Coroutine[Any, Any, None]]
@@ -26,6 +26,7 @@ JOBS: dict[str, JobCallback] = {
     escalation.JOB_NAME: escalation.check_deadlines,  # stop taken cases, escalate overdue ones
     digest.JOB_NAME: digest.send_digests,          # the daily digest, when due
     retention.JOB_NAME: retention.run_retention,   # the daily retention run, when due
+    rosterwatch.JOB_NAME: rosterwatch.watch_roster,  # the roster's dates and case coverage: log, admin notices
 }
 
 

@@ -78,3 +78,28 @@ AGE_DAYS = N_("{count} d")
 # Admin notices (volunteers enrolled with --admin-notices): counts only.
 NOTICE_PURGE = N_("{count} closed requests will be deleted on {date}.")
 NOTICE_UNCLAIMED = N_("{count} requests have been waiting more than {days} days without being picked up.")
+# Admin notices about the roster and who can read the open cases (bot/rosterwatch.py): dates, counts, queues.
+NOTICE_ROSTER_EXPIRING = N_("The roster expires on {date} (in {days} d). An admin must renew it: waystation roster renew")
+NOTICE_MEMBERS_EXPIRING = N_(
+    "{count} roster members expire soon, the first on {date}. An admin must extend them: "
+    "waystation roster renew --members"
+)
+NOTICE_ROSTER_GRACE = N_(
+    "The roster expired on {date}. Staff cannot sign in, and new requests are encrypted to the caseworkers of that "
+    "day only until {until}, then refused. An admin must renew it now: waystation roster renew"
+)
+NOTICE_ROSTER_EXPIRED = N_(
+    "The roster expired and its grace period ended on {date}: every new request is refused. "
+    "An admin must renew it now: waystation roster renew"
+)
+NOTICE_ROSTER_INVALID = N_("The roster does not verify: every new request is refused. An admin must run: waystation doctor")
+NOTICE_UNREADABLE = N_(
+    "{count} open requests cannot be read by any active caseworker. An admin must run: waystation doctor"
+)
+NOTICE_THIN_QUEUE = N_(
+    "Queue {queue} has fewer than two active caseworkers: if one key is lost, its new requests cannot be read."
+)
+NOTICE_ONE_ADMIN = N_(
+    "The roster has fewer than two active admins: if that key is lost, nobody can change the roster or open the "
+    "backups."
+)

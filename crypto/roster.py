@@ -1,11 +1,20 @@
 """The roster: the signed list of vetted staff, their roles, queues and keys.
 
 A roster file is a JSON wrapper around the exact bytes of its body, an
-Ed25519 signature over those bytes and the signer's public key. Loading
-verifies the signature against the trusted admin keys the caller pins, that
-the signer is an active admin of the roster itself, that the roster has not
-expired and that it is not older than one already seen (revocations cannot be
-undone by putting an old file back).
+Ed25519 signature over those bytes and the signer's public key. Verifying
+checks the signature against the trusted admin keys the caller pins, that the
+signer is an admin of the roster itself who was never revoked on it, and that
+the roster is not older than one already seen (revocations cannot be undone by
+putting an old file back). None of that depends on the clock.
+
+Two ways to load one, for two purposes:
+
+- `load_roster(..., now=)`: a roster **for use** (sealing requests, authorising
+  staff) must also be unexpired at `now`, and so must its signer's membership.
+- `load_roster_for_renewal(...)`: a roster an admin is about to edit and
+  re-sign, whatever its dates. Expiry is what renewal ends, so it must not stop
+  renewal; revocation, pinning and rollback still do: a revoked admin can never
+  sign, and an expired one only if their key is still pinned.
 """
 
 from __future__ import annotations
@@ -119,9 +128,21 @@ class Roster:
             raise RosterChangeRefused("revoking the last active admin would leave nobody able to sign the roster")
         return candidate
 
-    def renewed(self, now: int, valid_days: int) -> Roster:
-        """The same members under a new serial and expiry."""
-        return self._next(self.members, now, valid_days)
+    def renewed(self, now: int, valid_days: int, member_days: int | None = None) -> Roster:
+        """The same members under a new serial and expiry.
+
+        With `member_days`, every member not revoked (admins included) is also extended to
+        `now + member_days` days; nobody's expiry is ever brought forward, and revoked members stay
+        revoked.
+        """
+        members = self.members
+        if member_days is not None:
+            if member_days < 1:
+                raise RosterChangeRefused("members must be extended by at least one day")
+            until = now + member_days * DAY
+            members = tuple(m if m.revoked is not None or m.expires >= until else replace(m, expires=until)
+                            for m in members)
+        return self._next(members, now, valid_days)
 
     def _next(self, members: tuple[Member, ...], now: int, valid_days: int) -> Roster:
         if valid_days < 1:
@@ -202,18 +223,37 @@ def sign_roster(roster: Roster, admin: Identity) -> bytes:
     return dump_object(wrapper) + b"\n"
 
 
-def load_roster(
-    data: bytes,
-    *,
-    trusted_admins: Collection[VerifyKey],
-    now: int,
-    min_serial: int = 0,
-) -> Roster:
-    """Verify and parse a roster file.
+@dataclass(frozen=True)
+class SignedRoster:
+    """A roster whose signature, signer and serial verified, and the member who signed it.
 
-    `trusted_admins` are the admin signing keys pinned by the server (the
-    trust anchor); the signer must be one of them and an active admin on the
-    roster. Raises RosterSignatureInvalid, RosterExpired, RosterRolledBack or
+    Its dates are not checked yet: `for_use` does that against a clock.
+    """
+
+    roster: Roster
+    signer: Member
+
+    @property
+    def expires(self) -> int:
+        """When the roster stops being usable: its own expiry, or its signer's membership's if sooner."""
+        return min(self.roster.expires, self.signer.expires)
+
+    def for_use(self, now: int) -> Roster:
+        """The roster, if neither it nor its signer's membership has expired at `now`; else RosterExpired."""
+        if now >= self.roster.expires:
+            raise RosterExpired("the roster has expired; an admin must renew and re-sign it")
+        if now >= self.signer.expires:
+            raise RosterExpired(f"the admin who signed the roster ({self.signer.name}) has expired on it; "
+                                "an admin must renew it with its members ('roster renew --members')")
+        return self.roster
+
+
+def verify_roster(data: bytes, *, trusted_admins: Collection[VerifyKey], min_serial: int = 0) -> SignedRoster:
+    """Verify a roster file in everything the clock does not decide.
+
+    `trusted_admins` are the admin signing keys pinned by the server (the trust anchor); the
+    signer must be one of them and an admin on the roster who was never revoked on it; the
+    serial must be at least `min_serial`. Raises RosterSignatureInvalid, RosterRolledBack or
     RosterMalformed.
     """
     wrapper = load_object(data, "roster file", RosterMalformed)
@@ -231,16 +271,44 @@ def load_roster(
         raise RosterSignatureInvalid("roster signature does not verify: the file was altered") from err
     roster = _parse_body(body)
     member = roster.by_verify_key(signer)
-    if member is None or member.role is not Role.ADMIN or not member.active(now):
-        raise RosterSignatureInvalid("roster signer is not an active admin on the roster")
-    if now >= roster.expires:
-        raise RosterExpired("the roster has expired; an admin must renew and re-sign it")
+    if member is None or member.role is not Role.ADMIN:
+        raise RosterSignatureInvalid("roster signer is not an admin on the roster")
+    if member.revoked is not None:
+        # A revoked admin signs nothing, whatever the date and whoever still pins the key.
+        raise RosterSignatureInvalid("roster signer is revoked on the roster")
     if roster.serial < min_serial:
         raise RosterRolledBack(
             f"roster serial {roster.serial} is below {min_serial}, the lowest still acceptable: "
             "an older roster could undo a revocation"
         )
-    return roster
+    return SignedRoster(roster, member)
+
+
+def load_roster(
+    data: bytes,
+    *,
+    trusted_admins: Collection[VerifyKey],
+    now: int,
+    min_serial: int = 0,
+) -> Roster:
+    """Verify and parse a roster file for use at `now` (sealing requests, authorising staff).
+
+    Everything `verify_roster` checks, and that neither the roster nor its signer's membership
+    has expired. Raises RosterSignatureInvalid, RosterExpired, RosterRolledBack or
+    RosterMalformed.
+    """
+    return verify_roster(data, trusted_admins=trusted_admins, min_serial=min_serial).for_use(now)
+
+
+def load_roster_for_renewal(data: bytes, *, trusted_admins: Collection[VerifyKey], min_serial: int = 0) -> Roster:
+    """Verify and parse a roster file that an admin will edit and re-sign, whatever its dates.
+
+    Expiry is not checked: it is what renewal ends, so a roster (or the admin who signed it)
+    that expired can still be renewed without new keys. The signature, the pinned signer, its
+    revocation and the serial are checked exactly as for use, and the new roster is verified
+    for use again before it is saved (storage.server.Server.save_roster).
+    """
+    return verify_roster(data, trusted_admins=trusted_admins, min_serial=min_serial).roster
 
 
 def _parse_body(body: bytes) -> Roster:

@@ -294,6 +294,10 @@ class RemoteStaff:
         """Claim a new case; ChangeRefused if someone was faster."""
         return self._change(case_ref, "claim")
 
+    def take_over(self, case_ref: str) -> Case:
+        """Take over a case a colleague claimed; ChangeRefused if it is new, closed or already mine."""
+        return self._change(case_ref, "take-over")
+
     def close(self, case_ref: str) -> Case:
         """Close a case."""
         return self._change(case_ref, "close")

@@ -57,7 +57,7 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 from crypto.encoding import load_object, unb64
 from crypto.errors import CryptoError, RosterRejected
 from crypto.keys import load_identity
-from crypto.roster import Roster, load_roster
+from crypto.roster import Roster, load_roster, verify_roster
 from storage.config import load_config
 from storage.db import (
     SQLITE_FULL,
@@ -279,14 +279,21 @@ class BackupSummary:
 
 
 def roster_admin_keys(home: Home, now: int) -> list[PublicKey]:
-    """Encryption keys of the active admins on the verified roster (may be empty)."""
+    """Encryption keys of the active admins on the verified roster (may be empty).
+
+    Once the roster has expired, its admins of the moment it expired: the nightly backup must
+    not stop because a date passed (they are the admins who can renew it).
+    """
     try:
         data = home.roster_path.read_bytes()
         admins = home.trusted_admins()
-        roster = load_roster(data, trusted_admins=admins, now=now) if admins else None
+        signed = verify_roster(data, trusted_admins=admins) if admins else None
     except (OSError, CryptoError, StorageError):
         return []
-    return [] if roster is None else [m.identity.box_key for m in roster.admins(now)]
+    if signed is None:
+        return []
+    at = min(now, signed.expires - 1)
+    return [m.identity.box_key for m in signed.roster.admins(at)]
 
 
 def export_database(db_path: Path, key: DatabaseKey, dest: Path) -> Snapshot:

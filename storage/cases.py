@@ -126,17 +126,18 @@ def audit(conn: Connection, *, actor: str, action: str, case_id: str | None, now
 
 
 def record_event(conn: Connection, case_id: str, kind: EventKind, actor: str, now: int,
-                 envelope: bytes | None = None) -> int:
+                 envelope: bytes | None = None, action: str | None = None) -> int:
     """Insert one event of a case (random id, coarse time) and its audit entry; returns the event id.
 
     Its place in the case's history (`seq`) is set by the database (trigger case_events_numbered).
+    The audit action is `case.<kind>` unless `action` names another.
     """
     event_id = fresh_row_id(conn, "case_events", "id")
     conn.execute(
         "INSERT INTO case_events (id, case_id, kind, actor, created_at, envelope) VALUES (?, ?, ?, ?, coarse_time(?), ?)",
         (event_id, case_id, kind.value, actor, now, envelope),
     )
-    audit(conn, actor=actor, action=f"case.{kind.value}", case_id=case_id, now=now)
+    audit(conn, actor=actor, action=action or f"case.{kind.value}", case_id=case_id, now=now)
     return event_id
 
 
@@ -237,6 +238,31 @@ class CaseStore:
                 self._require(conn, case_id)
                 raise ClaimConflict("the case is already claimed or closed")
             self._event(conn, case_id, EventKind.CLAIM, actor, now, None)
+
+    def take_over(self, case_id: str, actor: str, now: int) -> str:
+        """Hand a claimed case to `actor` (a caseworker of its queue: the caller checks); returns the previous owner.
+
+        Only a claimed case owned by someone else can be taken over: a new one is claimed, a
+        closed one reopened first. Recorded as a claim event by the new owner (what every
+        client already shows) with the audit action `case.take_over`, in one transaction.
+        Raises CaseNotFound or TransitionRefused.
+        """
+        now = self.db.coarse(now)
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT status, claimed_by FROM cases WHERE id = ?", (case_id,)).fetchone()
+            if row is None:
+                raise CaseNotFound(case_id)
+            status, owner = Status(row[0]), None if row[1] is None else str(row[1])
+            if status is Status.NEW:
+                raise TransitionRefused("the case is not claimed: claim it instead")
+            if status is Status.CLOSED:
+                raise TransitionRefused("cannot take over a closed case: reopen it first")
+            if owner == actor:
+                raise TransitionRefused("the case is already yours")
+            conn.execute("UPDATE cases SET claimed_by = ?, claimed_at = ?, updated_at = ? WHERE id = ?"
+                         " AND status = 'claimed'", (actor, now, now, case_id))
+            record_event(conn, case_id, EventKind.CLAIM, actor, now, None, action="case.take_over")
+        return owner or ""
 
     def add_event(self, case_id: str, kind: EventKind, actor: str, now: int, envelope: bytes | None = None) -> int:
         """Record a note, follow-up, reply or acknowledgement; returns the event id."""

@@ -51,10 +51,11 @@ class RepliesConfig:
 
 @dataclass(frozen=True)
 class RosterConfig:
-    """Validity periods used when an admin signs the roster."""
+    """Validity periods used when an admin signs the roster, and the grace after it expires (docs/operations.md)."""
 
     valid_days: int = 180
     member_days: int = 365
+    grace_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ _MAXIMUMS: dict[str, int] = {
     "delete_after_submit_seconds": 47 * 3600,
     "valid_days": 3650,
     "member_days": 3650,
+    "grace_days": 365,
     "closed_case_days": 3650,
     "remind_after_minutes": 7 * 24 * 60,
     "urgent_remind_after_minutes": 7 * 24 * 60,
@@ -334,8 +336,13 @@ run_at = "03:00"
 
 [roster]
 # How long a newly signed roster, and a newly added member, stay valid.
+# 'waystation roster renew' re-signs it; '--members' also extends every member by member_days.
 valid_days = 180
 member_days = 365
+# After the roster expires, requests are still encrypted to the caseworkers it listed at that
+# moment for this many days (0..365; 0: none), while the log, doctor, /metrics and the admins'
+# notices say so. After it, every request is refused until an admin renews the roster.
+grace_days = 30
 
 [telegram]
 # Bot API base URL: Telegram, a self-hosted Bot API server, or the local sandbox.

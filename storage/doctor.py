@@ -17,18 +17,19 @@ from pathlib import Path
 
 from crypto.errors import CryptoError
 from crypto.keys import load_identity
-from crypto.roster import Role, Roster, load_roster
+from crypto.roster import DAY, Role, Roster, verify_roster
 from storage.backup import database_in_use
 from storage.chatstate import CHAT_STATE_NAME, ChatStateDamaged, ChatStateFile
-from storage.config import Config, load_config
+from storage.config import Config, RosterConfig, load_config
+from storage.coverage import assess, open_cases
 from storage.db import Connection, DatabaseError, connect, damage, database_failure
 from storage.errors import DatabaseDamaged, DatabaseKeyMissing, DatabaseKeyRejected, StorageError
 from storage.home import PEPPER_CHECK_KEY, Home
 from storage.rekey import load_previous_bot_keys, pending_key_path
+from storage.rosterlife import WARN_DAYS, Phase, expired_members, expiring_members, standing, within
 from storage.schema import SCHEMA_VERSION
 from storage.server import ROSTER_SERIAL_KEY, pepper_matches
 
-WEEK = 7 * 86_400
 CLOCK_YEARS = range(2024, 2101)
 CLOCK_TOLERANCE = 60
 DELETION_GRACE = 600
@@ -266,9 +267,10 @@ def check_pepper(home: Home, report: Report, conn: Connection | None) -> None:
 
 
 def check_roster(home: Home, report: Report, config: Config | None, conn: Connection | None, now: int) -> None:
-    """The roster verifies, is not about to expire, and every queue in use has a caseworker."""
+    """The roster verifies and is valid (or says when it stops being), members are not expiring, cases are readable."""
     report.ran("roster")
     renew = f"'waystation roster renew --home {home.root} --admin KEYFILE'"
+    renew_members = f"'waystation roster renew --home {home.root} --admin KEYFILE --members'"
     if not home.roster_path.exists():
         report.error("roster", "there is no roster: no request can be encrypted to anyone",
                      f"'waystation roster init --home {home.root} --admin KEYFILE'")
@@ -292,30 +294,102 @@ def check_roster(home: Home, report: Report, config: Config | None, conn: Connec
                            "if waystation.db was replaced by mistake, restore the newest backup; otherwise the "
                            "bot records the serial when it next reads the roster")
     try:
-        roster = load_roster(home.roster_path.read_bytes(), trusted_admins=admins, now=now, min_serial=serial)
+        signed = verify_roster(home.roster_path.read_bytes(), trusted_admins=admins, min_serial=serial)
     except CryptoError as err:
         report.error("roster", f"the roster is not usable: {err}", f"an admin must fix and re-sign it: {renew}")
         return
-    if roster.expires - now < WEEK:
-        report.warning("roster", f"the roster expires on {_date(roster.expires)}", renew)
+    grace = (config.roster if config is not None else RosterConfig()).grace_days
+    current = standing(signed, now, grace)
+    roster = current.roster
+    by_signer = current.expires < roster.expires  # the admin who signed it expires first
+    fix = renew_members if by_signer else renew
+    why = f" (when '{current.signer.name}', the admin who signed it, expires on it)" if by_signer else ""
+    if current.phase is Phase.GRACE:
+        report.error("roster", f"the roster expired on {_date(current.expires)}{why}: staff are refused, and only "
+                     f"until {_date(current.grace_ends)} (its grace period) are requests still encrypted to its "
+                     "caseworkers of that day; after that every request is refused", f"renew it now: {fix}")
+    elif current.phase is Phase.EXPIRED:
+        report.error("roster", f"the roster expired on {_date(current.expires)}{why} and its grace period ended on "
+                     f"{_date(current.grace_ends)}: every request is refused and staff cannot sign in",
+                     f"renew it now (no new key is needed): {fix}")
+    elif current.seconds_left < WARN_DAYS * DAY:
+        report.warning("roster", f"the roster expires on {_date(current.expires)}{why}, "
+                       f"{within(current.seconds_left)}: then staff are refused, and after "
+                       f"{grace} days of grace every request", fix)
     if roster.issued > now + 300:
         report.warning("roster", f"the roster was signed on {_date(roster.issued)}, in this server's future",
                        "check this server's clock and the admin's")
-    for member in roster.members:
-        if member.active(now) and member.expires - now < WEEK:
-            report.warning("roster", f"{member.role.value} '{member.name}' expires on {_date(member.expires)}",
-                           "add them again with a new key before then ('waystation roster add ... --days N')")
+    for member in expiring_members(roster, now, WARN_DAYS * DAY):
+        report.warning("roster", f"{member.role.value} '{member.name}' expires on {_date(member.expires)}",
+                       f"{renew_members} extends every member by [roster] member_days (revoke anyone who left)")
+    for member in expired_members(roster, now):
+        report.warning("roster", f"{member.role.value} '{member.name}' expired on {_date(member.expires)}: nothing "
+                       "new is encrypted to them and their key is refused",
+                       f"{renew_members} extends every member not revoked; or 'roster revoke' them if they left")
     if config is not None:
-        _check_queues(home, report, config, roster, now)
+        _check_queues(home, report, config, roster, current.at)
+    if current.sealable():
+        check_coverage(home, report, config, conn, roster, current.at)
 
 
 def _check_queues(home: Home, report: Report, config: Config, roster: Roster, now: int) -> None:
-    queues = dict.fromkeys([config.queues.default, *(rule.queue for rule in config.routing)])
-    for queue in queues:
+    for queue in _routed(config):
         if not roster.caseworkers_for(queue, now):
             report.error("roster", f"queue '{queue}' has no active caseworker: every request routed to it is refused",
                          f"'waystation roster add --home {home.root} --admin KEYFILE --role {Role.CASEWORKER.value} "
                          f"--queue {queue} PUBFILE'")
+
+
+def _routed(config: Config | None) -> list[str]:
+    if config is None:
+        return []
+    return list(dict.fromkeys([config.queues.default, *(rule.queue for rule in config.routing)]))
+
+
+def check_coverage(home: Home, report: Report, config: Config | None, conn: Connection | None, roster: Roster,
+                   at: int) -> None:
+    """Open cases no active caseworker of their queue can read, thin queues, a lone admin (metadata only)."""
+    report.ran("coverage")
+    add = f"'waystation roster add --home {home.root} --admin KEYFILE --role {{role}} ... PUBFILE'"
+    cases = open_cases(conn) if conn is not None else []
+    try:
+        bot_keys = [load_identity(home.bot_identity_path.read_bytes(), None).signing_key.verify_key,
+                    *(entry.verify_key for entry in load_previous_bot_keys(home))]
+    except (OSError, CryptoError, StorageError):
+        bot_keys = []  # check_secrets reported it
+        cases = []
+    found = assess(roster, at, cases, bot_keys, _routed(config))
+    if found.unreadable:
+        listed = "; ".join(f"{u.case_id[:6]} in '{u.queue}' (sealed to {', '.join(u.sealed_to)})"
+                           for u in found.unreadable[:10])
+        more = f" and {len(found.unreadable) - 10} more" if len(found.unreadable) > 10 else ""
+        report.error("coverage", f"{len(found.unreadable)} open cases cannot be read by any active caseworker of "
+                     f"their queue: {listed}{more}",
+                     "see 'A laptop is lost' in docs/operations.md: a revoked or expired key it was sealed to is "
+                     "the only way to read it (renew --members if the key is only expired); if the person writes "
+                     "again, the follow-up is sealed to today's caseworkers")
+    if found.unverified:
+        # A warning: trimming secrets/previous_bot_keys on purpose makes old cases refused (operations.md).
+        report.warning("coverage", f"{len(found.unverified)} open cases have a request that does not verify with "
+                       f"the bot's current or retired keys (staff see NOT VERIFIED): "
+                       f"{', '.join(c[:6] for c in found.unverified[:10])}",
+                       "unless secrets/previous_bot_keys was trimmed on purpose, restore it (or bot_identity.json) "
+                       "from a backup")
+    if found.orphaned:
+        listed = ", ".join(f"{case_id[:6]} ({owner})" for case_id, owner in found.orphaned[:10])
+        report.warning("coverage", f"{len(found.orphaned)} claimed cases belong to someone no longer an active "
+                       f"caseworker of their queue: {listed}",
+                       "a caseworker of the queue takes each over: 'waystation staff take-over CASE'")
+    for queue, left in found.thin_queues:
+        if not left and queue in _routed(config):
+            continue  # _check_queues already made it an error
+        who = f"only {left[0]}" if left else "nobody"
+        report.warning("coverage", f"queue '{queue}' has fewer than two active caseworkers ({who}): one lost key "
+                       "leaves its new cases unreadable", add.format(role="caseworker") + f" with --queue {queue}")
+    if len(found.admins) < 2:
+        who = found.admins[0] if found.admins else "nobody"
+        report.warning("coverage", f"the roster has fewer than two active admins ({who}): if that key is lost, "
+                       "nobody can change the roster or open the backups", add.format(role="admin"))
 
 
 def check_clock(report: Report, conn: Connection | None, now: int) -> None:

@@ -28,7 +28,8 @@ def add_follow_up(server: Server, ref_hash: bytes, text: str, language: str, now
     server.record_pepper_check(proven=True)
     case = server.cases.fetch(case_id)
     try:
-        members = server.roster(now).caseworkers_for(case.queue, now)
+        roster, at = server.sealing_roster(now)  # in the grace period: the caseworkers of its last valid moment
+        members = roster.caseworkers_for(case.queue, at)
     except RosterUnavailable as err:
         raise IntakeRefused(str(err)) from err
     if not members:

@@ -167,14 +167,18 @@ class SealedCase:
 
 
 def recipients_for(server: Server, queue: str, now: int) -> list[PublicIdentity]:
-    """Encryption keys of the queue's active caseworkers on the verified roster."""
+    """Encryption keys of the queue's active caseworkers on the verified roster.
+
+    During the roster's grace period, its caseworkers of the moment it expired
+    (Server.sealing_roster); after it, IntakeRefused.
+    """
     if not valid_queue(queue):
         raise IntakeRefused("queue names are 1..64 of a-z, 0-9, '_', '-'")
     try:
-        roster = server.roster(now)
+        roster, at = server.sealing_roster(now)
     except RosterUnavailable as err:
         raise IntakeRefused(str(err)) from err
-    members = roster.caseworkers_for(queue, now)
+    members = roster.caseworkers_for(queue, at)
     if not members:
         raise IntakeRefused(f"no active caseworker on the roster for queue '{queue}'")
     return [m.identity for m in members]

@@ -10,10 +10,10 @@ from pathlib import Path
 from nacl.bindings import sodium_memcmp
 from nacl.signing import VerifyKey
 
-from crypto.errors import CryptoError, RosterRejected
+from crypto.errors import CryptoError, RosterExpired, RosterRejected
 from crypto.keys import Identity, load_identity
 from crypto.reference import pepper_check
-from crypto.roster import Roster, load_roster
+from crypto.roster import Roster, SignedRoster, load_roster, verify_roster
 from storage.cases import CaseStore
 from storage.config import Config, load_config
 from storage.db import Database
@@ -21,6 +21,7 @@ from storage.errors import HomeInvalid, RosterUnavailable
 from storage.files import replace
 from storage.home import PEPPER_CHECK_KEY, Home
 from storage.rekey import previous_bot_verify_keys
+from storage.rosterlife import Standing, date, standing
 
 ROSTER_SERIAL_KEY = "roster_serial"
 
@@ -38,12 +39,16 @@ def _stamp(path: Path) -> FileStamp:
 
 
 @dataclass(frozen=True)
-class _VerifiedRoster:
-    """A roster that verified, the state of its inputs then, and until when that verdict holds."""
+class _Verdict:
+    """What verifying the roster's inputs, in the state `stamp` names, gave: a signed roster or a refusal.
+
+    Verification does not depend on the clock (crypto.roster.verify_roster), so a verdict holds
+    for as long as the files and the stored serial are unchanged; the dates are checked per call.
+    """
 
     stamp: RosterStamp
-    roster: Roster
-    valid_until: int
+    signed: SignedRoster | None
+    refusal: str | None
 
 
 def pepper_matches(pepper: bytes, stored: str) -> bool:
@@ -63,8 +68,7 @@ class Server:
     config: Config
     db: Database
     _bot: Identity | None = field(default=None, repr=False)
-    _verified: _VerifiedRoster | None = field(default=None, repr=False)
-    _refused: tuple[RosterStamp, int, str] | None = field(default=None, repr=False)
+    _verdict: _Verdict | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, root: Path, environ: Mapping[str, str] = os.environ) -> Server:
@@ -130,37 +134,66 @@ class Server:
     def _roster_stamp(self) -> RosterStamp:
         return (_stamp(self.home.roster_path), _stamp(self.home.trusted_admins_path), self.db.meta(ROSTER_SERIAL_KEY))
 
-    def roster(self, now: int) -> Roster:
-        """Load and verify roster.json; remember its serial so an older file is refused later.
+    def _signed(self) -> SignedRoster:
+        """roster.json verified against the pinned admins and the stored serial, whatever its dates.
 
-        The verified roster is kept in memory while roster.json, trusted_admins
-        and the stored serial are unchanged (a stat of each file, one read of
-        the serial) and while its own expiry and every active admin's allow:
-        a revocation, which always writes a new roster.json, takes effect at
-        the next call. This spares every staff API request a read and a
-        signature check of the whole roster.
+        The verdict is kept in memory while roster.json, trusted_admins and the stored serial are
+        unchanged (a stat of each file, one read of the serial): a revocation, which always writes
+        a new roster.json, takes effect at the next call. This spares every staff API request a
+        read and a signature check of the whole roster. Raises RosterUnavailable.
         """
         stamp = self._roster_stamp()  # taken before reading: a change after it shows at the next call
-        verified = self._verified
-        if verified is not None and verified.stamp == stamp and now < verified.valid_until:
-            return verified.roster
-        refused = self._refused
-        if refused is not None and refused[0] == stamp and now >= refused[1]:
-            # The same files refused at an earlier time are refused now: not read and checked again for each caller.
-            raise RosterUnavailable(refused[2])
-        self._verified = self._refused = None
-        try:
-            roster = self._load_roster(now)
-        except RosterUnavailable as err:
-            self._refused = (stamp, now, str(err))
-            raise
-        # The cached verdict holds while the roster and the signer, an active admin on it, are unexpired;
-        # every active admin's expiry bounds the signer's, since load_roster does not say which one signed.
-        until = min([roster.expires, *(m.expires for m in roster.admins(now))])
-        self._verified = _VerifiedRoster((stamp[0], stamp[1], self.db.meta(ROSTER_SERIAL_KEY)), roster, until)
-        return roster
+        verdict = self._verdict
+        if verdict is None or verdict.stamp != stamp:
+            try:
+                signed = self._load_roster()
+            except RosterUnavailable as err:
+                self._verdict = _Verdict(stamp, None, str(err))
+                raise
+            # Loading may have recorded a higher serial: the verdict is for the state after that.
+            verdict = self._verdict = _Verdict((stamp[0], stamp[1], self.db.meta(ROSTER_SERIAL_KEY)), signed, None)
+        if verdict.signed is None:
+            # The same files refused before are refused now: not read and checked again for each caller.
+            raise RosterUnavailable(verdict.refusal or "the roster is not usable")
+        return verdict.signed
 
-    def _load_roster(self, now: int) -> Roster:
+    def roster(self, now: int) -> Roster:
+        """The verified roster for use at `now` (staff, replies): refused once it or its signer has expired.
+
+        Remembers the roster's serial so that an older file is refused later. Raises RosterUnavailable.
+        """
+        try:
+            return self._signed().for_use(now)
+        except RosterExpired as err:
+            raise RosterUnavailable(f"the roster is not usable: {err}") from err
+
+    def roster_standing(self, now: int) -> Standing:
+        """Where the verified roster stands at `now`: valid, in its grace period, or expired (docs/operations.md).
+
+        Raises RosterUnavailable only for a roster that does not verify at all (missing, altered,
+        signed by an unpinned or revoked admin, rolled back); an expired one has a standing.
+        """
+        return standing(self._signed(), now, self.config.roster.grace_days)
+
+    def sealing_roster(self, now: int) -> tuple[Roster, int]:
+        """The roster new requests are sealed with, and the moment whose members count.
+
+        While the roster is valid that moment is `now`; during its grace period (`[roster]
+        grace_days` after it expired) it is the roster's last valid second, so requests go to the
+        caseworkers it listed then. After the grace: RosterUnavailable, with what to run.
+        """
+        current = self.roster_standing(now)
+        if not current.sealable():
+            raise RosterUnavailable(
+                f"the roster is not usable: it expired on {date(current.expires)} and its grace period ended on "
+                f"{date(current.grace_ends)}; an admin must run 'waystation roster renew'")
+        return current.roster, current.at
+
+    def roster_for_renewal(self) -> Roster:
+        """The verified roster, whatever its dates, for an admin to edit and re-sign (storage.rosterlife)."""
+        return self._signed().roster
+
+    def _load_roster(self) -> SignedRoster:
         try:
             data = self.home.roster_path.read_bytes()
         except FileNotFoundError as err:
@@ -170,13 +203,13 @@ class Server:
             raise RosterUnavailable("no trusted admin key is pinned: run 'waystation roster init'")
         seen = int(self.db.meta(ROSTER_SERIAL_KEY) or 0)
         try:
-            roster = load_roster(data, trusted_admins=admins, now=now, min_serial=seen)
+            signed = verify_roster(data, trusted_admins=admins, min_serial=seen)
         except RosterRejected as err:
             raise RosterUnavailable(f"the roster is not usable: {err}") from err
-        if roster.serial > seen:
+        if signed.roster.serial > seen:
             with self.db.transaction() as conn:
-                self.db.set_meta(conn, ROSTER_SERIAL_KEY, str(roster.serial))
-        return roster
+                self.db.set_meta(conn, ROSTER_SERIAL_KEY, str(signed.roster.serial))
+        return signed
 
     def save_roster(self, data: bytes, now: int, new_admins: list[tuple[VerifyKey, str]] | None = None) -> Roster:
         """Replace roster.json with newly signed bytes, after verifying them as any reader would.
@@ -189,7 +222,7 @@ class Server:
             roster = load_roster(data, trusted_admins=admins, now=now, min_serial=seen + 1 if seen else 0)
         except RosterRejected as err:
             raise RosterUnavailable(f"the new roster was refused: {err}") from err
-        self._verified = self._refused = None
+        self._verdict = None
         replace(self.home.roster_path, data)
         for key, name in new_admins or []:
             self.home.add_trusted_admin(key, name)

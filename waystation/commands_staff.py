@@ -3,8 +3,8 @@
 Remote mode (`--server URL`) talks to the signed staff API and verifies
 everything it receives against keys pinned on first use (staff.remote,
 staff.pins). Direct mode (`--home HOME`) works on a server home on the same
-machine: `list` and `show` read as they always did; `claim`, `note`, `reply`,
-`close` and `reopen` change the database through storage, with the same
+machine: `list` and `show` read as they always did; `claim`, `take-over`, `note`,
+`reply`, `close` and `reopen` change the database through storage, with the same
 sealing as the remote client and the same audit entries.
 """
 
@@ -262,6 +262,8 @@ def _change(name: str, doc: str, remote: Callable[[RemoteStaff, str], Case],
 
 _change("claim", "Claim a new case, so colleagues see it is yours.", RemoteStaff.claim,
         lambda s, c: s.server.cases.claim(c.id, s.member.name, now()), "claimed")
+_change("take-over", "Take over a case a colleague claimed (they left, lost their key, or handed it on).",
+        RemoteStaff.take_over, lambda s, c: s.server.cases.take_over(c.id, s.member.name, now()), "took over")
 _change("close", "Close a case (new or claimed).", RemoteStaff.close,
         lambda s, c: s.server.cases.close(c.id, s.member.name, now()), "closed")
 _change("reopen", "Reopen a closed case.", RemoteStaff.reopen,

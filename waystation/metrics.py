@@ -2,7 +2,7 @@
 
 Nothing here can carry a person's data: counters have fixed names (an unknown name is
 refused, so nobody can make a counter out of a chat id), and the only label values are
-queue names from config.toml and case statuses.
+queue names (from config.toml and the roster), case statuses and roster states.
 
 Counts over time still show when people reach out. Serve /metrics to the local machine or
 the internal network only; the Caddyfile in deploy/ refuses it from outside.
@@ -21,6 +21,8 @@ from starlette.routing import Route
 
 from storage.cases import Status
 from storage.deletions import DeletionStore
+from storage.errors import RosterUnavailable
+from storage.rosterlife import Phase, Standing
 from storage.server import Server
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -81,12 +83,49 @@ def render(server: Server, counters: Counters, now: int) -> str:
         for status in Status:
             lines.append(f'waystation_cases{{queue="{_label(queue)}",status="{status.value}"}} '
                          f"{statuses.get(status.value, 0)}")
+    _roster(server, now, family, lines)
     pending, overdue = DeletionStore(server.db).counts(now)
     family("waystation_deletions_pending", "gauge", "Intake chat messages waiting to be deleted.")
     lines.append(f"waystation_deletions_pending {pending}")
     family("waystation_deletions_overdue", "gauge", "Intake chat messages past their deletion time.")
     lines.append(f"waystation_deletions_overdue {overdue}")
     return "\n".join(lines) + "\n"
+
+
+def _roster(server: Server, now: int, family: Callable[[str, str, str], None], lines: list[str]) -> None:
+    """The roster's state and its dates as seconds from now, so that an alert rule can fire weeks ahead."""
+    try:
+        current: Standing | None = server.roster_standing(now)
+    except RosterUnavailable:
+        current = None  # missing, altered, signed by an unpinned or revoked admin, rolled back
+    state = "invalid" if current is None else current.phase.value
+    family("waystation_roster_state", "gauge",
+           "1 for the roster's state: valid, grace (expired; requests still sealed to its caseworkers of that "
+           "moment), expired (every request refused) or invalid (it does not verify).")
+    for name in (*(p.value for p in Phase), "invalid"):
+        lines.append(f'waystation_roster_state{{state="{name}"}} {int(name == state)}')
+    if current is None:
+        return
+    family("waystation_roster_expires_seconds", "gauge",
+           "Seconds until the roster expires (its own expiry or its signer's); negative once it has.")
+    lines.append(f"waystation_roster_expires_seconds {current.expires - now}")
+    family("waystation_roster_grace_ends_seconds", "gauge",
+           "Seconds until the roster's grace period ends and every request is refused; negative once it has.")
+    lines.append(f"waystation_roster_grace_ends_seconds {current.grace_ends - now}")
+    upcoming = [m.expires for m in current.roster.members if m.active(now)]
+    if upcoming:
+        family("waystation_roster_member_expires_seconds", "gauge",
+               "Seconds until the next active roster member expires ('roster renew --members' extends them).")
+        lines.append(f"waystation_roster_member_expires_seconds {min(upcoming) - now}")
+    family("waystation_roster_admins", "gauge", "Active admins on the roster (fewer than two: one lost key locks it).")
+    lines.append(f"waystation_roster_admins {len(current.roster.admins(current.at))}")
+    family("waystation_roster_caseworkers", "gauge",
+           "Active caseworkers by queue: those requests are sealed to (during the grace, of its last valid moment).")
+    config = server.config
+    queues = sorted({config.queues.default, *(r.queue for r in config.routing), *current.roster.queues()})
+    for queue in queues:
+        lines.append(f'waystation_roster_caseworkers{{queue="{_label(queue)}"}} '
+                     f"{len(current.roster.caseworkers_for(queue, current.at))}")
 
 
 def metrics_route(server: Server, counters: Counters, clock: Callable[[], float] = time.time) -> Route:

@@ -33,6 +33,7 @@ ROUTES: tuple[tuple[str, str, Operation], ...] = (
     ("GET", "/api/v1/cases", operations.list_cases),
     ("GET", "/api/v1/cases/{case_id}", operations.get_case),
     ("POST", "/api/v1/cases/{case_id}/claim", operations.claim),
+    ("POST", "/api/v1/cases/{case_id}/take-over", operations.take_over),
     ("POST", "/api/v1/cases/{case_id}/notes", operations.add_note),
     ("POST", "/api/v1/cases/{case_id}/replies", operations.add_reply),
     ("POST", "/api/v1/cases/{case_id}/close", operations.close),

@@ -200,6 +200,9 @@ DOCUMENT: Schema = {
             ("200", _ref("CaseWithEvents"), "The case and its history."), ("403", "404"),
             parameters=[CASE_PATH_PARAMETER])},
         "/api/v1/cases/{case_id}/claim": _action("claimCase", "Claim a new case (atomic; the loser gets 409)"),
+        "/api/v1/cases/{case_id}/take-over": _action(
+            "takeOverCase", "Hand a case claimed by someone else to the caller (409 if it is new, closed or "
+                            "already the caller's); recorded as a claim event, audited as case.take_over"),
         "/api/v1/cases/{case_id}/notes": {"post": _operation(
             "addNote", "Add a note sealed by the caller to the queue's caseworkers",
             ("201", _ref("EventCreated"), "Stored as a note event."), ("403", "404", "422"),

@@ -154,6 +154,19 @@ def claim(call: Call) -> Result:
     return _after(call, case)
 
 
+def take_over(call: Call) -> Result:
+    """Hand a case claimed by someone else to the caller, a caseworker of its queue (409 if new, closed or theirs)."""
+    case = _visible_case(call)
+    json_object(call.body, (), empty_ok=True)
+    try:
+        call.server.cases.take_over(case.id, call.caller.member.name, call.caller.now)
+    except TransitionRefused as err:
+        raise Conflict(str(err)) from err
+    except CaseNotFound as err:
+        raise CaseHidden() from err
+    return _after(call, case)
+
+
 def _transition(call: Call, change: Callable[[str, str, int], None]) -> Result:
     case = _visible_case(call)
     json_object(call.body, (), empty_ok=True)

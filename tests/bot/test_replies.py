@@ -24,6 +24,7 @@ from crypto.envelope import Kind, open_envelope, seal
 from crypto.errors import CryptoError
 from crypto.keys import Identity
 from crypto.replykey import TAG_SIZE, seal_handle
+from crypto.roster import Roster, sign_roster
 from staff.casework import seal_reply
 from staff.direct import StaffSession
 from storage.cases import Case, Delivery, EventKind
@@ -326,3 +327,27 @@ def test_delivery_envelope_without_valid_fields_is_refused(sandbox: Sandbox, run
     wait_until(lambda: _states(staffed) == [Delivery.REJECTED] * len(broken), timeout=20, what="the refusals")
     assert tr("en", texts.NEW_MESSAGE) not in _texts(person)
 
+
+
+def test_replies_wait_while_the_roster_is_unusable_and_go_out_once_it_is_renewed(sandbox: Sandbox,
+                                                                                 run_bot: BotFactory) -> None:
+    """Past its grace period nobody's signature can be checked: the reply waits, it is not erased as forged."""
+    staffed, bot = run_bot()
+    person = sandbox.person("en")
+    complete_intake(person, "en", CASES["en"])
+    now = int(time.time())
+    with staffed.open() as server:
+        roster = server.roster(now)
+        case = _case(server)
+        sealed = seal_reply("after renewal 7w3", _request(server, staffed, case), case, staffed.staff["cas-main"],
+                            roster, server.bot_identity().box_private.public_key, now)
+    path = staffed.root / "roster.json"
+    expired = Roster(roster.serial + 1, now - 300 * DAY, now - 100 * DAY, roster.members)  # 30 days of grace: over
+    path.write_bytes(sign_roster(expired, staffed.admin))
+    with staffed.open() as server:
+        OutboxStore(server.db).queue_reply(case.id, "cas-main", sealed.to_bot, sealed.to_person, sealed.copy, now)
+    wait_until(lambda: "replies wait: the roster is not usable" in bot.process.log(), 20, what="the bot to wait")
+    assert _states(staffed) == [Delivery.QUEUED]
+    assert tr("en", texts.NEW_MESSAGE) not in _texts(person)
+    path.write_bytes(sign_roster(Roster(roster.serial + 2, now, now + 30 * DAY, roster.members), staffed.admin))
+    _wait_state(staffed, Delivery.NOTIFIED)

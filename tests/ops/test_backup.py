@@ -54,7 +54,7 @@ def test_backup_round_trip_restores_a_home_that_doctor_passes(ops_home: OpsHome,
     ran = ok("restore", "--home", restored, "--key", ops_home.key("admin"), archive, env=with_passphrase())
     assert "3 cases" in ran.out and "bot token" in ran.out
     ran = ok("doctor", "--home", restored, "--no-network", env={"WAYSTATION_BOT_TOKEN": TOKEN})
-    assert "checks passed" in ran.out
+    assert "checks passed" in ran.out or "doctor: 0 errors" in ran.out
     assert _readable_ids(restored, ops_home) == ids
     assert not (restored / "secrets" / "bot_token").exists()
 

@@ -13,7 +13,9 @@ import pytest
 
 from bot.sandbox import SandboxSettings
 from bot.sandbox.testing import RunningSandbox, running_sandbox
+from crypto.keys import Identity
 from crypto.roster import DAY, Member, Role, Roster, sign_roster
+from storage.cases import CaseId
 from storage.deletions import DeletionStore
 from tests.ops.conftest import TOKEN, OpsHome, waystation
 
@@ -40,12 +42,24 @@ def _doctor(root: Path, *extra: str, env: dict[str, str] | None = None) -> tuple
     return ran.code, [line for line in ran.out.splitlines() if line.startswith(("error:", "warning:"))], ran.out
 
 
+@pytest.fixture
+def well_staffed(ops_home: OpsHome) -> OpsHome:
+    """The staffed home with a second admin: no finding about a lone admin key."""
+    now = int(time.time())
+    with ops_home.staffed.open() as server:
+        bea = Identity.generate("Bea Admin")
+        roster = server.roster(now).with_member(Member(bea.public, Role.ADMIN, (), now, now + 365 * DAY), now, 30)
+        server.save_roster(sign_roster(roster, ops_home.staffed.admin), now)
+    return ops_home
+
+
 def _findings(root: Path, env: dict[str, str] | None = None) -> dict[str, object]:
     ran = waystation("doctor", "--home", root, "--json", "--no-network", env=env)
     return json.loads(ran.out)  # type: ignore[no-any-return]
 
 
-def test_doctor_passes_a_healthy_home(ops_home: OpsHome, sandbox: RunningSandbox) -> None:
+def test_doctor_passes_a_healthy_home(well_staffed: OpsHome, sandbox: RunningSandbox) -> None:
+    ops_home = well_staffed
     _set_api(ops_home.root, sandbox.bot_base_url)
     code, lines, out = _doctor(ops_home.root, env=TOKEN_ENV)
     assert code == 0 and lines == [], out
@@ -76,29 +90,60 @@ def test_doctor_flags_expired_roster(ops_home: OpsHome) -> None:
     assert any(line.startswith("error: [roster]") and "expired" in line and "roster renew" in line for line in lines), out
 
 
-def test_doctor_warns_of_a_member_expiring_within_a_week(ops_home: OpsHome) -> None:
+def test_doctor_warns_of_a_member_expiring_within_two_weeks(well_staffed: OpsHome) -> None:
+    ops_home = well_staffed
     now = int(time.time())
     with ops_home.staffed.open() as server:
         current = server.roster(now)
-        members = tuple(Member(m.identity, m.role, m.queues, m.added, now + 3 * DAY) if m.name == "cas-main-2" else m
+        members = tuple(Member(m.identity, m.role, m.queues, m.added, now + 13 * DAY) if m.name == "cas-main-2" else m
                         for m in current.members)
         renewed = Roster(current.serial + 1, now, now + 30 * DAY, members)
         server.save_roster(sign_roster(renewed, ops_home.staffed.admin), now)
     code, lines, out = _doctor(ops_home.root, "--no-network", env=TOKEN_ENV)
     assert code == 0, out
     assert len(lines) == 1 and lines[0].startswith("warning: [roster]"), out
-    assert "'cas-main-2' expires on" in lines[0]
+    assert "'cas-main-2' expires on" in lines[0] and "roster renew" in lines[0] and "--members" in lines[0]
 
 
-def test_doctor_warns_a_week_before_the_roster_expires(ops_home: OpsHome) -> None:
+@pytest.mark.parametrize(("days", "warned"), [(2, True), (13, True), (15, False)])
+def test_doctor_warns_two_weeks_before_the_roster_expires(ops_home: OpsHome, days: int, warned: bool) -> None:
     now = int(time.time())
     with ops_home.staffed.open() as server:
         current = server.roster(now)
-        short = Roster(current.serial + 1, now, now + 2 * DAY, current.members)
+        short = Roster(current.serial + 1, now, now + days * DAY, current.members)
         server.save_roster(sign_roster(short, ops_home.staffed.admin), now)
     code, lines, out = _doctor(ops_home.root, "--no-network", env=TOKEN_ENV)
     assert code == 0, out
-    assert any(line.startswith("warning: [roster] the roster expires on") for line in lines), out
+    found = [line for line in lines if line.startswith("warning: [roster] the roster expires on")]
+    assert bool(found) is warned, out
+    assert not found or "roster renew" in found[0]
+
+
+def test_doctor_warns_when_the_signing_admin_expires_before_the_roster(ops_home: OpsHome) -> None:
+    now = int(time.time())
+    with ops_home.staffed.open() as server:
+        current = server.roster(now)
+        members = tuple(Member(m.identity, m.role, m.queues, m.added, now + 5 * DAY) if m.role is Role.ADMIN else m
+                        for m in current.members)
+        server.save_roster(sign_roster(Roster(current.serial + 1, now, now + 100 * DAY, members),
+                                       ops_home.staffed.admin), now)
+    code, lines, out = _doctor(ops_home.root, "--no-network", env=TOKEN_ENV)
+    assert code == 0, out
+    assert any("the roster expires on" in line and "the admin who signed it" in line and "--members" in line
+               for line in lines), out
+
+
+def test_doctor_warns_of_a_lone_admin_and_a_queue_with_one_caseworker(ops_home: OpsHome) -> None:
+    config = ops_home.root / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8") + '\n[[routing]]\nqueue = "other"\nlanguages = ["uk"]\n',
+                      encoding="utf-8")
+    code, lines, out = _doctor(ops_home.root, "--no-network", env=TOKEN_ENV)
+    assert code == 0, out
+    assert any(line.startswith("warning: [coverage] the roster has fewer than two active admins (Ada Admin)")
+               and "--role admin" in line for line in lines), out
+    assert any(line.startswith("warning: [coverage] queue 'other' has fewer than two active caseworkers "
+                               "(only cas-other)") for line in lines), out
+    assert not any("queue 'main'" in line for line in lines), out
 
 
 def test_doctor_flags_a_wrong_database_key_without_printing_either_key(ops_home: OpsHome) -> None:
@@ -125,7 +170,8 @@ def test_doctor_flags_a_config_value_out_of_range(ops_home: OpsHome) -> None:
     assert code == 1 and any("privacy.delete_after_seconds" in line for line in lines), out
 
 
-def test_doctor_flags_a_missing_token_but_only_warns_of_an_unreachable_api(ops_home: OpsHome) -> None:
+def test_doctor_flags_a_missing_token_but_only_warns_of_an_unreachable_api(well_staffed: OpsHome) -> None:
+    ops_home = well_staffed
     _set_api(ops_home.root, "http://127.0.0.1:9/bot")  # the discard port: nothing answers
     code, lines, out = _doctor(ops_home.root)
     assert code == 1, out
@@ -166,3 +212,14 @@ def test_doctor_warns_of_overdue_deletions(ops_home: OpsHome) -> None:
 def test_doctor_flags_a_missing_home(tmp_path: Path) -> None:
     code, lines, out = _doctor(tmp_path / "nowhere", "--no-network")
     assert code == 1 and lines and lines[0].startswith("error: [home]"), out
+
+
+def test_doctor_warns_of_an_open_case_whose_request_does_not_verify(well_staffed: OpsHome) -> None:
+    with well_staffed.staffed.open() as server:
+        server.cases.enqueue(case_id=CaseId("forged0000000000"), queue="main", envelope=b"WSEV not really",
+                             ref_hash=None, now=int(time.time()))
+    code, lines, out = _doctor(well_staffed.root, "--no-network", env=TOKEN_ENV)
+    assert code == 0, out
+    assert any(line.startswith("warning: [coverage] 1 open cases have a request that does not verify")
+               and "forged" in line for line in lines), out
+    assert not any("cannot be read" in line for line in lines), out

@@ -15,9 +15,11 @@ from storage.deletions import DeletionStore
 from storage.intake import Request, submit
 from storage.server import Server
 from tests.ops.conftest import OpsHome
-from waystation.metrics import COUNTERS, Counters, metrics_route
+from waystation.metrics import COUNTERS, Counters, metrics_route, render
 
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (\d+)$')
+DAY = 86_400
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?\d+)$')
 
 
 def _get(server: Server, counters: Counters) -> httpx.Response:
@@ -84,7 +86,36 @@ def test_metrics_never_carry_names_or_ids(ops_home: OpsHome) -> None:
     for secret in ("canary", "Ada Admin", "cas-main", case_id, "5550001234"):
         assert secret not in text, secret
     labels = set(re.findall(r'([a-z_]+)="', text))
-    assert labels == {"queue", "status"}
+    assert labels == {"queue", "status", "state"}
+
+
+def _states(samples: dict[str, float]) -> str:
+    on = [key for key, value in samples.items() if key.startswith("waystation_roster_state{") and value == 1]
+    assert len(on) == 1, samples
+    return on[0].split('"')[1]
+
+
+def test_roster_gauges_follow_it_through_the_grace_to_expiry(ops_home: OpsHome) -> None:
+    now = int(time.time())
+    with ops_home.staffed.open() as server:
+        standing = server.roster_standing(now)
+        pages = {when: _parse(render(server, Counters(), when))
+                 for when in (now, standing.expires + DAY, standing.grace_ends)}
+        (ops_home.root / "roster.json").write_bytes(b'{"format": "waystation-roster"}')
+        broken = _parse(render(server, Counters(), now))
+    valid, grace, expired = pages.values()
+    assert _states(valid) == "valid" and _states(grace) == "grace" and _states(expired) == "expired"
+    assert valid["waystation_roster_expires_seconds"] == standing.expires - now
+    assert grace["waystation_roster_expires_seconds"] == -DAY
+    assert grace["waystation_roster_grace_ends_seconds"] == 29 * DAY
+    assert expired["waystation_roster_grace_ends_seconds"] == 0
+    assert valid["waystation_roster_member_expires_seconds"] == min(
+        m.expires for m in standing.roster.members) - now
+    assert valid['waystation_roster_caseworkers{queue="main"}'] == 2
+    assert valid['waystation_roster_caseworkers{queue="other"}'] == 1
+    assert grace['waystation_roster_caseworkers{queue="main"}'] == 2  # those it seals to during the grace
+    assert valid["waystation_roster_admins"] == 1
+    assert _states(broken) == "invalid" and "waystation_roster_expires_seconds" not in broken
 
 
 def test_counters_refuse_unknown_names_and_negative_steps() -> None:

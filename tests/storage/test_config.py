@@ -26,8 +26,11 @@ def test_values_in_range_are_taken() -> None:
         "[retention]\nclosed_case_days = 1\n"
         '[staff_api]\nlisten = "[::1]:9000"\nrequests_per_minute = 1\nunverified_per_minute = 60000\n'
         "[replies]\nexpire_after_days = 365\n"
+        "[roster]\ngrace_days = 0\n"
     )
     assert config.replies.expire_after_days == 365
+    assert config.roster.grace_days == 0 and Config().roster.grace_days == 30
+    assert parse_config("[roster]\ngrace_days = 365\n").roster.grace_days == 365
     assert config.queues.default == "lgbt-ru"
     assert (config.privacy.delete_after_seconds, config.privacy.time_granularity_seconds) == (5, 1)
     assert config.retention.closed_case_days == 1
@@ -51,6 +54,9 @@ def test_values_in_range_are_taken() -> None:
         ("[privacy]\ntime_granularity_seconds = 0\n", "privacy.time_granularity_seconds"),
         ("[retention]\nclosed_case_days = -1\n", "retention.closed_case_days"),
         ("[roster]\nvalid_days = 0\n", "roster.valid_days"),
+        ("[roster]\ngrace_days = -1\n", "roster.grace_days"),
+        ("[roster]\ngrace_days = 366\n", "roster.grace_days"),
+        ("[roster]\ngrace_days = '30'\n", "roster.grace_days"),
         ("[replies]\nexpire_after_days = 0\n", "replies.expire_after_days"),
         ("[replies]\nexpire_after_days = 366\n", "replies.expire_after_days"),
         ("[replies]\nexpire_after = 30\n", "replies.expire_after"),

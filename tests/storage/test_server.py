@@ -127,12 +127,13 @@ def test_roster_altered_after_signing_is_refused(staffed_home: StaffedHome) -> N
         server.roster(_now())
 
 
-def test_expired_roster_is_refused_and_intake_refused(server: Server) -> None:
+def test_expired_roster_is_refused_and_intake_refused_after_the_grace(server: Server) -> None:
     later = _now() + 31 * DAY  # the staffed roster is valid for 30 days
     with pytest.raises(RosterUnavailable, match="expired"):
         server.roster(later)
+    after = later + 30 * DAY  # [roster] grace_days (tests/storage/test_roster_life.py covers the grace)
     with pytest.raises(IntakeRefused, match="expired"):
-        submit(server, REQUEST, later)
+        submit(server, REQUEST, after)
     assert _case_rows(server) == 0
 
 
