@@ -58,6 +58,18 @@ def test_restart_after_submit_still_deletes(sandbox: Sandbox, run_bot: BotFactor
     person = sandbox.person("en")
     complete_intake(person, "en", CASES["en"])
     submitted = time.monotonic()
+    # The reference reaches the phone a moment before the bot hears Telegram's answer and moves the
+    # chat's due time forward. A crash inside that moment is covered by the send intent (the chat is
+    # swept on the ordinary delay, tested below in test_a_message_sent_as_the_bot_dies_is_still_deleted); here the crash comes just after.
+    with staffed.open() as server:
+        store = DeletionStore(server.db)
+        soon = time.time() + 6 + 5 + 1
+
+        def moved_forward() -> bool:
+            pending = store.chat(person.chat_id)
+            return pending is not None and pending.due_at <= soon
+
+        wait_until(moved_forward, timeout=10, what="the after-submit due time to be stored")
     bot.stop(signal.SIGKILL)  # a crash: no chance to clean up
     assert person.messages() != []
     restarted = start_bot(staffed.root, bot.port, tmp_path / "restarted.log")
