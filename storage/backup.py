@@ -64,9 +64,9 @@ from storage.db import (
     require_nonempty,
     sqlite_code,
 )
-from storage.errors import StorageError
+from storage.errors import DatabaseKeyRejected, StorageError
 from storage.files import fsync_dir, make_private_dir
-from storage.home import Home
+from storage.home import Home, KeyOrigin, key_rejected
 from storage.schema import SCHEMA_VERSION
 
 MAGIC = b"WSBACKUP"
@@ -271,6 +271,7 @@ class BackupSummary:
     size: int
     snapshot: Snapshot
     recipients: int
+    key_origin: KeyOrigin
 
 
 def roster_admin_keys(home: Home, now: int) -> list[PublicKey]:
@@ -348,12 +349,16 @@ def write_backup(home: Home, out: Path, recipients: list[PublicKey], now: int,
     if out.exists() or out.is_symlink():
         raise StorageError(f"{out} already exists: choose a new file name (a backup never overwrites)")
     unique = list({bytes(k): k for k in recipients}.values())
-    key = home.db_key(environ)
+    found = home.find_db_key(environ)
+    key = found.key
     work = Path(tempfile.mkdtemp(prefix=".waystation-backup-", dir=out.parent))
     partial = out.with_name(f".{out.name}.partial")
     try:
         exported = work / DB_NAME
-        snapshot = export_database(home.db_path, key, exported)
+        try:
+            snapshot = export_database(home.db_path, key, exported)
+        except DatabaseKeyRejected as err:
+            raise key_rejected(found.origin, home.db_path) from err
         _check_database(exported, key)
         files: list[tuple[str, Path | bytes]] = [(DB_NAME, exported), (DB_KEY_NAME, key.hex().encode("ascii") + b"\n")]
         files += [(name, home.root / name) for name in COPIED_FILES if (home.root / name).is_file()]
@@ -377,7 +382,7 @@ def write_backup(home: Home, out: Path, recipients: list[PublicKey], now: int,
     finally:
         partial.unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
-    return BackupSummary(out, out.stat().st_size, snapshot, len(unique))
+    return BackupSummary(out, out.stat().st_size, snapshot, len(unique), found.origin)
 
 
 def _add(tar: tarfile.TarFile, name: str, source: Path | bytes, now: int) -> None:

@@ -17,10 +17,10 @@ from crypto.roster import Roster, load_roster
 from storage.cases import CaseStore
 from storage.config import Config, load_config
 from storage.db import Database
-from storage.errors import HomeInvalid, RosterUnavailable
+from storage.errors import DatabaseKeyRejected, HomeInvalid, RosterUnavailable
 from storage.files import replace
-from storage.home import PEPPER_CHECK_KEY, Home
-from storage.rekey import previous_bot_verify_keys
+from storage.home import PEPPER_CHECK_KEY, Home, KeyOrigin, key_rejected
+from storage.rekey import interrupted_rotation, previous_bot_verify_keys, rerun_advice
 
 ROSTER_SERIAL_KEY = "roster_serial"
 
@@ -66,14 +66,27 @@ class Server:
     _verified: _VerifiedRoster | None = field(default=None, repr=False)
     _refused: tuple[RosterStamp, int, str] | None = field(default=None, repr=False)
 
+    #: Where the database key came from; every command that opens the database says it (never the key).
+    key_origin: KeyOrigin | None = None
+
     @classmethod
     def open(cls, root: Path, environ: Mapping[str, str] = os.environ) -> Server:
-        """Open a home: check it, read config, unlock and migrate the database."""
+        """Open a home: check it, read config, unlock and migrate the database.
+
+        A key that does not open the database is refused naming its source (a systemd credential
+        silently coming before a restored secrets/db.key was the trap), or, after an interrupted
+        `rotate-db-key`, saying to run it again.
+        """
         home = Home(root).require()
         config = load_config(home.config_path)
-        db = Database.open(home.db_path, home.db_key(environ),
-                           granularity=config.privacy.time_granularity_seconds)
-        return cls(home, config, db)
+        found = home.find_db_key(environ)
+        try:
+            db = Database.open(home.db_path, found.key, granularity=config.privacy.time_granularity_seconds)
+        except DatabaseKeyRejected as err:
+            started = interrupted_rotation(home)
+            raise key_rejected(found.origin, home.db_path,
+                               None if started is None else rerun_advice(home, started)) from err
+        return cls(home, config, db, key_origin=found.origin)
 
     @property
     def cases(self) -> CaseStore:

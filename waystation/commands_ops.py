@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 import httpx
+from nacl.bindings import sodium_memcmp
 
 from bot.errors import BotError, TokenMissing
 from bot.form import load_form
@@ -24,7 +25,7 @@ from storage.backup import (
 from storage.config import Config
 from storage.doctor import Report, diagnose, in_use_note
 from storage.files import write_new
-from storage.home import Home
+from storage.home import Home, KeySource
 from storage.rekey import Recovery
 from storage.rekey import rotate_bot_key as rotate_bot_identity
 from storage.rekey import rotate_db_key as rotate_database_key
@@ -103,6 +104,8 @@ def doctor(home: Path, as_json: bool, no_network: bool) -> None:
     else:
         for finding in report.findings:
             click.echo(finding.line())
+        if report.key_source is not None:
+            click.echo(f"database key: from {report.key_source}")
         state = " (the database is open: the bot seems to be running)" if running else ""
         if report.findings:
             click.echo(f"doctor: {report.errors} errors, {report.warnings} warnings{state}")
@@ -135,6 +138,7 @@ def backup(home: Path, out: Path, extra: tuple[Path, ...]) -> None:
     click.echo(f"backup written: {summary.path} ({summary.snapshot.cases} cases, schema "
                f"v{summary.snapshot.schema_version}, {_size(summary.size)})")
     click.echo(f"encrypted to {summary.recipients} key(s); the bot token is not in it")
+    click.echo(f"database key: from {summary.key_origin.describe()} (the backup holds it as secrets/db.key)")
     click.echo(f"restore with: waystation restore --home HOME --key KEYFILE {summary.path}")
 
 
@@ -164,8 +168,25 @@ def restore(home: Path, key_file: Path, force: bool, archive: Path) -> None:
         click.echo("the restored roster has expired: an admin must renew it ('waystation roster renew')")
     if summary.previous_home is not None:
         click.echo(f"the replaced home is at {summary.previous_home}: delete it once the restored one works")
+    _say_restored_key(Home(home))
     click.echo(f"next: put the bot token back (secrets/bot_token or the credential), then "
                f"'waystation doctor --home {home}'")
+
+
+def _say_restored_key(target: Home) -> None:
+    """Name the key the restored database is under, and whether a credential here would shadow it."""
+    found = target.find_db_key(os.environ)
+    restored = target.file_key()
+    if found.origin.source is KeySource.FILE or restored is None:
+        click.echo(f"database key: {target.db_key_path} (from the backup)")
+        return
+    if sodium_memcmp(found.key, restored):
+        click.echo(f"database key: {found.origin.describe()} holds the same key as the backup's {target.db_key_path}: "
+                   f"delete that file from the home ('shred -u {target.db_key_path}')")
+        return
+    click.echo(f"Warning: {found.origin.describe()} comes before {target.db_key_path} and holds another key, "
+               "which does not open the restored database: install the restored key there (deploy.md step "
+               f"A.3/B.3), then delete {target.db_key_path}", err=True)
 
 
 # -- key rotation ------------------------------------------------------------------------------
@@ -179,9 +200,13 @@ def rotate_db_key(home: Path, key_file: Path | None) -> None:
     """Re-key the database (PRAGMA rekey) with a fresh key; the bot must be stopped."""
     target = Home(home)
     path = key_file or target.db_key_path
+    click.echo(f"database key: from {path}" + ("" if key_file else " (the default; --key-file names another)"))
     result = rotate_database_key(target, path, os.environ)
     if result is Recovery.COMPLETED:
         click.echo(f"finished an interrupted rotation: the database is under the new key, now in {path}")
+    elif result is Recovery.CLEAN:
+        click.echo(f"an interrupted rotation left nothing to settle: the key in {path} opens the database. "
+                   "Run this command again to rotate.")
     elif result is Recovery.ROLLED_BACK:
         click.echo("an interrupted rotation had not changed the database; its unused new key was removed. "
                    "Run this command again to rotate.")
