@@ -411,6 +411,7 @@ class RestoreSummary:
     roster_expired: bool
     kept_newer_roster: bool
     previous_home: Path | None
+    kept_newer_bot_key: bool = False
 
 
 def read_backup(archive: Path, box_key: PrivateKey, dest: Path) -> dict[str, object]:
@@ -515,6 +516,33 @@ def _keep_newer_roster(target: Home, staged: Home, staged_roster: Roster | None)
     return True
 
 
+def _keep_newer_bot_identity(target: Home, staged: Home) -> bool:
+    """If the home being replaced has a valid bot identity that succeeded the backup's, keep it (and its retired keys).
+
+    A backup from before `rotate-bot-key` holds the old identity: restoring it would bring back a
+    key caseworkers no longer trust (their clients refuse it) and sign new cases with it. The
+    replaced home's identity is newer when its previous_bot_keys lists the backup's key; it is
+    kept only if it and that file load. A home merely made by `init` has an unrelated identity:
+    the backup's is used.
+    """
+    from storage.rekey import load_previous_bot_keys  # storage.rekey imports this module (require_stopped)
+
+    try:
+        current = load_identity(target.bot_identity_path.read_bytes(), None)
+        retired = load_previous_bot_keys(target)
+        restored = load_identity(staged.bot_identity_path.read_bytes(), None)
+    except (OSError, CryptoError, StorageError):
+        return False
+    restored_key = restored.signing_key.verify_key
+    if current.signing_key.verify_key == restored_key or all(k.verify_key != restored_key for k in retired):
+        return False
+    for name in ("secrets/bot_identity.json", "secrets/previous_bot_keys"):
+        (staged.root / name).unlink(missing_ok=True)
+        shutil.copyfile(target.root / name, staged.root / name)
+        os.chmod(staged.root / name, 0o600)
+    return True
+
+
 def restore_backup(archive: Path, target: Path, box_key: PrivateKey, now: int, *, force: bool = False) -> RestoreSummary:
     """Verify a backup completely, then put it in place as the home `target`.
 
@@ -540,6 +568,7 @@ def restore_backup(archive: Path, target: Path, box_key: PrivateKey, now: int, *
         kept = existing and _keep_newer_roster(Home(target), staged, roster)
         if kept:
             roster = roster_verified_when_issued(staged)
+        kept_bot = existing and _keep_newer_bot_identity(Home(target), staged)
         previous = _swap_in(staging, target, now, existing)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -553,6 +582,7 @@ def restore_backup(archive: Path, target: Path, box_key: PrivateKey, now: int, *
         roster_expired=roster is not None and roster.expires <= now,
         kept_newer_roster=bool(kept),
         previous_home=previous,
+        kept_newer_bot_key=bool(kept_bot),
     )
 
 

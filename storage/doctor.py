@@ -17,6 +17,7 @@ from pathlib import Path
 
 from nacl.bindings import sodium_memcmp
 
+from crypto.encoding import b64
 from crypto.errors import CryptoError
 from crypto.keys import load_identity
 from crypto.roster import Role, Roster, load_roster
@@ -25,7 +26,7 @@ from storage.config import Config, load_config
 from storage.db import Connection, Database, DatabaseError, DatabaseKey, connect, damage, database_failure
 from storage.deletions import DeletionStore
 from storage.errors import DatabaseDamaged, DatabaseKeyMissing, DatabaseKeyRejected, StorageError
-from storage.home import PEPPER_CHECK_KEY, FoundKey, Home, KeySource, exposed, key_rejected
+from storage.home import PEPPER_CHECK_KEY, FoundKey, Home, KeySource, bot_key_history, exposed, key_rejected
 from storage.rekey import interrupted_rotation, load_previous_bot_keys, rerun_advice
 from storage.schema import SCHEMA_VERSION
 from storage.server import ROSTER_SERIAL_KEY, pepper_matches
@@ -117,6 +118,7 @@ def diagnose(root: Path, now: int, environ: Mapping[str, str] = os.environ) -> t
     check_db_key(home, report, found, conn)
     try:
         check_pepper(home, report, conn)
+        check_bot_key(home, report, conn)
         check_roster(home, report, config, conn, now)
         check_clock(report, conn, now)
         check_deletions(report, conn, now)
@@ -334,6 +336,29 @@ def check_pepper(home: Home, report: Report, conn: Connection | None) -> None:
                      "follow-ups and volunteer codes would match nothing, silently",
                      "restore secrets/reference_pepper from the backup that holds this database; "
                      "the bot refuses to start until then")
+
+
+def check_bot_key(home: Home, report: Report, conn: Connection | None) -> None:
+    """The bot identity is the newest one this database was used with, or its successor; not an older one."""
+    report.ran("bot-key")
+    if conn is None:
+        return
+    history = bot_key_history(conn)
+    try:
+        identity = load_identity(home.bot_identity_path.read_bytes(), None)
+        retired = {b64(bytes(k.verify_key)) for k in load_previous_bot_keys(home)}
+    except (OSError, CryptoError, StorageError):
+        return  # check_secrets said so
+    current = b64(bytes(identity.signing_key.verify_key))
+    if not history or history[-1] == current or history[-1] in retired:
+        return  # nothing recorded yet (an older home), the same key, or a newer identity than the database knows
+    what = (f"an older bot identity (this database was used with {history[::-1].index(current)} newer one(s) "
+            "since)" if current in history else "a bot identity this database was never used with")
+    report.warning("bot-key", f"secrets/bot_identity.json (bot key {identity.public.fingerprint()}) is {what}: "
+                   "caseworkers who pinned the newer key are refused, and the bot would sign new cases with this one",
+                   "restore secrets/bot_identity.json and secrets/previous_bot_keys from the newest backup (or the "
+                   "home a restore moved aside, HOME.before-restore-*); if none holds the newer key, run "
+                   "'waystation rotate-bot-key' and have caseworkers pin the new key")
 
 
 def check_roster(home: Home, report: Report, config: Config | None, conn: Connection | None, now: int) -> None:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -29,7 +30,7 @@ from crypto.errors import CryptoError
 from crypto.keys import Identity, dump_identity
 from crypto.reference import PEPPER_SIZE, pepper_check
 from storage.config import DEFAULT_CONFIG
-from storage.db import KEY_SIZE, Database, DatabaseError, DatabaseKey, database_failure
+from storage.db import KEY_SIZE, Connection, Database, DatabaseError, DatabaseKey, database_failure
 from storage.errors import DatabaseKeyMissing, DatabaseKeyRejected, HomeInvalid, SecretsExposed, StorageError
 from storage.files import make_private_dir, replace, write_new
 
@@ -37,6 +38,9 @@ DB_KEY_ENV = "WAYSTATION_DB_KEY"
 DB_KEY_CREDENTIAL = "waystation-db-key"
 #: meta key of the pepper's check value (crypto.reference.pepper_check), hex.
 PEPPER_CHECK_KEY = "pepper_check"
+#: meta key of the bot signing keys this database was used with, oldest first, base64 in a JSON list: the last
+#: is the key of the newest bot identity. A restored bot identity older than that is then told (doctor).
+BOT_KEYS_KEY = "bot_keys"
 
 
 class KeySource(StrEnum):
@@ -213,6 +217,25 @@ class Home:
             replace(self.trusted_admins_path, _remove_line_for(text, key).encode("utf-8"))
 
 
+def bot_key_history(conn: Connection) -> list[str]:
+    """The bot signing keys (base64) recorded in the database, oldest first; [] if none (or unreadable)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (BOT_KEYS_KEY,)).fetchone()
+    try:
+        keys = json.loads(str(row[0])) if row is not None else []
+    except ValueError:
+        return []
+    return [str(k) for k in keys] if isinstance(keys, list) else []
+
+
+def record_bot_key(db: Database, key: VerifyKey) -> None:
+    """Note `key` as the newest bot key this database is used with (nothing if it already is)."""
+    with db.transaction() as conn:
+        history = bot_key_history(conn)
+        encoded = b64(bytes(key))
+        if history[-1:] != [encoded]:
+            db.set_meta(conn, BOT_KEYS_KEY, json.dumps([*history, encoded]))
+
+
 def credential_key_path(environ: Mapping[str, str] = os.environ) -> Path | None:
     """The systemd credential file that holds the database key, if one is provided."""
     credentials = environ.get("CREDENTIALS_DIRECTORY")
@@ -284,9 +307,11 @@ def init_home(root: Path) -> Home:
         write_new(home.db_key_path, key.hex().encode("ascii") + b"\n")
         pepper = nacl.utils.random(PEPPER_SIZE)
         write_new(home.pepper_path, pepper.hex().encode("ascii") + b"\n")
-        write_new(home.bot_identity_path, dump_identity(Identity.generate("bot"), None))
+        bot = Identity.generate("bot")
+        write_new(home.bot_identity_path, dump_identity(bot, None))
         with Database.open(home.db_path, key, create=True) as db, db.transaction() as conn:
             db.set_meta(conn, PEPPER_CHECK_KEY, pepper_check(pepper).hex())
+            db.set_meta(conn, BOT_KEYS_KEY, json.dumps([b64(bytes(bot.signing_key.verify_key))]))
     except (OSError, DatabaseError, StorageError) as err:
         # Everything in the home was made just now (it was new or empty): a half-made home is removed,
         # so that running init again after fixing the cause (a full disk, say) works.

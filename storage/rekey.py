@@ -45,10 +45,10 @@ from crypto.keys import (
     load_identity,
 )
 from storage.backup import require_stopped
-from storage.db import KEY_SIZE, DatabaseError, DatabaseKey, connect, require_nonempty
+from storage.db import KEY_SIZE, Database, DatabaseError, DatabaseKey, connect, require_nonempty
 from storage.errors import DatabaseKeyRejected, HomeInvalid, StorageError
 from storage.files import fsync_dir, replace, write_new
-from storage.home import DB_KEY_CREDENTIAL, DB_KEY_ENV, Home
+from storage.home import DB_KEY_CREDENTIAL, DB_KEY_ENV, Home, record_bot_key
 
 PREVIOUS_BOT_KEYS = "previous_bot_keys"
 ROTATION_MARKER = "db-key-rotation"
@@ -336,22 +336,31 @@ class BotRotation:
     new_public: PublicIdentity
 
 
-def rotate_bot_key(home: Home, now: int) -> BotRotation:
+def rotate_bot_key(home: Home, now: int, environ: Mapping[str, str] = os.environ) -> BotRotation:
     """Retire the bot identity (kept as a previous key) and make a new one. The bot must be stopped.
 
     The old key is recorded first and the identity replaced second, both atomically, so a crash
     between them leaves the old key both current and recorded: harmless, and a rerun goes on.
+    Last, the database notes the new key (`record_bot_key`): a backup from before this rotation,
+    restored later, then shows as older than the key caseworkers pinned. The database is opened
+    first, so that a key that does not open it stops the rotation before anything changes.
     """
     home.require()
     require_stopped(home, "rotating the bot key")
-    old = _load_bot(home)
-    previous = load_previous_bot_keys(home)
-    old_sign = old.signing_key.verify_key
-    if all(k.verify_key != old_sign for k in previous):
-        previous.append(PreviousBotKey(old_sign, old.box_private, now))
-        replace(previous_bot_keys_path(home), _dump_previous(previous))
-    new = Identity.generate(old.name)
-    replace(home.bot_identity_path, dump_identity(new, None))
+    db = Database.open(home.db_path, home.db_key(environ))
+    try:
+        old = _load_bot(home)
+        previous = load_previous_bot_keys(home)
+        old_sign = old.signing_key.verify_key
+        if all(k.verify_key != old_sign for k in previous):
+            previous.append(PreviousBotKey(old_sign, old.box_private, now))
+            replace(previous_bot_keys_path(home), _dump_previous(previous))
+        new = Identity.generate(old.name)
+        replace(home.bot_identity_path, dump_identity(new, None))
+        record_bot_key(db, old_sign)  # a home made before keys were recorded: its history starts with the old key
+        record_bot_key(db, new.signing_key.verify_key)
+    finally:
+        db.close()
     return BotRotation(
         fingerprint(old_sign, old.box_private.public_key),
         new.public.fingerprint(),

@@ -10,6 +10,7 @@ from pathlib import Path
 from nacl.bindings import sodium_memcmp
 from nacl.signing import VerifyKey
 
+from crypto.encoding import b64
 from crypto.errors import CryptoError, RosterRejected
 from crypto.keys import Identity, load_identity
 from crypto.reference import pepper_check
@@ -19,7 +20,7 @@ from storage.config import Config, load_config
 from storage.db import Database
 from storage.errors import DatabaseKeyRejected, HomeInvalid, RosterUnavailable
 from storage.files import replace
-from storage.home import PEPPER_CHECK_KEY, Home, KeyOrigin, key_rejected
+from storage.home import PEPPER_CHECK_KEY, Home, KeyOrigin, bot_key_history, key_rejected, record_bot_key
 from storage.rekey import interrupted_rotation, previous_bot_verify_keys, rerun_advice
 
 ROSTER_SERIAL_KEY = "roster_serial"
@@ -133,6 +134,22 @@ class Server:
                 return False
         with self.db.transaction() as conn:
             self.db.set_meta(conn, PEPPER_CHECK_KEY, pepper_check(pepper).hex())
+        return True
+
+    def note_bot_key(self) -> bool:
+        """Record the bot's key as the newest this database is used with; False if it is older than the newest recorded.
+
+        Recorded when nothing is yet (a home made before keys were recorded) or when the identity
+        succeeded the recorded one (its previous_bot_keys lists it, as after a restore that kept
+        the newer identity); an older or foreign identity is left for doctor to report.
+        """
+        current = self.bot_identity().signing_key.verify_key
+        history = bot_key_history(self.db.conn)
+        if history and history[-1] == b64(bytes(current)):
+            return True
+        if history and history[-1] not in {b64(bytes(k)) for k in previous_bot_verify_keys(self.home)}:
+            return False
+        record_bot_key(self.db, current)
         return True
 
     def trusted_bot_keys(self) -> list[VerifyKey]:

@@ -14,7 +14,7 @@ from nacl.bindings import sodium_memcmp
 from bot.errors import BotError, TokenMissing
 from bot.form import load_form
 from bot.token import load_token
-from crypto.keys import dump_public, load_public
+from crypto.keys import dump_public, load_identity, load_public
 from storage.backup import (
     RestoreRefused,
     require_stopped,
@@ -26,7 +26,7 @@ from storage.config import Config
 from storage.doctor import Report, diagnose, in_use_note
 from storage.files import write_new
 from storage.home import Home, KeySource
-from storage.rekey import Recovery
+from storage.rekey import Recovery, load_previous_bot_keys
 from storage.rekey import rotate_bot_key as rotate_bot_identity
 from storage.rekey import rotate_db_key as rotate_database_key
 from waystation.common import home_option, json_option, now, print_json, unlock
@@ -168,9 +168,22 @@ def restore(home: Path, key_file: Path, force: bool, archive: Path) -> None:
         click.echo("the restored roster has expired: an admin must renew it ('waystation roster renew')")
     if summary.previous_home is not None:
         click.echo(f"the replaced home is at {summary.previous_home}: delete it once the restored one works")
+    if summary.kept_newer_bot_key:
+        click.echo("kept the newer bot identity of the home it replaced (the backup's is from before a "
+                   "'rotate-bot-key': caseworkers' clients would refuse it)")
+    _say_bot_key(Home(home))
     _say_restored_key(Home(home))
     click.echo(f"next: put the bot token back (secrets/bot_token or the credential), then "
                f"'waystation doctor --home {home}'")
+
+
+def _say_bot_key(target: Home) -> None:
+    """The restored bot key's fingerprint, for comparing with what caseworkers pinned."""
+    identity = load_identity(target.bot_identity_path.read_bytes(), None)
+    retired = len(load_previous_bot_keys(target))
+    click.echo(f"bot key {identity.public.fingerprint()} ({retired} earlier bot keys kept): caseworkers using "
+               "--server see the pinned one with 'waystation staff pin --server URL'; if theirs is newer, restore "
+               "secrets/bot_identity.json and secrets/previous_bot_keys from a newer backup")
 
 
 def _say_restored_key(target: Home) -> None:

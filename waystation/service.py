@@ -152,6 +152,9 @@ async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[Base
         server.record_pepper_check()
         pepper = server.pepper()
         _say_key_origin(server)  # once the home checked out: a refusal above stays one line
+        if not server.note_bot_key():
+            log.warning("secrets/bot_identity.json is older than the newest bot identity this database was used "
+                        "with: caseworkers who pinned the newer key are refused; see 'waystation doctor'")
         counters = Counters()
         rt = build_runtime(server)
         rt.count = counters.inc
