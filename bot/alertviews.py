@@ -85,7 +85,11 @@ def render_digest(t: Translations, language: str, payload: Mapping[str, object])
 
 
 def render_notice(t: Translations, language: str, payload: Mapping[str, object]) -> str:
-    """An admin notice: closed cases about to be purged, or cases waiting too long."""
+    """An admin notice: closed cases about to be purged, cases waiting too long, or what the server check found."""
+    if payload.get("notice") == "doctor":
+        return t.gettext(language, texts.NOTICE_DOCTOR).format(errors=_int(payload, "errors"),
+                                                               warnings=_int(payload, "warnings"),
+                                                               checks=str(payload.get("checks", "")))
     if payload.get("notice") == "unclaimed":
         return t.gettext(language, texts.NOTICE_UNCLAIMED).format(count=_int(payload, "count"),
                                                                    days=_int(payload, "days"))

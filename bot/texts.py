@@ -78,3 +78,5 @@ AGE_DAYS = N_("{count} d")
 # Admin notices (volunteers enrolled with --admin-notices): counts only.
 NOTICE_PURGE = N_("{count} closed requests will be deleted on {date}.")
 NOTICE_UNCLAIMED = N_("{count} requests have been waiting more than {days} days without being picked up.")
+NOTICE_DOCTOR = N_("The server check found problems: {errors} errors, {warnings} warnings ({checks}). "
+                   "An admin should run waystation doctor on the server.")

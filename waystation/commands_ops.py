@@ -23,10 +23,14 @@ from storage.backup import (
     write_backup,
 )
 from storage.config import Config
-from storage.doctor import Report, diagnose, in_use_note
+from storage.admin_notices import Told, notify_admins
+from storage.db import Database, DatabaseError, connect
+from storage.doctor import Level, Report, diagnose, in_use_note
 from storage.files import write_new
 from storage.home import Home, KeySource
+from storage.errors import StorageError
 from storage.rekey import Recovery, load_previous_bot_keys
+from storage.schema import SCHEMA_VERSION
 from storage.rekey import rotate_bot_key as rotate_bot_identity
 from storage.rekey import rotate_db_key as rotate_database_key
 from waystation.common import home_option, json_option, now, print_json, unlock
@@ -93,19 +97,28 @@ def check_bot(home: Home, config: Config | None, report: Report, network: bool) 
 @home_option
 @json_option
 @click.option("--no-network", is_flag=True, help="Skip asking the Bot API (getMe); every other check still runs.")
-def doctor(home: Path, as_json: bool, no_network: bool) -> None:
+@click.option("--notify-admins", is_flag=True,
+              help="Tell the volunteers enrolled with admin notices, through the bot, what was found (counts and "
+                   "check names only; once per change, errors daily). The one write doctor makes: a notice row.")
+def doctor(home: Path, as_json: bool, no_network: bool, notify_admins: bool) -> None:
     """Check a server home; print one line per problem with what to do. Exit 1 on any error."""
     report, config = diagnose(home, now())
     if report.checked != ["home"]:  # the home exists: the bot's own checks make sense
         check_bot(Home(home), config, report, network=not no_network)
     running = in_use_note(Home(home))
+    told = _tell_admins(Home(home), report, config) if notify_admins else None
     if as_json:
-        print_json({**report.as_json(), "database_in_use": running})
+        extra: dict[str, object] = {"database_in_use": running}
+        if told is not None:
+            extra["admins_told"] = {"outcome": told[0], "admins": told[1]}
+        print_json({**report.as_json(), **extra})
     else:
         for finding in report.findings:
             click.echo(finding.line())
         if report.key_source is not None:
             click.echo(f"database key: from {report.key_source}")
+        if told is not None:
+            click.echo(f"admins: {TOLD_LINES[told[0]].format(count=told[1])}")
         state = " (the database is open: the bot seems to be running)" if running else ""
         if report.findings:
             click.echo(f"doctor: {report.errors} errors, {report.warnings} warnings{state}")
@@ -113,6 +126,38 @@ def doctor(home: Path, as_json: bool, no_network: bool) -> None:
             click.echo(f"doctor: all {len(report.checked)} checks passed{state}")
     if report.errors:
         raise SystemExit(1)
+
+
+NOT_TOLD = "not-possible"
+TOLD_LINES = {
+    Told.QUEUED: "told through the bot ({count} volunteers with admin notices; the running bot sends it)",
+    Told.ALREADY: "already told of these problems (errors are told again once a day)",
+    Told.NO_ADMINS: "nobody was told: no volunteer is enrolled with admin notices "
+                    "('waystation volunteers invite --admin-notices')",
+    Told.CLEARED: "no problem now (the record of the last notice was cleared)",
+    Told.NOTHING: "nothing to tell",
+    NOT_TOLD: "could not be told: the database cannot take a notice now (see the database findings above)",
+}
+
+
+def _tell_admins(home: Home, report: Report, config: Config | None) -> tuple[str, int]:
+    """Queue the admin notice of this report in the database (opened for writing, never migrated)."""
+    if "database" not in report.checked or any(f.check == "database" and f.level is Level.ERROR
+                                               for f in report.findings):
+        return NOT_TOLD, 0
+    granularity = config.privacy.time_granularity_seconds if config is not None else 1
+    try:
+        db = Database(home.db_path, connect(home.db_path, home.db_key(os.environ)), granularity)
+    except StorageError:
+        return NOT_TOLD, 0
+    try:
+        if db.schema_version != SCHEMA_VERSION:  # the bot migrates it at start; doctor never does
+            return NOT_TOLD, 0
+        return notify_admins(db, [(f.level.value, f.check) for f in report.findings], now())
+    except (StorageError, DatabaseError):
+        return NOT_TOLD, 0
+    finally:
+        db.close()
 
 
 # -- backup and restore ------------------------------------------------------------------------
