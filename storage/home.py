@@ -262,7 +262,7 @@ def exposed(path: Path) -> tuple[int, int] | None:
 
 
 def key_rejected(origin: KeyOrigin, db_path: Path, rotation: str | None = None) -> DatabaseKeyRejected:
-    """The error for a key that does not open the database: it names the source tried and, if any, the key file it shadowed.
+    """The error for a key that does not open the database: the source tried and, if any, the key file it shadowed.
 
     `rotation` is the advice when a database key rotation was interrupted on this home (see storage.rekey).
     """

@@ -19,7 +19,8 @@ RULE = (f"at least {MIN_CHARS} characters, at least {MIN_DISTINCT} different one
 
 # Runs an attacker tries first (also backwards): alphabet, digits, keyboard rows.
 _RUNS = ("abcdefghijklmnopqrstuvwxyz", "01234567890", "qwertyuiopasdfghjklzxcvbnm", "qwertzuiopasdfghjklyxcvbnm",
-         "azertyuiopqsdfghjklmwxcvbn", "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p", "йцукенгшщзхъфывапролджэячсмитьбю")
+         "azertyuiopqsdfghjklmwxcvbn", "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+         "йцукенгшщзхъфывапролджэячсмитьбю")
 # The bases of the commonest passwords (with digits or symbols around them they are no better).
 _COMMON = frozenset({
     "password", "passphrase", "passwort", "motdepasse", "contrasena", "parol", "qwerty", "letmein", "iloveyou",

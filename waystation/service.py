@@ -94,7 +94,7 @@ class Stopper:
         """A stop signal arrived."""
         if self._asgi is None:
             self.requested = True
-            self._task.cancel()  # still starting up (or blocked on the Bot API): stop that at once
+            self._task.cancel()  # still opening the home, before the listener serves: stop that at once
             return
         if self.requested:
             self._asgi.force_exit = True
@@ -102,7 +102,7 @@ class Stopper:
         self._asgi.should_exit = True
 
     def serving(self, asgi: uvicorn.Server) -> None:
-        """From now on a stop ends the ASGI server, whose return runs the shutdown path."""
+        """From now on a stop ends the ASGI server, whose return runs the shutdown path (also during the Bot API wait)."""
         self._asgi = asgi
         if self.requested:
             asgi.should_exit = True
@@ -229,8 +229,9 @@ async def _start_bot(application: Application, telegram: TelegramConfig, secret:
     await application.initialize()
     await application.start()
     await on_start(application)
-    application.job_queue.run_repeating(heartbeat, interval=reach.ask_after, first=reach.ask_after,  # type: ignore[union-attr]
-                                        name=HEARTBEAT_JOB, data=reach)
+    jobs = application.job_queue
+    jobs.run_repeating(heartbeat, interval=reach.ask_after, first=reach.ask_after,  # type: ignore[union-attr]
+                       name=HEARTBEAT_JOB, data=reach)
     if telegram.mode == "webhook":
         await application.bot.set_webhook(telegram.webhook_url.rstrip("/") + WEBHOOK_PATH,
                                           secret_token=secret, allowed_updates=ALLOWED_UPDATES)

@@ -1,4 +1,4 @@
-"""/healthz of the real `waystation bot run`: 503 naming the part once the Bot API is lost or the roster gone, 200 again after.
+"""/healthz of the real `waystation bot run`: 503 naming the part when the Bot API or the roster is lost, 200 after.
 
 The bot talks to the sandbox through a gateway that the test stops and starts: the network
 going away and coming back, with nothing of ours replaced.

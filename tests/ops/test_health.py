@@ -1,4 +1,4 @@
-"""/healthz parts, on a real server home: the database part on a real full disk, the Bot API part by time, no content."""
+"""/healthz parts on a real server home: the database part on a real full disk, the Bot API part by time, no content."""
 
 from __future__ import annotations
 
