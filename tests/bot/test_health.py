@@ -56,3 +56,5 @@ def test_healthz_follows_the_bot_api_and_the_roster_of_a_running_bot(tmp_path: P
     # One warning for the outage and one line when it ends, not one per heartbeat.
     assert log.count("the Bot API did not answer getMe") == 1 and log.count("the Bot API answers again") == 1, log
     assert "Traceback" not in log
+    assert f"database key: from {staffed.root / 'secrets' / 'db.key'}" in log  # the source it used, never the key
+    assert (staffed.root / "secrets" / "db.key").read_text().strip() not in log
