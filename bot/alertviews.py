@@ -96,12 +96,15 @@ _NOTICES: dict[str, str] = {
     "unreadable": texts.NOTICE_UNREADABLE,
     "thin_queue": texts.NOTICE_THIN_QUEUE,
     "one_admin": texts.NOTICE_ONE_ADMIN,
+    "doctor": texts.NOTICE_DOCTOR,
 }
 
 
 def render_notice(t: Translations, language: str, payload: Mapping[str, object]) -> str:
-    """An admin notice (counts, dates and queue names only): retention, the roster's dates, who can read cases."""
+    """An admin notice (counts, dates, queue and check names only): retention, the roster's dates, who can
+    read cases, what the server check found."""
     message = _NOTICES.get(str(payload.get("notice")), texts.NOTICE_PURGE)
     return t.gettext(language, message).format(
         count=_int(payload, "count"), days=_int(payload, "days"), date=str(payload.get("date", "")),
-        until=str(payload.get("until", "")), queue=str(payload.get("queue", "")))
+        until=str(payload.get("until", "")), queue=str(payload.get("queue", "")),
+        errors=_int(payload, "errors"), warnings=_int(payload, "warnings"), checks=str(payload.get("checks", "")))

@@ -29,6 +29,7 @@ from bot.guards import Verdict, wants_erase
 from bot.i18n import LANGUAGES
 from bot.processor import PerChatUpdateProcessor, arrival_time
 from bot.ratelimit import ChatPacedRateLimiter
+from bot.reach import BotApiReach, ObservedRequest
 from bot.replies import INTERVAL_SECONDS, deliver_notices
 from bot.replies import JOB_NAME as REPLY_JOB
 from bot.runtime import RUNTIME_KEY, Runtime, runtime
@@ -145,17 +146,21 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
     await announce_commands(application)
 
 
-def build_application(rt: Runtime, token: str) -> Application:  # type: ignore[type-arg]
-    """The bot, wired to the Bot API at config's api_base_url."""
+def build_application(rt: Runtime, token: str, reach: BotApiReach | None = None) -> Application:  # type: ignore[type-arg]
+    """The bot, wired to the Bot API at config's api_base_url; every answer it gets is noted in `reach`."""
     warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
     telegram = rt.server.config.telegram
+
+    def request(pool: int) -> HTTPXRequest:  # as ApplicationBuilder would make them
+        return HTTPXRequest(connection_pool_size=pool) if reach is None else ObservedRequest(reach, connection_pool_size=pool)
+
     # Every message goes out through TrackingBot: a send intent is committed before each one.
     bot = TrackingBot(
         rt.vanisher,
         token,
         base_url=telegram.api_base_url,
-        request=HTTPXRequest(connection_pool_size=CONNECTION_POOL_SIZE),  # as ApplicationBuilder would make them
-        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        request=request(CONNECTION_POOL_SIZE),
+        get_updates_request=request(1),
         # One chat's 429 pauses only that chat (bot/ratelimit.py), never every send.
         rate_limiter=ChatPacedRateLimiter(telegram.max_messages_per_second, max_retries=3,
                                           chat_per_second=telegram.max_messages_per_minute_per_chat / 60),

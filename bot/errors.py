@@ -13,3 +13,11 @@ class FormInvalid(BotError, ValueError):
 
 class TokenMissing(BotError, LookupError):
     """No bot token was found where it is looked for."""
+
+
+class TokenRefused(BotError, PermissionError):
+    """The Bot API refused the token (401 or 404): revoked, mistyped, or the wrong api_base_url."""
+
+
+class ListenFailed(BotError, OSError):
+    """The bot's HTTP listener (staff API, /healthz, /metrics, webhook) could not take its address."""

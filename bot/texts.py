@@ -103,3 +103,5 @@ NOTICE_ONE_ADMIN = N_(
     "The roster has fewer than two active admins: if that key is lost, nobody can change the roster or open the "
     "backups."
 )
+NOTICE_DOCTOR = N_("The server check found problems: {errors} errors, {warnings} warnings ({checks}). "
+                   "An admin should run waystation doctor on the server.")

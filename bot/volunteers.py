@@ -20,6 +20,8 @@ from storage.volunteers import Volunteer, hash_code, normalise_code
 
 log = logging.getLogger("waystation.bot.volunteers")
 COMMAND = "volunteer"
+#: A code is three groups; a person may split it further (pairs of characters, say), never into more than this.
+MAX_CODE_PARTS = 12
 
 
 def _language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
@@ -36,7 +38,8 @@ async def volunteer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     chat = update.effective_chat
     args = context.args or []
     volunteer: Volunteer | None = None
-    code = normalise_code(args[0]) if len(args) == 1 else None
+    # "/volunteer K7QM 4XRT 9WPA": a code typed with spaces arrives as several arguments.
+    code = normalise_code("".join(args)) if 1 <= len(args) <= MAX_CODE_PARTS else None
     if rt.alerting is not None and chat is not None and code is not None:
         volunteer = rt.alerting.volunteers.redeem(hash_code(code, rt.server.home.pepper()), chat.id,
                                                   _language(update, context), rt.now())

@@ -68,9 +68,9 @@ from storage.db import (
     require_nonempty,
     sqlite_code,
 )
-from storage.errors import StorageError
+from storage.errors import DatabaseKeyRejected, StorageError
 from storage.files import fsync_dir, make_private_dir
-from storage.home import Home
+from storage.home import Home, KeyOrigin, key_rejected
 from storage.schema import SCHEMA_VERSION
 
 MAGIC = b"WSBACKUP"
@@ -276,6 +276,7 @@ class BackupSummary:
     size: int
     snapshot: Snapshot
     recipients: int
+    key_origin: KeyOrigin
 
 
 def roster_admin_keys(home: Home, now: int) -> list[PublicKey]:
@@ -360,12 +361,16 @@ def write_backup(home: Home, out: Path, recipients: list[PublicKey], now: int,
     if out.exists() or out.is_symlink():
         raise StorageError(f"{out} already exists: choose a new file name (a backup never overwrites)")
     unique = list({bytes(k): k for k in recipients}.values())
-    key = home.db_key(environ)
+    found = home.find_db_key(environ)
+    key = found.key
     work = Path(tempfile.mkdtemp(prefix=".waystation-backup-", dir=out.parent))
     partial = out.with_name(f".{out.name}.partial")
     try:
         exported = work / DB_NAME
-        snapshot = export_database(home.db_path, key, exported)
+        try:
+            snapshot = export_database(home.db_path, key, exported)
+        except DatabaseKeyRejected as err:
+            raise key_rejected(found.origin, home.db_path) from err
         _check_database(exported, key)
         files: list[tuple[str, Path | bytes]] = [(DB_NAME, exported), (DB_KEY_NAME, key.hex().encode("ascii") + b"\n")]
         files += [(name, home.root / name) for name in COPIED_FILES if (home.root / name).is_file()]
@@ -389,7 +394,7 @@ def write_backup(home: Home, out: Path, recipients: list[PublicKey], now: int,
     finally:
         partial.unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
-    return BackupSummary(out, out.stat().st_size, snapshot, len(unique))
+    return BackupSummary(out, out.stat().st_size, snapshot, len(unique), found.origin)
 
 
 def _add(tar: tarfile.TarFile, name: str, source: Path | bytes, now: int) -> None:
@@ -418,6 +423,7 @@ class RestoreSummary:
     roster_expired: bool
     kept_newer_roster: bool
     previous_home: Path | None
+    kept_newer_bot_key: bool = False
 
 
 def read_backup(archive: Path, box_key: PrivateKey, dest: Path) -> dict[str, object]:
@@ -522,6 +528,33 @@ def _keep_newer_roster(target: Home, staged: Home, staged_roster: Roster | None)
     return True
 
 
+def _keep_newer_bot_identity(target: Home, staged: Home) -> bool:
+    """If the home being replaced has a valid bot identity that succeeded the backup's, keep it (and its retired keys).
+
+    A backup from before `rotate-bot-key` holds the old identity: restoring it would bring back a
+    key caseworkers no longer trust (their clients refuse it) and sign new cases with it. The
+    replaced home's identity is newer when its previous_bot_keys lists the backup's key; it is
+    kept only if it and that file load. A home merely made by `init` has an unrelated identity:
+    the backup's is used.
+    """
+    from storage.rekey import load_previous_bot_keys  # storage.rekey imports this module (require_stopped)
+
+    try:
+        current = load_identity(target.bot_identity_path.read_bytes(), None)
+        retired = load_previous_bot_keys(target)
+        restored = load_identity(staged.bot_identity_path.read_bytes(), None)
+    except (OSError, CryptoError, StorageError):
+        return False
+    restored_key = restored.signing_key.verify_key
+    if current.signing_key.verify_key == restored_key or all(k.verify_key != restored_key for k in retired):
+        return False
+    for name in ("secrets/bot_identity.json", "secrets/previous_bot_keys"):
+        (staged.root / name).unlink(missing_ok=True)
+        shutil.copyfile(target.root / name, staged.root / name)
+        os.chmod(staged.root / name, 0o600)
+    return True
+
+
 def restore_backup(archive: Path, target: Path, box_key: PrivateKey, now: int, *, force: bool = False) -> RestoreSummary:
     """Verify a backup completely, then put it in place as the home `target`.
 
@@ -547,6 +580,7 @@ def restore_backup(archive: Path, target: Path, box_key: PrivateKey, now: int, *
         kept = existing and _keep_newer_roster(Home(target), staged, roster)
         if kept:
             roster = roster_verified_when_issued(staged)
+        kept_bot = existing and _keep_newer_bot_identity(Home(target), staged)
         previous = _swap_in(staging, target, now, existing)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -560,6 +594,7 @@ def restore_backup(archive: Path, target: Path, box_key: PrivateKey, now: int, *
         roster_expired=roster is not None and roster.expires <= now,
         kept_newer_roster=bool(kept),
         previous_home=previous,
+        kept_newer_bot_key=bool(kept_bot),
     )
 
 

@@ -67,6 +67,7 @@ class TelegramConfig:
     webhook_url: str = ""
     max_messages_per_second: int = 30
     max_messages_per_minute_per_chat: int = 60
+    bot_api_silence_seconds: int = 180
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ _MINIMUMS: dict[str, int] = {
     "check_seconds": 1,
     "max_messages_per_second": 1,
     "max_messages_per_minute_per_chat": 1,
+    "bot_api_silence_seconds": 10,
     "unclaimed_days": 1,
     "expire_after_days": 1,
     "requests_per_minute": 1,
@@ -171,6 +173,7 @@ _MAXIMUMS: dict[str, int] = {
     "check_seconds": 300,
     "max_messages_per_second": 1000,
     "max_messages_per_minute_per_chat": 60_000,
+    "bot_api_silence_seconds": 3600,
     "warn_days": 365,
     "recent_activity_days": 365,
     "unclaimed_days": 3650,
@@ -357,6 +360,9 @@ max_messages_per_second = 30
 # Messages a minute the bot sends to any one chat, after a burst of 3 (Telegram allows about one
 # a second). Each chat is paced on its own, and a flood-control answer pauses only that chat.
 max_messages_per_minute_per_chat = 60
+# /healthz reports the Bot API unreachable when no call has had an answer for this many seconds
+# (an idle bot asks getMe after a third of it, so a quiet night is not an outage; 10..3600).
+bot_api_silence_seconds = 180
 
 # Routing: the first rule whose conditions all match picks the queue; otherwise queues.default.
 # Conditions: languages (the person's language), countries (their answer, any case),

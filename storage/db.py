@@ -240,6 +240,8 @@ class Database:
         conn.create_function("coarse_after", 1, self._coarse_after_sql, deterministic=True)
         conn.create_function("random_row_id", 0, random_row_id)
         self._spares_bucket: int | None = None
+        #: SQLite's error name of the last transaction the file system refused; None once one commits (for /healthz).
+        self.write_failure: str | None = None
 
     @classmethod
     def open(cls, path: Path, key: DatabaseKey, *, create: bool = False, granularity: int = 1) -> Database:
@@ -346,9 +348,12 @@ class Database:
                 self._rollback()
                 raise
         except OperationalError as err:
+            if sqlite_code(err) in WRITE_FAILURES:
+                self.write_failure = str(getattr(err, "sqlite_errorname", "") or type(err).__name__)
             if getattr(err, "sqlite_errorcode", None) in WRITE_FAILURES:
                 raise database_failure(err, self.path.name) from err
             raise
+        self.write_failure = None
         self._forget_after_commit()
 
     def _rollback(self) -> None:

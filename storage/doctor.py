@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from nacl.bindings import sodium_memcmp
+
+from crypto.encoding import b64
 from crypto.errors import CryptoError
 from crypto.keys import load_identity
 from crypto.roster import DAY, Role, Roster, verify_roster
@@ -22,10 +25,10 @@ from storage.backup import database_in_use
 from storage.chatstate import CHAT_STATE_NAME, ChatStateDamaged, ChatStateFile
 from storage.config import Config, RosterConfig, load_config
 from storage.coverage import assess, open_cases
-from storage.db import Connection, DatabaseError, connect, damage, database_failure
+from storage.db import Connection, DatabaseError, DatabaseKey, connect, damage, database_failure
 from storage.errors import DatabaseDamaged, DatabaseKeyMissing, DatabaseKeyRejected, StorageError
-from storage.home import PEPPER_CHECK_KEY, Home
-from storage.rekey import load_previous_bot_keys, pending_key_path
+from storage.home import PEPPER_CHECK_KEY, FoundKey, Home, KeySource, bot_key_history, exposed, key_rejected
+from storage.rekey import interrupted_rotation, load_previous_bot_keys, rerun_advice
 from storage.rosterlife import WARN_DAYS, Phase, expired_members, expiring_members, standing, within
 from storage.schema import SCHEMA_VERSION
 from storage.server import ROSTER_SERIAL_KEY, pepper_matches
@@ -63,6 +66,8 @@ class Report:
 
     findings: list[Finding] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
+    #: Where the database key was read from (storage.home.KeyOrigin.describe()), never the key.
+    key_source: str | None = None
 
     def error(self, check: str, problem: str, fix: str) -> None:
         self.findings.append(Finding(Level.ERROR, check, problem, fix))
@@ -88,6 +93,7 @@ class Report:
             "ok": self.errors == 0, "errors": self.errors, "warnings": self.warnings,
             "checked": list(self.checked),
             "findings": [{**asdict(f), "level": f.level.value} for f in self.findings],
+            "db_key_source": self.key_source,
         }
 
 
@@ -108,12 +114,15 @@ def diagnose(root: Path, now: int, environ: Mapping[str, str] = os.environ) -> t
     check_modes(home, report)
     config = check_config(home, report)
     check_secrets(home, report)
-    conn = check_database(home, report, environ)
+    found = find_key(home, report, environ)
+    conn = check_database(home, report, environ, found)
+    check_db_key(home, report, found, conn)
     try:
         check_pepper(home, report, conn)
+        check_bot_key(home, report, conn)
         check_roster(home, report, config, conn, now)
         check_clock(report, conn, now)
-        check_deletions(home, report, conn, now, environ)
+        check_deletions(home, report, conn, now, found)
     except DatabaseError as err:  # a page that fails only now: reported, never a traceback
         _unreadable(report, home, err)
     finally:
@@ -137,10 +146,10 @@ def check_modes(home: Home, report: Report) -> None:
             continue
         if stat.S_ISLNK(info.st_mode):
             continue
-        mode = stat.S_IMODE(info.st_mode)
-        want = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
         name = path.relative_to(home.root).as_posix() if path != home.root else "the home"
-        if mode & 0o077:
+        problem = exposed(path)  # the same rule the bot enforces at start (Home.require_private_secrets)
+        if problem is not None:
+            mode, want = problem
             (report.error if secret else report.warning)(
                 "modes", f"{name} is open to other users (mode {mode:04o})", f"chmod {want:o} {path}")
         if info.st_uid != owner:
@@ -174,12 +183,28 @@ def check_secrets(home: Home, report: Report) -> None:
         load_previous_bot_keys(home)
     except StorageError as err:
         report.error("secrets", str(err), "restore secrets/previous_bot_keys from a backup")
-    if pending_key_path(home.db_key_path).exists():
-        report.error("secrets", "a database key rotation was interrupted (secrets/db.key.new exists)",
-                     f"stop the bot and run 'waystation rotate-db-key --home {home.root}' to settle it")
+    started = interrupted_rotation(home)
+    if started is not None:
+        pending = "secrets/db.key.new exists" if started == home.db_key_path else f"started with --key-file {started}"
+        report.error("secrets", f"a database key rotation was interrupted ({pending})", rerun_advice(home, started))
 
 
-def check_database(home: Home, report: Report, environ: Mapping[str, str]) -> Connection | None:
+def find_key(home: Home, report: Report, environ: Mapping[str, str]) -> FoundKey | None:
+    """The database key and where it comes from (recorded in the report), or None if none is usable."""
+    try:
+        found = home.find_db_key(environ)
+    except (DatabaseKeyMissing, DatabaseKeyRejected) as err:
+        if home.db_path.is_file() and home.db_path.stat().st_size:
+            report.ran("database")
+            report.error("database", str(err),
+                         "use the key that belongs to this database (a backup holds it), or restore from a backup")
+        return None
+    report.key_source = found.origin.describe()
+    return found
+
+
+def check_database(home: Home, report: Report, environ: Mapping[str, str],
+                   found: FoundKey | None = None) -> Connection | None:
     """The key opens the database, its schema is known, and every page is there and authentic.
 
     The file is opened read-only (immutable while the bot is stopped): a doctor that wrote a
@@ -193,15 +218,18 @@ def check_database(home: Home, report: Report, environ: Mapping[str, str]) -> Co
         report.error("database", f"{home.db_path} is empty (0 bytes): its cases, audit and roster serial are gone",
                      "stop the bot and restore waystation.db from the newest backup")
         return None
+    if found is None:
+        try:
+            found = home.find_db_key(environ)
+        except (DatabaseKeyMissing, DatabaseKeyRejected):
+            return None  # find_key said so
     try:
-        key = home.db_key(environ)
-        conn = connect(home.db_path, key, read_only=True)
+        conn = connect(home.db_path, found.key, read_only=True)
     except DatabaseDamaged as err:
         report.error("database", err.problem, "stop the bot and restore waystation.db from the newest backup")
         return None
-    except (DatabaseKeyMissing, DatabaseKeyRejected) as err:
-        report.error("database", str(err),
-                     "use the key that belongs to this database (a backup holds it), or restore from a backup")
+    except DatabaseKeyRejected:
+        _key_refused(home, report, found)
         return None
     except StorageError as err:  # the disk, not the file: full, failing, read-only
         report.error("database", "the database could not be opened", str(err))
@@ -235,6 +263,53 @@ def check_database(home: Home, report: Report, environ: Mapping[str, str]) -> Co
     return conn
 
 
+def _opens(home: Home, key: DatabaseKey) -> bool:
+    try:
+        connect(home.db_path, key, read_only=True).close()
+    except StorageError:
+        return False
+    return True
+
+
+def _key_refused(home: Home, report: Report, found: FoundKey) -> None:
+    """The key does not open the database: say which source was tried, and the fix that fits."""
+    origin, problem = found.origin, key_rejected(found.origin, home.db_path)
+    started = interrupted_rotation(home)
+    if started is not None:  # the database may be under the rotation's new key: run it again, never restore
+        report.error("database", str(key_rejected(origin, home.db_path, "a key rotation was interrupted")),
+                     rerun_advice(home, started))
+        return
+    shadowed = home.file_key() if origin.shadowed_file is not None else None
+    if shadowed is not None and _opens(home, shadowed):
+        where = ("the credential's source file (on a systemd install: 'install -m 0600 "
+                 f"{home.db_key_path} /etc/credstore/waystation-db-key')" if origin.source is KeySource.CREDENTIAL
+                 else f"{origin.where}")
+        report.error("database", f"the database key from {origin.describe()} does not open {home.db_path}, but "
+                     f"the key in {home.db_key_path} does (a restored key, shadowed by {origin.describe()})",
+                     f"put the key of {home.db_key_path} into {where}, then delete {home.db_key_path} and restart")
+        return
+    report.error("database", str(problem),
+                 "use the key that belongs to this database (a backup holds it), or restore from a backup")
+
+
+def check_db_key(home: Home, report: Report, found: FoundKey | None, conn: Connection | None) -> None:
+    """No secrets/db.key lies in the home beside a credential (or WAYSTATION_DB_KEY) that comes before it."""
+    report.ran("db-key")
+    if found is None or found.origin.shadowed_file is None:
+        return
+    origin, path = found.origin, found.origin.shadowed_file
+    file_key = home.file_key()
+    same = file_key is not None and bool(sodium_memcmp(file_key, found.key))
+    if same:
+        report.warning("db-key", f"{path} is in the home although {origin.describe()} supplies the same key: "
+                       "a copy of the home then holds the key beside the database",
+                       f"delete it ('shred -u {path}'): the key is used from {origin.describe()}")
+    elif conn is not None:
+        report.warning("db-key", f"{path} holds another key than {origin.describe()}, which is the one used "
+                       "(and opens the database): the file is ignored",
+                       f"delete {path} once you are sure it is stale (each backup holds its database's key)")
+
+
 def _unreadable(report: Report, home: Home, err: Exception) -> None:
     """A SQLite failure while reading the database, as a finding that says what to do."""
     failure = database_failure(err, home.db_path)
@@ -264,6 +339,29 @@ def check_pepper(home: Home, report: Report, conn: Connection | None) -> None:
                      "follow-ups and volunteer codes would match nothing, silently",
                      "restore secrets/reference_pepper from the backup that holds this database; "
                      "the bot refuses to start until then")
+
+
+def check_bot_key(home: Home, report: Report, conn: Connection | None) -> None:
+    """The bot identity is the newest one this database was used with, or its successor; not an older one."""
+    report.ran("bot-key")
+    if conn is None:
+        return
+    history = bot_key_history(conn)
+    try:
+        identity = load_identity(home.bot_identity_path.read_bytes(), None)
+        retired = {b64(bytes(k.verify_key)) for k in load_previous_bot_keys(home)}
+    except (OSError, CryptoError, StorageError):
+        return  # check_secrets said so
+    current = b64(bytes(identity.signing_key.verify_key))
+    if not history or history[-1] == current or history[-1] in retired:
+        return  # nothing recorded yet (an older home), the same key, or a newer identity than the database knows
+    what = (f"an older bot identity (this database was used with {history[::-1].index(current)} newer one(s) "
+            "since)" if current in history else "a bot identity this database was never used with")
+    report.warning("bot-key", f"secrets/bot_identity.json (bot key {identity.public.fingerprint()}) is {what}: "
+                   "caseworkers who pinned the newer key are refused, and the bot would sign new cases with this one",
+                   "restore secrets/bot_identity.json and secrets/previous_bot_keys from the newest backup (or the "
+                   "home a restore moved aside, HOME.before-restore-*); if none holds the newer key, run "
+                   "'waystation rotate-bot-key' and have caseworkers pin the new key")
 
 
 def check_roster(home: Home, report: Report, config: Config | None, conn: Connection | None, now: int) -> None:
@@ -413,18 +511,18 @@ def check_clock(report: Report, conn: Connection | None, now: int) -> None:
 
 
 def check_deletions(home: Home, report: Report, conn: Connection | None, now: int,
-                    environ: Mapping[str, str]) -> None:
+                    found: FoundKey | None) -> None:
     """The chat state (chats.state) opens with the database key, and no message waits long past its deletion time.
 
     Only read, never written. Checked only once the key has opened the database, so that a
     wrong key is not reported as a damaged chat state.
     """
     report.ran("deletions")
-    if conn is None:
+    if conn is None or found is None:
         return
     path = home.root / CHAT_STATE_NAME
-    try:
-        chats = ChatStateFile(path, home.db_key(environ)).read().chats.values()
+    try:  # sealed under the key that opened the database, wherever it came from
+        chats = ChatStateFile(path, found.key).read().chats.values()
     except ChatStateDamaged as err:
         report.error("deletions", f"{err}: the messages the bot still had to delete cannot be found",
                      f"stop the bot and move {path} out of the home (nothing can read it now; it is never in a "

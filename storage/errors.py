@@ -11,6 +11,10 @@ class HomeInvalid(StorageError, ValueError):
     """The server home is missing, incomplete, or would be overwritten."""
 
 
+class SecretsExposed(HomeInvalid, PermissionError):
+    """A secret, or secrets/ itself, can be read by other users than the home's owner."""
+
+
 class ConfigInvalid(StorageError, ValueError):
     """config.toml cannot be read or holds a bad value."""
 

@@ -13,7 +13,11 @@ written nowhere:
 
 If KEYFILE.new is found later, a rotation was interrupted: `finish_interrupted_rotation`
 tries both keys, keeps the one that opens the database, and re-seals the chat state under
-it (whichever of the two keys it was under), before KEYFILE.new goes.
+it (whichever of the two keys it was under), before KEYFILE.new goes. While a rotation runs, the home
+holds a marker (HOME/db-key-rotation) naming KEYFILE: the key file may live outside the home
+(`--key-file /etc/credstore/...`), and doctor must still be able to say "run the rotation
+again with --key-file KEYFILE" rather than "restore a backup", which would lose every case
+since that backup.
 
 Bot identity: the old signing key is kept as a *previous bot key* in
 secrets/previous_bot_keys, so that envelopes it signed still verify
@@ -45,12 +49,13 @@ from crypto.keys import (
 )
 from storage.backup import require_stopped
 from storage.chatstate import CHAT_STATE_NAME, ChatStateDamaged, ChatStateFile
-from storage.db import KEY_SIZE, DatabaseError, DatabaseKey, connect, require_nonempty
+from storage.db import KEY_SIZE, Database, DatabaseError, DatabaseKey, connect, require_nonempty
 from storage.errors import DatabaseKeyRejected, HomeInvalid, StorageError
 from storage.files import fsync_dir, replace, write_new
-from storage.home import DB_KEY_CREDENTIAL, DB_KEY_ENV, Home
+from storage.home import DB_KEY_CREDENTIAL, DB_KEY_ENV, Home, record_bot_key
 
 PREVIOUS_BOT_KEYS = "previous_bot_keys"
+ROTATION_MARKER = "db-key-rotation"
 PREVIOUS_FORMAT = "waystation-previous-bot-keys"
 PREVIOUS_VERSION = 1
 
@@ -68,6 +73,7 @@ class Recovery(StrEnum):
     NONE = "none"            # no rotation was pending
     ROLLED_BACK = "rolled-back"  # the database was still under the old key; the new one was dropped
     COMPLETED = "completed"  # the database was under the new key; it is now in the key file
+    CLEAN = "clean"          # only the marker was left: the key file opens the database
 
 
 def pending_key_path(key_file: Path) -> Path:
@@ -111,6 +117,53 @@ def check_key_source(home: Home, key_file: Path, environ: Mapping[str, str]) -> 
         raise RotationRefused(f"no key file at {key_file}: pass --key-file with the file that holds the database key")
     if not home.db_path.is_file():
         raise RotationRefused(f"no database at {home.db_path}")
+
+
+def rotation_marker(home: Home) -> Path:
+    """HOME/db-key-rotation: names the key file of a database key rotation in progress."""
+    return home.root / ROTATION_MARKER
+
+
+def interrupted_rotation(home: Home) -> Path | None:
+    """The key file of a database key rotation started on this home and not seen to finish, if any.
+
+    Read from the marker (any --key-file), or from secrets/db.key.new (the default key file,
+    also after a rotation that stopped before the marker existed).
+    """
+    try:
+        named = rotation_marker(home).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        named = ""
+    except (OSError, UnicodeDecodeError):
+        named = "KEYFILE"  # there, but unreadable to this user: the advice still applies
+    if named:
+        return Path(named)
+    return home.db_key_path if pending_key_path(home.db_key_path).exists() else None
+
+
+def rerun_advice(home: Home, key_file: Path) -> str:
+    """What to do after an interrupted rotation: run it again with the same key file (never restore a backup)."""
+    option = "" if key_file == home.db_key_path else f" --key-file {key_file}"
+    return (f"a database key rotation was interrupted on this home: stop the bot and run "
+            f"'waystation rotate-db-key --home {home.root}{option}' again, as the user who started it; it keeps "
+            "whichever key opens the database (restoring a backup instead would lose every case since it)")
+
+
+def _mark_rotation(home: Home, key_file: Path) -> None:
+    """Write the marker before anything changes; it belongs to the home's owner even when root rotates."""
+    marker = rotation_marker(home)
+    if marker.exists():
+        return
+    write_new(marker, f"{key_file.absolute()}\n".encode("utf-8"))
+    if os.geteuid() == 0:  # e.g. --key-file /etc/credstore/...: doctor runs as the service user and must read it
+        owner = home.root.stat()
+        os.chown(marker, owner.st_uid, owner.st_gid)
+    fsync_dir(home.root)
+
+
+def _unmark_rotation(home: Home) -> None:
+    rotation_marker(home).unlink(missing_ok=True)
+    fsync_dir(home.root)
 
 
 def finish_interrupted_rotation(home: Home, key_file: Path) -> Recovery:
@@ -198,12 +251,21 @@ def rotate_db_key(home: Home, key_file: Path, environ: Mapping[str, str] = os.en
     the result says which. The bot must be stopped.
     """
     home.require()
+    started = interrupted_rotation(home)
+    if started is not None and started.absolute() != key_file.absolute() and rotation_marker(home).exists():
+        raise RotationRefused(f"a rotation with the key file {started} was interrupted on this home: "
+                              f"run this command again with --key-file {started} to settle it first")
     check_key_source(home, key_file, environ)
     require_stopped(home, "rotating the database key")
     recovered = finish_interrupted_rotation(home, key_file)
     if recovered is not Recovery.NONE:
+        _unmark_rotation(home)
         return recovered
     old = _read_key(key_file)
+    if rotation_marker(home).exists() and _opens(home.db_path, old):
+        # Stopped before the new key was staged, or after the key file took it: either way consistent.
+        _unmark_rotation(home)
+        return Recovery.CLEAN
     require_nonempty(home.db_path)
     try:  # a damaged file is named as such (DatabaseDamaged), not blamed on the key
         connect(home.db_path, old, verify=True).close()
@@ -214,15 +276,18 @@ def rotate_db_key(home: Home, key_file: Path, environ: Mapping[str, str] = os.en
     except ChatStateDamaged as err:
         raise RotationRefused(f"{err}; nothing was changed: run 'waystation doctor --home {home.root}' "
                               "and follow what it says") from err
+    _mark_rotation(home, key_file)
     new = stage_new_key(key_file)
     try:
         rekey_database(home.db_path, old, new)
     except StorageError:
         if _opens(home.db_path, old):
             pending_key_path(key_file).unlink(missing_ok=True)
+            _unmark_rotation(home)
         raise
     reseal_chat_state(home, old, new)
     commit_new_key(key_file, new)
+    _unmark_rotation(home)
     return Recovery.NONE
 
 
@@ -306,22 +371,31 @@ class BotRotation:
     new_public: PublicIdentity
 
 
-def rotate_bot_key(home: Home, now: int) -> BotRotation:
+def rotate_bot_key(home: Home, now: int, environ: Mapping[str, str] = os.environ) -> BotRotation:
     """Retire the bot identity (kept as a previous key) and make a new one. The bot must be stopped.
 
     The old key is recorded first and the identity replaced second, both atomically, so a crash
     between them leaves the old key both current and recorded: harmless, and a rerun goes on.
+    Last, the database notes the new key (`record_bot_key`): a backup from before this rotation,
+    restored later, then shows as older than the key caseworkers pinned. The database is opened
+    first, so that a key that does not open it stops the rotation before anything changes.
     """
     home.require()
     require_stopped(home, "rotating the bot key")
-    old = _load_bot(home)
-    previous = load_previous_bot_keys(home)
-    old_sign = old.signing_key.verify_key
-    if all(k.verify_key != old_sign for k in previous):
-        previous.append(PreviousBotKey(old_sign, old.box_private, now))
-        replace(previous_bot_keys_path(home), _dump_previous(previous))
-    new = Identity.generate(old.name)
-    replace(home.bot_identity_path, dump_identity(new, None))
+    db = Database.open(home.db_path, home.db_key(environ))
+    try:
+        old = _load_bot(home)
+        previous = load_previous_bot_keys(home)
+        old_sign = old.signing_key.verify_key
+        if all(k.verify_key != old_sign for k in previous):
+            previous.append(PreviousBotKey(old_sign, old.box_private, now))
+            replace(previous_bot_keys_path(home), _dump_previous(previous))
+        new = Identity.generate(old.name)
+        replace(home.bot_identity_path, dump_identity(new, None))
+        record_bot_key(db, old_sign)  # a home made before keys were recorded: its history starts with the old key
+        record_bot_key(db, new.signing_key.verify_key)
+    finally:
+        db.close()
     return BotRotation(
         fingerprint(old_sign, old.box_private.public_key),
         new.public.fingerprint(),

@@ -10,6 +10,7 @@ from pathlib import Path
 from nacl.bindings import sodium_memcmp
 from nacl.signing import VerifyKey
 
+from crypto.encoding import b64
 from crypto.errors import CryptoError, RosterExpired, RosterRejected
 from crypto.keys import Identity, load_identity
 from crypto.reference import pepper_check
@@ -17,10 +18,10 @@ from crypto.roster import Roster, SignedRoster, load_roster, verify_roster
 from storage.cases import CaseStore
 from storage.config import Config, load_config
 from storage.db import Database
-from storage.errors import HomeInvalid, RosterUnavailable
+from storage.errors import DatabaseKeyRejected, HomeInvalid, RosterUnavailable
 from storage.files import replace
-from storage.home import PEPPER_CHECK_KEY, Home
-from storage.rekey import previous_bot_verify_keys
+from storage.home import PEPPER_CHECK_KEY, Home, KeyOrigin, bot_key_history, key_rejected, record_bot_key
+from storage.rekey import interrupted_rotation, previous_bot_verify_keys, rerun_advice
 from storage.rosterlife import Standing, date, standing
 
 ROSTER_SERIAL_KEY = "roster_serial"
@@ -70,14 +71,27 @@ class Server:
     _bot: Identity | None = field(default=None, repr=False)
     _verdict: _Verdict | None = field(default=None, repr=False)
 
+    #: Where the database key came from; every command that opens the database says it (never the key).
+    key_origin: KeyOrigin | None = None
+
     @classmethod
     def open(cls, root: Path, environ: Mapping[str, str] = os.environ) -> Server:
-        """Open a home: check it, read config, unlock and migrate the database."""
+        """Open a home: check it, read config, unlock and migrate the database.
+
+        A key that does not open the database is refused naming its source (a systemd credential
+        silently coming before a restored secrets/db.key was the trap), or, after an interrupted
+        `rotate-db-key`, saying to run it again.
+        """
         home = Home(root).require()
         config = load_config(home.config_path)
-        db = Database.open(home.db_path, home.db_key(environ),
-                           granularity=config.privacy.time_granularity_seconds)
-        return cls(home, config, db)
+        found = home.find_db_key(environ)
+        try:
+            db = Database.open(home.db_path, found.key, granularity=config.privacy.time_granularity_seconds)
+        except DatabaseKeyRejected as err:
+            started = interrupted_rotation(home)
+            raise key_rejected(found.origin, home.db_path,
+                               None if started is None else rerun_advice(home, started)) from err
+        return cls(home, config, db, key_origin=found.origin)
 
     @property
     def cases(self) -> CaseStore:
@@ -124,6 +138,22 @@ class Server:
                 return False
         with self.db.transaction() as conn:
             self.db.set_meta(conn, PEPPER_CHECK_KEY, pepper_check(pepper).hex())
+        return True
+
+    def note_bot_key(self) -> bool:
+        """Record the bot's key as the newest this database is used with; False if it is older than the newest recorded.
+
+        Recorded when nothing is yet (a home made before keys were recorded) or when the identity
+        succeeded the recorded one (its previous_bot_keys lists it, as after a restore that kept
+        the newer identity); an older or foreign identity is left for doctor to report.
+        """
+        current = self.bot_identity().signing_key.verify_key
+        history = bot_key_history(self.db.conn)
+        if history and history[-1] == b64(bytes(current)):
+            return True
+        if history and history[-1] not in {b64(bytes(k)) for k in previous_bot_verify_keys(self.home)}:
+            return False
+        record_bot_key(self.db, current)
         return True
 
     def trusted_bot_keys(self) -> list[VerifyKey]:

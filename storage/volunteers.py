@@ -9,6 +9,7 @@ never a person who asked for help, and never linked to anything they typed.
 from __future__ import annotations
 
 import builtins
+import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,6 +33,8 @@ InviteCode = NewType("InviteCode", str)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12  # 60 bits
 _CODE_PERSON = b"ws-invite-code"
+#: Cyrillic and Greek capitals drawn like a letter of CODE_ALPHABET (after upper-casing).
+_LOOK_ALIKES = str.maketrans("АВЕКМНРСТХУΑΒΕΚΜΝΡΤΧΥΖ", "ABEKMHPCTXYABEKMNPTXYZ")
 MAX_LABEL = 40
 TIERS = (1, 2)
 #: Why a volunteer is inactive (`volunteers.inactive_reason`).
@@ -132,11 +135,23 @@ def new_invite_code() -> InviteCode:
 
 
 def normalise_code(text: str) -> str | None:
-    """The code's characters, upper case, without dashes or spaces; None if it cannot be a code."""
-    chars = "".join(ch for ch in text.upper() if ch not in "- ")
+    """The code's characters, upper case, without separators; None if it cannot be a code.
+
+    A code is read aloud and typed on phones, so any spacing or punctuation a person (or a
+    keyboard's autocorrect) puts between its groups is dropped: spaces of every kind, dashes
+    of every kind, dots, slashes, underscores. Full-width forms and Cyrillic or Greek capitals
+    that look like the code's Latin letters (typed on a Russian or Ukrainian layout) count as those.
+    """
+    folded = unicodedata.normalize("NFKC", text).upper().translate(_LOOK_ALIKES)
+    chars = "".join(ch for ch in folded if not _separator(ch))
     if len(chars) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in chars):
         return None
     return chars
+
+
+def _separator(ch: str) -> bool:
+    """Whitespace, punctuation and invisible format characters (e.g. a zero-width space)."""
+    return ch.isspace() or unicodedata.category(ch)[0] in "PZ" or unicodedata.category(ch) == "Cf"
 
 
 def hash_code(code: str, pepper: bytes) -> bytes:

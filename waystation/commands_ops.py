@@ -9,11 +9,12 @@ from pathlib import Path
 
 import click
 import httpx
+from nacl.bindings import sodium_memcmp
 
 from bot.errors import BotError, TokenMissing
 from bot.form import load_form
 from bot.token import load_token
-from crypto.keys import dump_public, load_public
+from crypto.keys import dump_public, load_identity, load_public
 from storage.backup import (
     RestoreRefused,
     require_stopped,
@@ -22,10 +23,14 @@ from storage.backup import (
     write_backup,
 )
 from storage.config import Config
-from storage.doctor import Report, diagnose, in_use_note
+from storage.admin_notices import Told, notify_admins
+from storage.db import Database, DatabaseError, connect
+from storage.doctor import Level, Report, diagnose, in_use_note
 from storage.files import write_new
-from storage.home import Home
-from storage.rekey import Recovery
+from storage.home import Home, KeySource
+from storage.errors import StorageError
+from storage.rekey import Recovery, load_previous_bot_keys
+from storage.schema import SCHEMA_VERSION
 from storage.rekey import rotate_bot_key as rotate_bot_identity
 from storage.rekey import rotate_db_key as rotate_database_key
 from waystation.common import home_option, json_option, now, print_json, unlock
@@ -92,17 +97,28 @@ def check_bot(home: Home, config: Config | None, report: Report, network: bool) 
 @home_option
 @json_option
 @click.option("--no-network", is_flag=True, help="Skip asking the Bot API (getMe); every other check still runs.")
-def doctor(home: Path, as_json: bool, no_network: bool) -> None:
+@click.option("--notify-admins", is_flag=True,
+              help="Tell the volunteers enrolled with admin notices, through the bot, what was found (counts and "
+                   "check names only; once per change, errors daily). The one write doctor makes: a notice row.")
+def doctor(home: Path, as_json: bool, no_network: bool, notify_admins: bool) -> None:
     """Check a server home; print one line per problem with what to do. Exit 1 on any error."""
     report, config = diagnose(home, now())
     if report.checked != ["home"]:  # the home exists: the bot's own checks make sense
         check_bot(Home(home), config, report, network=not no_network)
     running = in_use_note(Home(home))
+    told = _tell_admins(Home(home), report, config) if notify_admins else None
     if as_json:
-        print_json({**report.as_json(), "database_in_use": running})
+        extra: dict[str, object] = {"database_in_use": running}
+        if told is not None:
+            extra["admins_told"] = {"outcome": told[0], "admins": told[1]}
+        print_json({**report.as_json(), **extra})
     else:
         for finding in report.findings:
             click.echo(finding.line())
+        if report.key_source is not None:
+            click.echo(f"database key: from {report.key_source}")
+        if told is not None:
+            click.echo(f"admins: {TOLD_LINES[told[0]].format(count=told[1])}")
         state = " (the database is open: the bot seems to be running)" if running else ""
         if report.findings:
             click.echo(f"doctor: {report.errors} errors, {report.warnings} warnings{state}")
@@ -110,6 +126,38 @@ def doctor(home: Path, as_json: bool, no_network: bool) -> None:
             click.echo(f"doctor: all {len(report.checked)} checks passed{state}")
     if report.errors:
         raise SystemExit(1)
+
+
+NOT_TOLD = "not-possible"
+TOLD_LINES = {
+    Told.QUEUED: "told through the bot ({count} volunteers with admin notices; the running bot sends it)",
+    Told.ALREADY: "already told of these problems (errors are told again once a day)",
+    Told.NO_ADMINS: "nobody was told: no volunteer is enrolled with admin notices "
+                    "('waystation volunteers invite --admin-notices')",
+    Told.CLEARED: "no problem now (the record of the last notice was cleared)",
+    Told.NOTHING: "nothing to tell",
+    NOT_TOLD: "could not be told: the database cannot take a notice now (see the database findings above)",
+}
+
+
+def _tell_admins(home: Home, report: Report, config: Config | None) -> tuple[str, int]:
+    """Queue the admin notice of this report in the database (opened for writing, never migrated)."""
+    if "database" not in report.checked or any(f.check == "database" and f.level is Level.ERROR
+                                               for f in report.findings):
+        return NOT_TOLD, 0
+    granularity = config.privacy.time_granularity_seconds if config is not None else 1
+    try:
+        db = Database(home.db_path, connect(home.db_path, home.db_key(os.environ)), granularity)
+    except StorageError:
+        return NOT_TOLD, 0
+    try:
+        if db.schema_version != SCHEMA_VERSION:  # the bot migrates it at start; doctor never does
+            return NOT_TOLD, 0
+        return notify_admins(db, [(f.level.value, f.check) for f in report.findings], now())
+    except (StorageError, DatabaseError):
+        return NOT_TOLD, 0
+    finally:
+        db.close()
 
 
 # -- backup and restore ------------------------------------------------------------------------
@@ -135,6 +183,7 @@ def backup(home: Path, out: Path, extra: tuple[Path, ...]) -> None:
     click.echo(f"backup written: {summary.path} ({summary.snapshot.cases} cases, schema "
                f"v{summary.snapshot.schema_version}, {_size(summary.size)})")
     click.echo(f"encrypted to {summary.recipients} key(s); the bot token is not in it")
+    click.echo(f"database key: from {summary.key_origin.describe()} (the backup holds it as secrets/db.key)")
     click.echo(f"restore with: waystation restore --home HOME --key KEYFILE {summary.path}")
 
 
@@ -164,8 +213,38 @@ def restore(home: Path, key_file: Path, force: bool, archive: Path) -> None:
         click.echo("the restored roster has expired: an admin must renew it ('waystation roster renew')")
     if summary.previous_home is not None:
         click.echo(f"the replaced home is at {summary.previous_home}: delete it once the restored one works")
+    if summary.kept_newer_bot_key:
+        click.echo("kept the newer bot identity of the home it replaced (the backup's is from before a "
+                   "'rotate-bot-key': caseworkers' clients would refuse it)")
+    _say_bot_key(Home(home))
+    _say_restored_key(Home(home))
     click.echo(f"next: put the bot token back (secrets/bot_token or the credential), then "
                f"'waystation doctor --home {home}'")
+
+
+def _say_bot_key(target: Home) -> None:
+    """The restored bot key's fingerprint, for comparing with what caseworkers pinned."""
+    identity = load_identity(target.bot_identity_path.read_bytes(), None)
+    retired = len(load_previous_bot_keys(target))
+    click.echo(f"bot key {identity.public.fingerprint()} ({retired} earlier bot keys kept): caseworkers using "
+               "--server see the pinned one with 'waystation staff pin --server URL'; if theirs is newer, restore "
+               "secrets/bot_identity.json and secrets/previous_bot_keys from a newer backup")
+
+
+def _say_restored_key(target: Home) -> None:
+    """Name the key the restored database is under, and whether a credential here would shadow it."""
+    found = target.find_db_key(os.environ)
+    restored = target.file_key()
+    if found.origin.source is KeySource.FILE or restored is None:
+        click.echo(f"database key: {target.db_key_path} (from the backup)")
+        return
+    if sodium_memcmp(found.key, restored):
+        click.echo(f"database key: {found.origin.describe()} holds the same key as the backup's {target.db_key_path}: "
+                   f"delete that file from the home ('shred -u {target.db_key_path}')")
+        return
+    click.echo(f"Warning: {found.origin.describe()} comes before {target.db_key_path} and holds another key, "
+               "which does not open the restored database: install the restored key there (deploy.md step "
+               f"A.3/B.3), then delete {target.db_key_path}", err=True)
 
 
 # -- key rotation ------------------------------------------------------------------------------
@@ -179,9 +258,13 @@ def rotate_db_key(home: Path, key_file: Path | None) -> None:
     """Re-key the database (PRAGMA rekey) with a fresh key; the bot must be stopped."""
     target = Home(home)
     path = key_file or target.db_key_path
+    click.echo(f"database key: from {path}" + ("" if key_file else " (the default; --key-file names another)"))
     result = rotate_database_key(target, path, os.environ)
     if result is Recovery.COMPLETED:
         click.echo(f"finished an interrupted rotation: the database is under the new key, now in {path}")
+    elif result is Recovery.CLEAN:
+        click.echo(f"an interrupted rotation left nothing to settle: the key in {path} opens the database. "
+                   "Run this command again to rotate.")
     elif result is Recovery.ROLLED_BACK:
         click.echo("an interrupted rotation had not changed the database; its unused new key was removed. "
                    "Run this command again to rotate.")

@@ -24,6 +24,7 @@ from storage.deletions import DeletionStore
 from storage.errors import RosterUnavailable
 from storage.rosterlife import Phase, Standing
 from storage.server import Server
+from waystation.health import READY, Health
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -66,8 +67,8 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def render(server: Server, counters: Counters, now: int) -> str:
-    """The metrics page: the counters, then queue depth and pending deletions read from the database."""
+def render(server: Server, counters: Counters, now: int, health: Health | None = None) -> str:
+    """The metrics page: the counters, queue depth and pending deletions read from the database, readiness."""
     lines: list[str] = []
 
     def family(name: str, kind: str, help_text: str) -> None:
@@ -89,6 +90,13 @@ def render(server: Server, counters: Counters, now: int) -> str:
     lines.append(f"waystation_deletions_pending {pending}")
     family("waystation_deletions_overdue", "gauge", "Intake chat messages past their deletion time.")
     lines.append(f"waystation_deletions_overdue {overdue}")
+    if health is not None:
+        parts = health.parts()
+        family("waystation_ready", "gauge", "1 when /healthz answers 200: every part below is ready.")
+        lines.append(f"waystation_ready {int(all(state in READY for state in parts.values()))}")
+        family("waystation_part_ready", "gauge", "1 for each part of /healthz that is ready, 0 for one that is not.")
+        for part, state in parts.items():
+            lines.append(f'waystation_part_ready{{part="{part}"}} {int(state in READY)}')
     return "\n".join(lines) + "\n"
 
 
@@ -128,7 +136,8 @@ def _roster(server: Server, now: int, family: Callable[[str, str, str], None], l
                      f"{len(current.roster.caseworkers_for(queue, current.at))}")
 
 
-def metrics_route(server: Server, counters: Counters, clock: Callable[[], float] = time.time) -> Route:
+def metrics_route(server: Server, counters: Counters, clock: Callable[[], float] = time.time,
+                  health: Health | None = None) -> Route:
     """A Starlette route for GET /metrics.
 
     The database is read on the event loop's thread, the thread that owns the connection;
@@ -136,6 +145,6 @@ def metrics_route(server: Server, counters: Counters, clock: Callable[[], float]
     """
 
     async def metrics(_: Request) -> Response:
-        return Response(render(server, counters, int(clock())), media_type=CONTENT_TYPE)
+        return Response(render(server, counters, int(clock()), health), media_type=CONTENT_TYPE)
 
     return Route("/metrics", metrics, methods=["GET"])

@@ -9,32 +9,36 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import nacl.utils
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
+from telegram.ext import Application
 
 from bot.app import build_application, on_start
 from bot.form import load_form
 from bot.guards import FloodGate
 from bot.i18n import Translations
+from bot.reach import HEARTBEAT_JOB, BotApiReach, heartbeat
 from bot.refpool import ReferencePool
 from bot.runtime import Runtime
-from bot.token import load_token
+from bot.token import find_token
 from bot.vanish import Vanisher
 from bot.webhook import WEBHOOK_PATH, webhook_routes
+from storage.config import TelegramConfig
 from storage.deletions import DeletionStore
 from storage.files import write_new
 from staff.api import staff_api_routes
+from storage.home import Home
 from storage.server import Server
+from waystation.health import OK, Health
 from waystation.logging_setup import configure_logging
 from waystation.metrics import Counters, metrics_route
+from waystation.startup import bind_listener, reach_bot_api
 
 log = logging.getLogger("waystation.service")
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -66,11 +70,6 @@ def build_runtime(server: Server) -> Runtime:
     )
 
 
-async def health(_: Request) -> Response:
-    """Liveness: the process answers."""
-    return JSONResponse({"ok": True})
-
-
 class _Uvicorn(uvicorn.Server):
     """uvicorn without its own signal handling: `serve` owns SIGINT and SIGTERM.
 
@@ -95,7 +94,7 @@ class Stopper:
         """A stop signal arrived."""
         if self._asgi is None:
             self.requested = True
-            self._task.cancel()  # still starting up (or blocked on the Bot API): stop that at once
+            self._task.cancel()  # still opening the home, before the listener serves: stop that at once
             return
         if self.requested:
             self._asgi.force_exit = True
@@ -103,7 +102,7 @@ class Stopper:
         self._asgi.should_exit = True
 
     def serving(self, asgi: uvicorn.Server) -> None:
-        """From now on a stop ends the ASGI server, whose return runs the shutdown path."""
+        """From now on a stop ends the ASGI server, whose return runs the shutdown path (also during the Bot API wait)."""
         self._asgi = asgi
         if self.requested:
             asgi.should_exit = True
@@ -143,9 +142,10 @@ async def serve(home: Path, environ: Mapping[str, str] = os.environ, extra_route
 
 async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[BaseRoute] | None,
                  stopper: Stopper) -> None:
+    Home(home).require_private_secrets()  # before any secret is read: a secret others can read is refused
     with Server.open(home, environ) as server:
         configure_logging(server.config)
-        token = load_token(server.home.secrets, environ)
+        token, token_source = find_token(server.home.secrets, environ)
         # A home made before pepper check values gets one while nothing depends on the pepper yet;
         # then the pepper is verified, so a damaged one stops the bot here instead of silently
         # making every follow-up and volunteer code match nothing.
@@ -153,52 +153,103 @@ async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[Base
         pepper = server.pepper()
         # A chat state that does not open would lose every pending deletion silently: refuse to start.
         DeletionStore(server.db).start_writing()
+        _say_key_origin(server)  # once the home checked out: a refusal above stays one line
+        if not server.note_bot_key():
+            log.warning("secrets/bot_identity.json is older than the newest bot identity this database was used "
+                        "with: caseworkers who pinned the newer key are refused; see 'waystation doctor'")
         counters = Counters()
         rt = build_runtime(server)
         rt.count = counters.inc
         rt.references = ReferencePool(pepper)
         rt.references.start()
         rt.vanisher.count = counters.inc
-        application = build_application(rt, token)
         telegram = server.config.telegram
+        reach = BotApiReach(ask_after=telegram.bot_api_silence_seconds / 3)
+        application = build_application(rt, token, reach)
+        health = Health(server, reach, telegram.bot_api_silence_seconds)
         routes: list[BaseRoute] = [
-            Route("/healthz", health),
-            metrics_route(server, counters),
+            health.route(),
+            metrics_route(server, counters, health=health),
             *staff_api_routes(server, time.time),
             *(extra_routes or []),
         ]
         secret = webhook_secret(server) if telegram.mode == "webhook" else ""
         if telegram.mode == "webhook":
             routes += webhook_routes(application, secret)
-        host, _, port = server.config.staff_api.listen.rpartition(":")
-        # log_config=None: uvicorn's own logging config would give its loggers a handler of their
-        # own, printing full tracebacks (with messages) past our redacting handler.
-        asgi = _Uvicorn(uvicorn.Config(Starlette(routes=routes), host=host.strip("[]"), port=int(port),
-                                       log_level="warning", access_log=False, lifespan="off", log_config=None))
         try:
-            async with application:
-                try:
-                    await application.start()
-                    await on_start(application)
-                    if telegram.mode == "webhook":
-                        await application.bot.set_webhook(telegram.webhook_url.rstrip("/") + WEBHOOK_PATH,
-                                                          secret_token=secret, allowed_updates=ALLOWED_UPDATES)
-                    else:
-                        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)  # type: ignore[union-attr]
+            # The address first: a port in use is one line, before anything says the bot runs.
+            listener = bind_listener(server.config.staff_api.listen)
+            # log_config=None: uvicorn's own logging config would give its loggers a handler of their
+            # own, printing full tracebacks (with messages) past our redacting handler.
+            asgi = _Uvicorn(uvicorn.Config(Starlette(routes=routes), log_level="warning", access_log=False,
+                                           lifespan="off", log_config=None))
+            # The staff API, /healthz and /metrics serve while the bot waits for the Bot API: caseworkers
+            # keep working through a Telegram outage, and /healthz says what is missing.
+            serving = asyncio.create_task(asgi.serve(sockets=[listener]), name="asgi")
+            stopper.serving(asgi)
+            try:
+                if await _first(reach_bot_api(application.bot, telegram.api_base_url, token_source), serving):
+                    await _start_bot(application, telegram, secret, reach)
+                    health.bot = OK
                     log.info("bot running (%s); staff API on %s", telegram.mode, server.config.staff_api.listen)
-                    stopper.serving(asgi)
-                    await asgi.serve()
-                finally:
-                    if application.updater is not None and application.updater.running:
-                        await application.updater.stop()
-                    if application.running:
-                        await application.stop()
-                    rt.vanisher.flush()  # sends settled in the last moment: their ids, not a sweep, on the next start
+                    await serving
+            finally:
+                health.bot = "stopping"
+                if not serving.done():
+                    asgi.should_exit = True
+                await asyncio.gather(serving, return_exceptions=True)
+                listener.close()
+                if application.updater is not None and application.updater.running:
+                    await application.updater.stop()
+                if application.running:
+                    await application.stop()
+                await application.shutdown()
+                await application.bot.shutdown()  # opened while waiting for the Bot API, if the bot never started
+                rt.vanisher.flush()  # sends settled in the last moment: their ids, not a sweep, on the next start
         finally:
             rt.references.stop()
             # Fold the WAL into the database and truncate it: no old frames stay behind on disk.
             server.db.forget_history()
         log.info("bot stopped")
+
+
+async def _first(starting: Coroutine[object, object, None], serving: asyncio.Task[None]) -> bool:
+    """Run `starting` until it finishes (True) or the ASGI server stops first, on a stop signal (False)."""
+    task = asyncio.create_task(starting, name="reach-bot-api")
+    await asyncio.wait({task, serving}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # TokenRefused, say
+        return True
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return False
+
+
+async def _start_bot(application: Application, telegram: TelegramConfig, secret: str,  # type: ignore[type-arg]
+                     reach: BotApiReach) -> None:
+    """Start the application, its timers and updates: polling, or the webhook set at Telegram."""
+    await application.initialize()
+    await application.start()
+    await on_start(application)
+    jobs = application.job_queue
+    jobs.run_repeating(heartbeat, interval=reach.ask_after, first=reach.ask_after,  # type: ignore[union-attr]
+                       name=HEARTBEAT_JOB, data=reach)
+    if telegram.mode == "webhook":
+        await application.bot.set_webhook(telegram.webhook_url.rstrip("/") + WEBHOOK_PATH,
+                                          secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+    else:
+        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)  # type: ignore[union-attr]
+
+
+def _say_key_origin(server: Server) -> None:
+    """One line naming where the database key came from (never the key), and a warning for a shadowed db.key."""
+    origin = server.key_origin
+    if origin is None:
+        return
+    log.info("database key: from %s", origin.describe())
+    if origin.shadowed_file is not None:
+        log.warning("%s is ignored: %s comes first; delete the file if it is stale, or see 'waystation doctor'",
+                    origin.shadowed_file, origin.describe())
 
 
 def run(home: Path) -> None:

@@ -63,3 +63,15 @@ def test_code_is_accepted_in_lower_case_and_without_dashes(world: WorldFactory) 
     person = w.sandbox.person("en")
     person.say("/volunteer " + code.replace("-", "").lower())
     person.wait_for_text(first_line("en", texts.VOLUNTEER_WELCOME))
+
+
+def test_code_is_accepted_with_spaces_or_other_separators_between_its_groups(world: WorldFactory) -> None:
+    w = world()
+    for spelled in ("{a} {b} {c}", "{a}.{b}.{c}", "{a}\u2013{b}\u00a0{c}", "{a}  {b}-{c}"):
+        code = w.invite()
+        a, b, c = code.split("-")
+        person = w.sandbox.person("en")
+        welcome = _answer_to(person, "/volunteer " + spelled.format(a=a, b=b, c=c.lower()))
+        assert welcome.startswith(first_line("en", texts.VOLUNTEER_WELCOME)), spelled
+    with w.server() as server:
+        assert len(VolunteerStore(server.db).list()) == 4

@@ -158,3 +158,14 @@ def test_no_case_is_purged_less_than_warn_days_after_its_warning_even_after_miss
     later = run(server.db, config, t0 + 32 * DAY)
     assert later.purged == (case_id,) and later.vacuumed
     assert server.db.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("typed", ["K7QM-4XRT-9WPA", "k7qm 4xrt 9wpa", "K7QM\u00a04XRT\u20139WPA", "K7QM.4XRT/9WPA",
+                                   "K7QM_4XRT\u200b9WPA", "\uff2b\uff17QM4XRT9WPA", "\u041a7Q\u041c 4\u0425RT 9WPA"])
+def test_a_code_is_read_through_any_separator_width_or_keyboard_layout(typed: str) -> None:
+    assert normalise_code(typed) == "K7QM4XRT9WPA"
+
+
+@pytest.mark.parametrize("typed", ["K7QM-4XRT-9WP", "K7QM-4XRT-9WPA-X", "K7QM-4XRT-9WP0", "K7QM-4XRT-9WPI", ""])
+def test_anything_that_cannot_be_a_code_is_refused(typed: str) -> None:
+    assert normalise_code(typed) is None

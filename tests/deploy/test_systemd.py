@@ -12,7 +12,8 @@ import pytest
 
 from tests.deploy.conftest import DEPLOY
 
-UNITS = ["waystation.service", "waystation-backup.service"]
+UNITS = ["waystation.service", "waystation-backup.service", "waystation-doctor.service"]
+TIMERS = ["waystation-backup.timer", "waystation-doctor.timer"]
 REQUIRED = {
     "ProtectSystem": "strict", "PrivateTmp": "yes", "NoNewPrivileges": "yes", "MemoryDenyWriteExecute": "yes",
     "ProtectHome": "yes", "PrivateDevices": "yes", "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
@@ -54,13 +55,31 @@ def test_the_bot_unit_loads_both_credentials_under_the_names_the_code_reads() ->
     assert f"LoadCredential={TOKEN_CREDENTIAL}:" in admin and f"LoadCredential={DB_KEY_CREDENTIAL}:" in admin
 
 
+def test_the_monitoring_unit_runs_doctor_with_the_services_credentials_and_tells_admins() -> None:
+    from bot.token import TOKEN_CREDENTIAL
+    from storage.home import DB_KEY_CREDENTIAL
+
+    doctor = _service("waystation-doctor.service")
+    assert {v.split(":", 1)[0] for v in doctor["LoadCredential"]} == {TOKEN_CREDENTIAL, DB_KEY_CREDENTIAL}
+    command = doctor["ExecStart"][-1].split()
+    assert command[1:3] == ["doctor", "--home"] and "--notify-admins" in command and "--json" in command
+    assert "--no-network" not in command  # it asks the Bot API whether the token still works
+    assert doctor["Type"] == ["oneshot"]
+
+
+def test_the_bot_unit_does_not_restart_on_a_refusal_only_a_person_can_fix() -> None:
+    from waystation.commands_bot import EXIT_CONFIG
+
+    assert _service("waystation.service")["RestartPreventExitStatus"] == [str(EXIT_CONFIG)]
+
+
 def _units_here(tmp_path: Path) -> list[Path]:
     """The units with ExecStart pointing at this interpreter's waystation, so verify finds an executable."""
     executable = Path(sys.executable).with_name("waystation")
     if not executable.exists():
         pytest.skip("no waystation console script beside the test interpreter")
     copies = []
-    for name in [*UNITS, "waystation-backup.timer"]:
+    for name in [*UNITS, *TIMERS]:
         copy = tmp_path / name
         copy.write_text((DEPLOY / name).read_text().replace("/opt/waystation/current/venv/bin/waystation", str(executable)))
         copies.append(copy)
