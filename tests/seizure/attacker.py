@@ -173,7 +173,9 @@ class Attack:
                         self.corpus.add(f"SQL {table}.{column} row {number}", data,
                                         data if isinstance(value, str) else bytes(len(data)), (table, True))
         for path in sorted(p for p in self.home.rglob("*") if p.is_file()):
-            self.corpus.add(f"file {path.relative_to(self.home)}", path.read_bytes(), b"")
+            data = path.read_bytes()
+            encrypted = path.name in (DB_NAME, DB_NAME + "-wal")  # ciphertext: no binary search in it
+            self.corpus.add(f"file {path.relative_to(self.home)}", data, bytes(len(data)) if encrypted else data)
         for path in self.logs:
             if path.exists():
                 self.corpus.add(f"log {path.name}", path.read_bytes())

@@ -135,6 +135,8 @@ class Corpus:
 
         Identical regions are searched once and reported under every name.
         """
+        if structure is not None and len(structure) != len(data):
+            raise ValueError("a region's structure copy must be as long as the region")
         key = data if structure is None else data + b"\x00|" + structure
         if key in self._seen:
             self._names[self._seen[key]].append((where, tag, base))

@@ -55,8 +55,10 @@ from tests.seizure.needles import Needle
 from tests.seizure.reply_driver import ReplyDriver, current_driver
 
 SUBMITTERS = 24
-DELETE_AFTER = 30
-AFTER_SUBMIT = 30
+# Long enough that a person waiting mid-form for the first copy keeps their form, and that every
+# submitter's chat is still pending at the copy taken right after intake (about 25 s after the first Send).
+DELETE_AFTER = 45
+AFTER_SUBMIT = 45
 SPACING = 0.8  # seconds between two Sends: times to the second then tell requests apart, as in real life
 GRANULARITY = 3600
 POLL = 0.15
