@@ -1,0 +1,127 @@
+"""A seized server, with every server secret, reveals no request, no reply and no link from a chat to a case.
+
+The scenario (scenario.py) runs people and caseworkers through the real bot
+and sandbox and copies the live home five times; the attacker (attacker.py)
+attacks each copy. See docs/threat-model.md, "How we test this".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.bot.harness import start_sandbox
+from tests.seizure.attacker import Report, attack
+from tests.seizure.joins import threshold
+from tests.seizure.scenario import SUBMITTERS, Scenario
+from tests.seizure.verdict import ALPHA, chat_leaks, clip, content_leaks, join_leaks, join_scores, tally
+
+pytestmark = pytest.mark.slow
+SNAPSHOTS = ("mid-intake", "after-intake", "casework", "after-windows", "stopped")
+
+
+@dataclass
+class Seized:
+    """The scenario that ran, and the attacker's report on each copy of the home."""
+
+    scenario: Scenario
+    reports: dict[str, Report]
+    truth: dict[int, str]
+    windows: list[int]
+    chats: dict[str, int]
+
+    @property
+    def comparisons(self) -> int:
+        return sum(len(r.joins) for r in self.reports.values())
+
+
+@pytest.fixture(scope="module")
+def seized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seized]:
+    tmp = tmp_path_factory.mktemp("seizure")
+    sandbox = start_sandbox(tmp, "--per-chat-rate", "0", "--global-rate", "0")
+    scenario = Scenario(tmp, sandbox)
+    started = time.monotonic()
+    try:
+        scenario.start()
+        scenario.intake()
+        scenario.casework()
+        scenario.after_windows()
+    finally:
+        if scenario.bot is not None:
+            scenario.bot.stop()
+        sandbox.process.stop()
+    ran = time.monotonic() - started
+    scenario.write_needles(tmp / "needles.json")
+    (tmp / "truth.json").write_text(json.dumps({"truth": scenario.truth(), "windows": scenario.windows()}))
+    reports = {name: attack(path, scenario.needles(), [scenario.bot_log]) for name, path in scenario.snapshots.items()}
+    seized = Seized(scenario, reports, scenario.truth(), scenario.windows(), scenario.chat_labels())
+    lines = [f"scenario {ran:.0f} s, attacks {time.monotonic() - started - ran:.0f} s; "
+             f"{len(seized.truth)} requests in windows of {seized.windows}"]
+    for name, report in reports.items():
+        lines += [report.summary(), *tally(name, report, seized.chats)]
+        lines += [f"  [{name}] join {j}: {r} right of {g}" for j, r, g in join_scores(report, seized.truth)]
+    (tmp / "seizure-report.txt").write_text("\n".join(lines), encoding="utf-8")
+    print(f"\nseizure report: {tmp / 'seizure-report.txt'}")
+    yield seized
+
+
+def _story(seized: Seized, *kinds: str) -> str:
+    """The tally of findings of these kinds, snapshot by snapshot."""
+    lines = [line for name, report in seized.reports.items() for line in tally(name, report, seized.chats)
+             if any(f"] {kind}:" in line for kind in kinds)]
+    return clip(lines, 60)
+
+
+def test_the_attacker_read_everything(seized: Seized) -> None:
+    """The attack is not vacuous: every copy opened, decrypted and parsed; every request seen as a case."""
+    assert set(seized.reports) == set(SNAPSHOTS)
+    assert len(seized.truth) == SUBMITTERS
+    for name, report in seized.reports.items():
+        stats = report.stats
+        assert not report.notes, f"[{name}] {report.notes}"
+        assert stats["pages"] > 0 and stats["pages authentic"] == stats["pages"], f"[{name}] {stats}"
+        assert report.rows_per_table.get("cases", 0) >= (12 if name == "mid-intake" else SUBMITTERS), name
+        assert stats["blobs tried"] > 0 and stats["x25519 keys tried"] >= 2, f"[{name}] {stats}"
+        if stats["wal bytes"]:
+            frames = sum(stats[f"wal frames {s}"] for s in ("committed", "uncommitted", "stale"))
+            assert frames > 0, f"[{name}] a WAL of {stats['wal bytes']} bytes gave no frame"
+        assert len(report.cases) >= (12 if name == "mid-intake" else SUBMITTERS), name
+    live = seized.reports["after-intake"].live_chats
+    assert set(seized.truth) <= live, "every submitter's chat is pending deletion right after intake"
+
+
+def test_the_statistic_can_see_a_join(seized: Seized) -> None:
+    """With this many requests per window, even a join of half the chats is far beyond chance."""
+    needed = threshold(seized.windows, ALPHA / seized.comparisons)
+    assert needed <= len(seized.truth) // 2 + 1, (needed, seized.windows)
+
+
+def test_nothing_anyone_wrote_is_on_the_disk(seized: Seized) -> None:
+    """No canary typed by a person or written by a caseworker, no name, username or reference, anywhere."""
+    problems = [p for name, report in seized.reports.items() for p in content_leaks(name, report)]
+    assert not problems, "\n" + _story(seized, "canary", "name", "username", "reference") + "\n" + clip(problems)
+
+
+def test_no_chat_id_outside_pending_deletions(seized: Seized) -> None:
+    """A person's chat id is on disk only in pending deletions, and only until that chat's messages are gone."""
+    problems = [p for name, report in seized.reports.items() for p in chat_leaks(name, report, seized.chats)]
+    assert not problems, "\n" + _story(seized, "chat") + "\n" + clip(problems)
+
+
+def test_no_join_of_chats_to_cases_beats_chance(seized: Seized) -> None:
+    """By time, row order, page order, WAL and -shm order, or a server key: no better than chance."""
+    problems = [p for name, report in seized.reports.items()
+                for p in join_leaks(name, report, seized.truth, seized.windows, seized.comparisons)]
+    assert not problems, "\n" + clip(problems)
+
+
+def test_the_report_names_no_secret(seized: Seized) -> None:
+    """The attacker's own output prints labels, never the values it looked for."""
+    text = "\n".join(r.summary() for r in seized.reports.values())
+    for needle in seized.scenario.needles():
+        if needle.kind != "chat":
+            assert str(needle.value) not in text, needle.label

@@ -1,0 +1,99 @@
+"""What counts as a leak in an attacker's report, worded so a failing test says exactly where and what kind.
+
+Messages name the snapshot, the needle's label (never its value), the place
+(file, page or frame, table, live row or remnant) and how it was found.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+from tests.seizure.attacker import Finding, Report
+from tests.seizure.joins import chance_tail, threshold
+
+CHAT_TABLES = ("pending_deletions", "pending_deletions_by_due")
+#: Total probability, over every join of every snapshot, that a disk holding no link fails the test.
+ALPHA = 1e-6
+MAX_LINES = 40
+
+
+def chat_allowed(finding: Finding, chat_id: int | None, report: Report) -> bool:
+    """A person's chat id may be on disk only in pending deletions, and only while that chat has pending rows."""
+    return (chat_id is not None and chat_id in report.live_chats and finding.tree in CHAT_TABLES
+            and ", opened:" not in finding.where)
+
+
+def _grouped(snapshot: str, findings: list[Finding]) -> list[str]:
+    """One line per needle: how many places, and the most telling one (a live place, else an opened blob)."""
+    by_label: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        by_label.setdefault((f.kind, f.label), []).append(f)
+    lines = []
+    for (_, _), places in sorted(by_label.items()):
+        places.sort(key=lambda f: (not f.live, ", opened:" not in f.where, f.where))
+        more = f" (+{len(places) - 1} more places)" if len(places) > 1 else ""
+        lines.append(f"[{snapshot}] {places[0].line()}{more}")
+    return lines
+
+
+def content_leaks(snapshot: str, report: Report) -> list[str]:
+    """What people typed, what caseworkers wrote, names, usernames, references: never, anywhere."""
+    return _grouped(snapshot, [f for f in report.findings if f.kind != "chat"])
+
+
+def chat_leaks(snapshot: str, report: Report, chats: Mapping[str, int]) -> list[str]:
+    """Person chat ids outside live pending deletions (remnants, case tables, opened blobs, logs, files)."""
+    return _grouped(snapshot, [f for f in report.findings
+                               if f.kind == "chat" and not chat_allowed(f, chats.get(f.label), report)])
+
+
+def join_leaks(snapshot: str, report: Report, truth: Mapping[int, str], windows: list[int],
+               comparisons: int) -> list[str]:
+    """Joins that place more chats on their own case than chance allows (bound: joins.chance_tail)."""
+    alpha = ALPHA / max(1, comparisons)
+    present = {c.case_id for c in report.cases}
+    sent = sum(1 for case in truth.values() if case in present)
+    problems = []
+    for join in report.joins:
+        right = sum(1 for chat, case in join.guesses.items() if truth.get(chat) == case)
+        if join.proof and right:
+            problems.append(f"[{snapshot}] join '{join.name}' read {right} chats' own case off the disk "
+                            f"({len(join.guesses)} links in all) {join.note}")
+            continue
+        bound = chance_tail(right, windows)
+        if bound <= alpha:
+            problems.append(f"[{snapshot}] join '{join.name}' put {right} of {sent} chats on their own case "
+                            f"(P <= {bound:.1e} by chance, limit {alpha:.1e}; needs {threshold(windows, alpha)}) "
+                            f"{join.note}")
+    return problems
+
+
+def join_scores(report: Report, truth: Mapping[int, str]) -> list[tuple[str, int, int]]:
+    """(join, right guesses, guesses) for the record."""
+    return [(j.name, sum(1 for c, k in j.guesses.items() if truth.get(c) == k), len(j.guesses)) for j in report.joins]
+
+
+def tally(snapshot: str, report: Report, chats: Mapping[str, int]) -> list[str]:
+    """Counts of findings by kind, table and live/remnant: the short story of a snapshot."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    labels: dict[tuple[str, str, str], set[str]] = {}
+    for f in report.findings:
+        if f.kind == "chat" and chat_allowed(f, chats.get(f.label), report):
+            continue
+        where = "opened with a server key" if ", opened:" in f.where else (
+            "WAL" if "-wal frame" in f.where else "main file" if "waystation.db page" in f.where else
+            f.where.split()[0])
+        key = (f.kind, f"{f.tree or '-'} / {where}", "live" if f.live else "remnant")
+        counts[key] += 1
+        labels.setdefault(key, set()).add(f.label)
+    return [f"[{snapshot}] {kind}: {len(labels[(kind, place, state)])} needles in {n} places, {place} ({state})"
+            for (kind, place, state), n in sorted(counts.items())]
+
+
+def clip(lines: list[str], limit: int = MAX_LINES) -> str:
+    """At most `limit` lines, then how many more."""
+    shown = lines[:limit]
+    if len(lines) > limit:
+        shown.append(f"... and {len(lines) - limit} more")
+    return "\n".join(shown)
