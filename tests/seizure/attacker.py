@@ -26,13 +26,16 @@ from pathlib import Path
 from tests.seizure.blobs import Opened, carve_envelopes, embedded_blobs, open_blob, parse_envelope
 from tests.seizure.btree import Value
 from tests.seizure.carve import Carved, ImageKey, Row, SqlDump, carve, dump_sql, image_key
-from tests.seizure.disk import Disk, DiskUnreadable, PageImage, read_disk
+from tests.seizure.chatside import CHAT_STATE_FILES, CHAT_STATE_TREE, ChatStateSeen, read_chat_states
+from tests.seizure.disk import WAL_FRAME_HEADER, WAL_HEADER, Disk, DiskUnreadable, PageImage, read_disk
 from tests.seizure.joins import CaseTrace, ChatTrace, Join, Offsets, every_join
 from tests.seizure.traces import case_of, case_traces, chat_traces, volunteer_chats
 from tests.seizure.keys import KeyRing, read_keys
 from tests.seizure.needles import Corpus, Hit, Needle, changed_spans, patterns_for
 
 DB_NAME = "waystation.db"
+#: Every other file of the home is tried as a sealed blob from each of its first bytes (a header before it).
+FILE_BLOB_OFFSETS = 41
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,9 @@ class Report:
     chats: list[ChatTrace] = field(default_factory=list)
     cases: list[CaseTrace] = field(default_factory=list)
     joins: list[Join] = field(default_factory=list)
-    live_chats: set[int] = field(default_factory=set)
+    live_chats: set[int] = field(default_factory=set)  # chats the chat state (or a live table) holds now
     volunteer_chats: set[int] = field(default_factory=set)
+    chat_state: dict[str, int | float | str] = field(default_factory=dict)  # what the chat state file shows
     granularity: int = 1
     notes: list[str] = field(default_factory=list)
 
@@ -123,6 +127,7 @@ class Attack:
         self.owners: dict[int, tuple[str, str]] = {}
         self.findings: dict[tuple[str, str, str], Finding] = {}
         self.handle_links: dict[int, str] = {}
+        self.chat_states: list[ChatStateSeen] = []
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -172,13 +177,60 @@ class Attack:
                         data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
                         self.corpus.add(f"SQL {table}.{column} row {number}", data,
                                         data if isinstance(value, str) else bytes(len(data)), (table, True))
+        self._read_chat_states()
         for path in sorted(p for p in self.home.rglob("*") if p.is_file()):
-            data = path.read_bytes()
-            encrypted = path.name in (DB_NAME, DB_NAME + "-wal")  # ciphertext: no binary search in it
+            data = self._raw(path)
+            # Ciphertext: no binary search in it (a few bytes of a chat id would match by chance).
+            encrypted = path.name in (DB_NAME, DB_NAME + "-wal", *CHAT_STATE_FILES)
             self.corpus.add(f"file {path.relative_to(self.home)}", data, bytes(len(data)) if encrypted else data)
         for path in self.logs:
             if path.exists():
                 self.corpus.add(f"log {path.name}", path.read_bytes())
+
+    def _raw(self, path: Path) -> bytes:
+        """A file's bytes as the search needs them.
+
+        Of the database and its WAL, only what is not an authenticated page: an authenticated
+        page is ciphertext under the key, and its plaintext is searched above; a page that did
+        not authenticate, a WAL header and frame headers (cleartext) are searched raw.
+        """
+        data = path.read_bytes()
+        disk = self.disk
+        if disk is None or path.name not in (DB_NAME, DB_NAME + "-wal"):
+            return data
+        if path.name == DB_NAME:
+            return b"".join(data[i.pgno * disk.page_size - disk.page_size : i.pgno * disk.page_size]
+                            for i in disk.main if not i.authentic) + data[len(disk.main) * disk.page_size :]
+        frame = WAL_FRAME_HEADER + disk.page_size
+        parts = [data[:WAL_HEADER]]
+        for start in range(WAL_HEADER, len(data), frame):
+            parts.append(data[start : start + WAL_FRAME_HEADER])
+            image = next((i for i in disk.wal if i.frame == (start - WAL_HEADER) // frame + 1), None)
+            if image is None or not image.authentic:
+                parts.append(data[start + WAL_FRAME_HEADER : start + frame])
+        return b"".join(parts)
+
+    def _read_chat_states(self) -> None:
+        """Open chats.state (and a temporary copy) with every database key; search all of its plaintext."""
+        self.chat_states, notes = read_chat_states(self.home, self.ring)
+        self.report.notes += notes
+        stats = self.report.stats
+        stats["chat state files opened"] = len(self.chat_states)
+        for seen in self.chat_states:
+            # Structure = the plaintext itself: chat ids are searched in binary too (they are stored as i64).
+            self.corpus.add(f"file {seen.file} (opened with {seen.key_name})", seen.padded, seen.padded,
+                            (CHAT_STATE_TREE, seen.live))
+            if seen.error:
+                self.report.notes.append(f"{seen.file} opened but breaks its format: {seen.error}")
+            if not seen.live or seen.snapshot is None:
+                continue
+            body = int.from_bytes(seen.padded[:4], "big")
+            self.report.chat_state = {"bytes": seen.size, "padded": len(seen.padded), "body": body,
+                                      "chats": len(seen.snapshot.chats), "intents": len(seen.snapshot.intents),
+                                      "message ids": sum(len(c.message_ids) for c in seen.snapshot.chats.values()),
+                                      "mtime": seen.mtime}
+            stats["chat state chats"] = len(seen.snapshot.chats)
+            stats["chat state intents"] = len(seen.snapshot.intents)
 
     def _add_pages(self, disk: Disk) -> None:
         """Every page version; each after the first of its page only where it differs from the one before.
@@ -199,11 +251,14 @@ class Attack:
                 live = current.get(pgno) is image and owner[1] in ("btree", "overflow")
                 where = f"{image.where} [{owner[0]} {owner[1]}]"
                 masked = self.carved.structure[image_key(image)]
-                spans = [(0, len(image.data))] if previous is None else changed_spans(previous, image.data, margin)
+                # The reserve (SQLCipher's IV and MAC, random) holds no data; without it the zeroed
+                # pages of the free-page pool are all the same region, searched once.
+                data = image.data[: disk.usable] if image.authentic else image.data
+                spans = [(0, len(data))] if previous is None else changed_spans(previous, data, margin)
                 tag = PageTag(image_key(image), owner[0], live, owner[1] == "overflow")
                 for start, end in spans:
-                    self.corpus.add(where, image.data[start:end], masked[start:end], tag, start)
-                previous = image.data
+                    self.corpus.add(where, data[start:end], masked[start:end], tag, start)
+                previous = data
 
     # -- keys on blobs ---------------------------------------------------------------------------
 
@@ -233,6 +288,13 @@ class Attack:
                         owner = self.owners.get(image.pgno, ("?", ""))[0]
                         blobs.setdefault(whole, []).append((f"{image.where} offset {offset} (carved envelope)",
                                                             envelope.case_id, owner, False))
+        for path in sorted(p for p in self.home.rglob("*") if p.is_file()):
+            if path.name in (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", *CHAT_STATE_FILES):
+                continue  # pages are carved above; the chat state is opened by its own format
+            data = path.read_bytes()
+            for offset in range(0, min(FILE_BLOB_OFFSETS, max(0, len(data) - 48))):  # a header before the box
+                blobs.setdefault(data[offset:], []).append((f"file {path.relative_to(self.home)} from byte {offset}",
+                                                            None, "file", True))
         self.report.stats["blobs tried"] = len(blobs)
         opened_count = 0
         for blob, places in blobs.items():
@@ -302,7 +364,7 @@ class Attack:
         offsets, granularity = _offsets(self.home)
         self.report.granularity = granularity
         volunteers = volunteer_chats(self.rows, self.dump)
-        chats, live = chat_traces(self.rows, self.dump, volunteers)
+        chats, live = chat_traces(self.rows, self.dump, volunteers, self.chat_states)
         for chat_id in self.handle_links:
             chats.setdefault(chat_id, ChatTrace(chat_id))
         self.report.volunteer_chats, self.report.live_chats = volunteers, live

@@ -28,6 +28,8 @@ class ChatTrace:
     #: cancel, a follow-up sent: the bot brings deletion forward), and of each new message.
     reschedules: list[int] = field(default_factory=list)
     messages: list[int] = field(default_factory=list)
+    swept: set[int] = field(default_factory=set)  # ids kept only because a send's outcome was unknown
+    intents: int = 0  # sends in flight (or interrupted) in this chat
 
     @property
     def first_reschedule(self) -> int | None:
@@ -51,6 +53,8 @@ class CaseTrace:
     first_frame: int | None = None  # WAL write order of the first version of its cases row (its insert)
     first_trace: int | None = None  # WAL write order of the first row of any table that names it
     pages: set[int] = field(default_factory=set)  # pages of the cases table that hold it now
+    #: What SQL says happened to it: "status claimed", "reply notified", "reply read", "follow_up", ...
+    facts: set[str] = field(default_factory=set)
 
     def add_time(self, label: str, value: int) -> None:
         self.times.setdefault(label, set()).add(value)
@@ -165,6 +169,14 @@ def offset_join(chats: list[ChatTrace], cases: list[CaseTrace], last_only: bool,
 CHAT_ORDERS: dict[str, Callable[[ChatTrace], tuple[float, ...] | None]] = {
     "last due": lambda c: None if c.last_due is None else (c.last_due, c.first_reschedule or 0),
     "first reschedule in the WAL": lambda c: None if c.first_reschedule is None else (c.first_reschedule,),
+    # chats.state is sorted by chat id: its order is this one.
+    "chat id (the order of chats.state)": lambda c: (c.chat_id,),
+    # How much the chat did (how many answers were typed, a reading, a follow-up), against the
+    # request's padded size, the case's number of events or audit entries.
+    "pending message count": lambda c: (len(c.message_ids),) if c.message_ids else None,
+    # Telegram's per-chat message counter: how long the chat has been going, deletions included.
+    "highest message id": lambda c: (max(c.message_ids),) if c.message_ids else None,
+    "lowest pending message id": lambda c: (min(c.message_ids),) if c.message_ids else None,
 }
 
 
@@ -242,13 +254,68 @@ def shm_join(chats: list[ChatTrace], cases: list[CaseTrace], frame_pages: tuple[
     return Join("page order: -shm frame-to-page list", guesses, f"{len(writes)} writes to pages of cases")
 
 
+def chat_kind(chat: ChatTrace) -> str:
+    """What a chat's pending message ids say it did, as someone who knows the bot reads them.
+
+    Message ids count every message of the chat from its start, deleted ones too. A lone id
+    after earlier ones were deleted is a message the bot sent on its own: a reply's notice. A
+    chat that began within the delete window and holds a whole form's worth of messages sent a
+    request (or is filling the form in); a short one used a reference (a reading, a follow-up).
+    """
+    ids = sorted(chat.message_ids)
+    if not ids:
+        return "send in flight"
+    if len(ids) == 1 and ids[0] > 1:
+        return "notice"
+    if len(ids) >= FORM_MESSAGES:
+        return "form"
+    return "reference"
+
+
+#: Fewest messages a chat holds after a submitted request (start, consent, 4 typed answers, the
+#: questions, the review, the receipt); a reading or a follow-up holds fewer.
+FORM_MESSAGES = 10
+_KIND_FACTS = {"notice": ("reply notified",), "reference": ("reply read", "follow_up"), "form": ("status new",)}
+
+
+def behaviour_join(chats: list[ChatTrace], cases: list[CaseTrace]) -> Join:
+    """Match what each chat did (its message ids) with what happened to each case (its events' states).
+
+    A chat holding only a reply's notice goes to a case whose reply was notified, a short chat
+    that gave a reference to a case whose reply was read or that got a follow-up, a form to a
+    new case; ties are broken by case id. Within one time bucket this narrows each chat to the
+    cases that had the same kind of event: the documented exposure (docs/threat-model.md).
+    """
+    costs: dict[tuple[int, str], float] = {}
+    kinds: Counter[str] = Counter()
+    for chat in chats:
+        kind = chat_kind(chat)
+        kinds[kind] += 1
+        wanted = _KIND_FACTS.get(kind, ())
+        for case in cases:
+            costs[(chat.chat_id, case.case_id)] = 0.0 if any(f in case.facts for f in wanted) else 1.0
+    guesses = _assign(costs, [c.chat_id for c in chats], [c.case_id for c in cases])
+    matched = sum(1 for chat, case in guesses.items() if costs[(chat, case)] == 0.0)
+    return Join("behaviour: what a chat's message ids say it did vs what happened to a case", guesses,
+                f"chats by kind {dict(sorted(kinds.items()))}; {matched} placed on a case of their kind")
+
+
 def every_join(chats: list[ChatTrace], cases: list[CaseTrace], offsets: Offsets,
                frame_pages: tuple[int, ...] = ()) -> list[Join]:
     """The attacker's whole repertoire of chat-to-case joins."""
     return [*(time_join(chats, cases, offsets, last) for last in (True, False)),
             *(offset_join(chats, cases, last) for last in (True, False)), *order_joins(chats, cases),
             adjacency_join(chats, cases, False), adjacency_join(chats, cases, True),
-            shm_join(chats, cases, frame_pages)]
+            shm_join(chats, cases, frame_pages), behaviour_join(chats, cases)]
+
+
+def distinct_guesses(joins: Iterable[Join]) -> int:
+    """How many different guess sets the joins made: the number of tests the bound is divided among.
+
+    Joins that guess exactly the same links (two orders that agree, e.g. every chat due in the
+    same bucket sorted by chat id) score exactly the same, so they are one test, not two.
+    """
+    return len({frozenset(j.guesses.items()) for j in joins if j.guesses})
 
 
 def chance_tail(correct: int, window_sizes: Iterable[int]) -> float:

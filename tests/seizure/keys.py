@@ -20,6 +20,8 @@ from nacl.encoding import RawEncoder
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
+from storage.chatstate import state_key
+
 
 @dataclass(frozen=True)
 class NamedKey:
@@ -112,7 +114,10 @@ def read_keys(home: Path, extra_db_keys: list[bytes] | None = None) -> KeyRing:
             label = f"{name} ({how})"
             if path.name.startswith("db.key") and len(material) == 32:
                 ring.db_keys.append(NamedKey(label, material))
+                # The key Waystation derives for chats.state: tried on every other blob too.
+                ring.add_symmetric(f"chat state key of {label}", state_key(material))
             _derived(label, material, ring)
     for i, key in enumerate(extra_db_keys or []):
         ring.db_keys.append(NamedKey(f"given database key {i}", key))
+        ring.add_symmetric(f"chat state key of given database key {i}", state_key(key))
     return ring

@@ -23,16 +23,28 @@ from crypto.envelope import Kind, seal
 from storage.db import connect
 from storage.intake import Request, seal_reply_handle, submit
 from storage.home import Home
+from storage.chatstate import ChatEntry, ChatSnapshot, ChatStateFile
+from storage.deletions import DeletionStore
 from storage.outbox import OutboxStore
 from storage.rekey import rotate_bot_key
 from tests.conftest import StaffedHome, build_staffed_home
 from tests.seizure.attacker import Report, attack, main
 from tests.seizure.btree import decode_record, encode_varint, varint
 from tests.seizure.disk import read_disk
-from tests.seizure.joins import CaseTrace, ChatTrace, Join, Offsets, chance_tail, every_join, threshold, time_join
+from tests.seizure.joins import (
+    CaseTrace,
+    ChatTrace,
+    Join,
+    Offsets,
+    chance_tail,
+    distinct_guesses,
+    every_join,
+    threshold,
+    time_join,
+)
 from tests.seizure.needles import Needle, changed_spans
 from tests.seizure.scenario import copy_home
-from tests.seizure.verdict import chat_leaks, content_leaks, join_leaks
+from tests.seizure.verdict import Pending, chat_leaks, content_leaks, join_leaks
 
 CANARY = "cyplanted9x2k"
 CHAT = 712_345_678
@@ -104,25 +116,33 @@ def test_needles_are_found_in_every_encoding(staffed: StaffedHome, tmp_path: Pat
     assert any(f.how.split("@")[0] == encoding.split("@")[0] for f in report.findings), report.summary()
 
 
-def test_a_reply_sealed_to_the_bot_opens_with_the_bot_key_and_links_its_chat(staffed: StaffedHome,
-                                                                             tmp_path: Path) -> None:
+def test_a_delivery_envelope_and_a_reply_sealed_to_the_bot_open_with_the_bot_key(staffed: StaffedHome,
+                                                                                 tmp_path: Path) -> None:
+    """The delivery envelope (as the bot keeps it until the notice) links its chat; a reply to the bot is read."""
     now = int(time.time())
     with staffed.open() as server:
         bot = server.bot_identity()
         receipt = submit(server, Request({"country": "x"}, "en", "telegram", seal_reply_handle(bot, CHAT)), now)
-        payload = json.dumps({"v": 1, "text": f"reply {CANARY}",
-                              "reply_handle": base64.b64encode(seal_reply_handle(bot, CHAT)).decode()}).encode()
-        to_bot = seal(payload, kind=Kind.REPLY, case_id=receipt.case_id, queue="main",
-                      recipients=[bot.box_private.public_key], signer=staffed.staff["cas-main"].signing_key)
-        copy = seal(payload, kind=Kind.REPLY, case_id=receipt.case_id, queue="main",
-                    recipients=[staffed.staff["cas-main"].public], signer=staffed.staff["cas-main"].signing_key)
-        OutboxStore(server.db).queue_reply(receipt.case_id, "cas-main", to_bot, copy, now)
+        signer = staffed.staff["cas-main"].signing_key
+        delivery = json.dumps({"v": 1, "language": "en",
+                               "reply_handle": base64.b64encode(seal_reply_handle(bot, CHAT)).decode()}).encode()
+        to_bot = seal(delivery, kind=Kind.DELIVERY, case_id=receipt.case_id, queue="main",
+                      recipients=[bot.box_private.public_key], signer=signer)
+        # A careless design: the reply text sealed to the bot as well.
+        careless = seal(f"reply {CANARY}".encode(), kind=Kind.REPLY, case_id=receipt.case_id, queue="main",
+                        recipients=[bot.box_private.public_key], signer=signer)
+        copy = seal(b"copy", kind=Kind.REPLY, case_id=receipt.case_id, queue="main",
+                    recipients=[staffed.staff["cas-main"].public], signer=signer)
+        OutboxStore(server.db).queue_reply(receipt.case_id, "cas-main", to_bot, careless, copy, now)
     report = attack(staffed.root, [Needle("reply", "canary", CANARY), Needle("chat", "chat", CHAT)])
     assert any(f.label == "reply" and ", opened: envelope stanza" in f.where and f.live for f in report.findings)
     assert any(f.label == "chat" and ", opened: " in f.where for f in report.findings)
     assert chat_leaks("t", report, {"chat": CHAT})
     keys = next(j for j in report.joins if j.name.startswith("keys:"))
     assert keys.guesses == {CHAT: receipt.case_id}
+    in_flight = Pending(frozenset(), frozenset({CHAT}))  # the documented seconds before the notice
+    assert not chat_leaks("t", report, {"chat": CHAT}, in_flight)
+    assert not join_leaks("t", report, {CHAT: receipt.case_id}, [1], 1, in_flight)
 
 
 def test_a_handle_sealed_to_a_retired_bot_key_opens_with_that_key(staffed: StaffedHome) -> None:
@@ -138,20 +158,42 @@ def test_a_handle_sealed_to_a_retired_bot_key_opens_with_that_key(staffed: Staff
     assert any("previous_bot_keys" in f.where for f in report.findings), report.summary()
 
 
-def test_a_chat_id_in_a_case_side_table_is_a_leak_but_a_live_pending_row_is_not(staffed: StaffedHome) -> None:
-    conn = _raw(staffed)
-    conn.execute("INSERT INTO pending_deletions (chat_id, message_id, due_at) VALUES (?, 1, ?)", (CHAT, 1_800_000_000))
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
+def test_a_chat_id_in_a_case_side_table_is_a_leak_but_one_in_the_chat_state_of_a_pending_chat_is_not(
+        staffed: StaffedHome) -> None:
+    with staffed.open() as server:
+        DeletionStore(server.db).record(CHAT, [1, 2], 1_800_000_000)
     report = attack(staffed.root, [Needle("chat", "chat", CHAT)])
     assert report.live_chats == {CHAT}
-    assert report.findings and not chat_leaks("t", report, {"chat": CHAT})
+    assert {f.tree for f in report.findings} == {"chats.state"}, report.summary()
+    assert not chat_leaks("t", report, {"chat": CHAT}, Pending(frozenset({CHAT})))
+    # The same file, but the chat's messages are gone (the test knows): a stale entry is a leak.
+    assert chat_leaks("t", report, {"chat": CHAT}, Pending(frozenset()))
     conn = _raw(staffed)
-    conn.execute("INSERT INTO request_nonces (nonce, seen_at) VALUES ('n', ?)", (CHAT,))
+    conn.execute("INSERT INTO request_nonces (nonce, expires_at) VALUES ('n', ?)", (CHAT,))
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
-    leaks = chat_leaks("t", attack(staffed.root, [Needle("chat", "chat", CHAT)]), {"chat": CHAT})
+    leaks = chat_leaks("t", attack(staffed.root, [Needle("chat", "chat", CHAT)]), {"chat": CHAT},
+                       Pending(frozenset({CHAT})))
     assert any("request_nonces" in line for line in leaks), leaks
+
+
+def test_the_chat_state_is_opened_and_searched_in_binary_and_a_leftover_copy_too(staffed: StaffedHome) -> None:
+    """chats.state opens with the database key; its temporary copy (a crash mid-write) is read too."""
+    other = CHAT + 1
+    with staffed.open() as server:
+        DeletionStore(server.db).record(other, [7], 1_800_000_000)
+        state = server.db.chats
+        assert state is not None
+        data = state.file.path.read_bytes()
+        DeletionStore(server.db).record(CHAT, [1], 1_800_000_000)
+    (staffed.root / ".chats.state.tmp").write_bytes(data)  # an older version, as a crash would leave it
+    report = attack(staffed.root, [Needle("chat", "chat", CHAT), Needle("other", "chat", other)])
+    assert report.stats["chat state files opened"] == 2 and report.chat_state["chats"] == 2
+    places = {(f.label, f.where.split(" (")[0], f.how) for f in report.findings}
+    assert ("chat", "file chats.state", "int64-be") in places, places
+    assert ("other", "file .chats.state.tmp", "int64-be") in places, places
+    # Emptied since (the test says so): the leftover copy still names it.
+    assert chat_leaks("t", report, {"other": other}, Pending(frozenset({CHAT})))
 
 
 def test_the_bot_log_and_every_file_of_the_home_are_searched(staffed: StaffedHome, tmp_path: Path) -> None:
@@ -232,23 +274,25 @@ def _report(joins: list[Join]) -> Report:
 
 
 def test_physical_insertion_order_joins_even_with_random_row_ids(staffed: StaffedHome) -> None:
-    """Random row ids do not hide the order of inserts: a page fills from its end."""
+    """Random row ids do not hide the order of inserts (a page fills from its end): exact chat times would join."""
     rng = random.Random(5)
     conn = _raw(staffed)
     truth = {}
+    chats = {}
     for i in range(24):
         case_id = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz234567") for _ in range(16))
         conn.execute("INSERT INTO cases (rowid, id, queue, status, created_at, updated_at, envelope)"
                      " VALUES (?, ?, 'main', 'new', 1800000000, 1800000000, ?)",
                      (rng.randrange(1, 2**62), case_id, b"\x01" * 16))
         chat = 700_000_100 + rng.randrange(0, 10**6)
-        conn.execute("INSERT INTO pending_deletions (chat_id, message_id, due_at) VALUES (?, 1, ?)",
-                     (chat, 1_800_000_120 + 5 * i))
+        # A chat side that kept exact due times (Waystation rounds them up to the granularity).
+        chats[chat] = ChatEntry(chat, 1_800_000_120 + 5 * i, (1,))
         truth[chat] = case_id
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    ChatStateFile(staffed.root / "chats.state", _key(staffed)).write(ChatSnapshot(chats, {}))
     report = attack(staffed.root, [])
-    leaks = join_leaks("t", report, truth, [24], len(report.joins))
+    leaks = join_leaks("t", report, truth, [24], distinct_guesses(report.joins))
     assert leaks and all("cell offset" in line for line in leaks), leaks
 
 

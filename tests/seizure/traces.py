@@ -1,17 +1,24 @@
 """What the disk says about each person chat and each case: the material of the joins.
 
-Chat side: every pending-deletion row of every page version (chat id,
-message ids, due times), and, replayed in WAL order, when each chat got a new
-message and when only its due time moved (the bot brings deletion forward
-after a submit). Case side: every time in every row that names the case, its
-row ids and the physical position of its rows in their pages, and when it
-first appears in the WAL.
+Chat side: every chat of the chat state file (chats.state, and a temporary
+copy a crash left: chat id, message ids, coarse due time, send intents); and,
+for homes that kept the chat side in the database, every pending-deletion row
+of every page version, replayed in WAL order (when each chat got a new message
+and when only its due time moved). Case side: every time in every row that
+names the case, its row ids and the physical position of its rows in their
+pages, when it first appears in the WAL, what order or size its rows give it
+(the volunteer alert's Telegram message id, the request's size, how many
+events, audit entries and replies it has), and what happened to it (its
+reply states, follow-ups).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tests.seizure.btree import Value
 from tests.seizure.carve import Row, SqlDump
+from tests.seizure.chatside import ChatStateSeen
 from tests.seizure.joins import CaseTrace, ChatTrace
 
 EPOCH_RANGE = (1_000_000_000, 4_000_000_000)
@@ -40,9 +47,32 @@ def volunteer_chats(rows: list[Row], dump: SqlDump) -> set[int]:
     return {v for v in found if isinstance(v, int)}
 
 
-def chat_traces(rows: list[Row], dump: SqlDump, volunteers: set[int]) -> tuple[dict[int, ChatTrace], set[int]]:
-    """Every person chat any page version names, and those SQL still shows (pending now)."""
+def chat_traces(rows: list[Row], dump: SqlDump, volunteers: set[int],
+                states: Sequence[ChatStateSeen] = ()) -> tuple[dict[int, ChatTrace], set[int]]:
+    """Every person chat the chat state or any page version names, and those pending now."""
     chats: dict[int, ChatTrace] = {}
+    live: set[int] = set()
+    for seen in states:
+        if seen.snapshot is None:
+            continue
+        for entry in seen.snapshot.chats.values():
+            if entry.chat_id in volunteers:
+                continue
+            trace = chats.setdefault(entry.chat_id, ChatTrace(entry.chat_id))
+            trace.message_ids |= set(entry.message_ids)
+            trace.swept |= set(entry.swept)
+            trace.due.add(entry.due_at)
+            if seen.live:
+                trace.live_due = entry.due_at if trace.live_due is None else max(trace.live_due, entry.due_at)
+                live.add(entry.chat_id)
+        for intent in seen.snapshot.intents.values():
+            if intent.chat_id in volunteers:
+                continue
+            trace = chats.setdefault(intent.chat_id, ChatTrace(intent.chat_id))
+            trace.intents += 1
+            trace.due.add(intent.due_at)
+            if seen.live:
+                live.add(intent.chat_id)
     for row in rows:
         if row.tree not in (CHAT_TABLE, CHAT_INDEX):
             continue
@@ -55,7 +85,6 @@ def chat_traces(rows: list[Row], dump: SqlDump, volunteers: set[int]) -> tuple[d
         if isinstance(due, int):
             trace.due.add(due)
     _wal_events(rows, chats)
-    live: set[int] = set()
     for sql_row in dump.rows.get(CHAT_TABLE, []):
         chat_id, due = sql_row.get("chat_id"), sql_row.get("due_at")
         if isinstance(chat_id, int) and chat_id not in volunteers and isinstance(due, int):
@@ -125,4 +154,55 @@ def case_traces(rows: list[Row], dump: SqlDump) -> list[CaseTrace]:
                 trace.order[key] = min(trace.order.get(key, value), value)
         if row.tree == "cases":
             trace.pages.add(row.image.pgno)
+    _what_sql_tells(dump, cases)
     return sorted(cases.values(), key=lambda c: c.case_id)
+
+
+def _count(trace: CaseTrace, key: str) -> None:
+    trace.order[key] = trace.order.get(key, 0.0) + 1.0
+
+
+def _what_sql_tells(dump: SqlDump, cases: dict[str, CaseTrace]) -> None:
+    """Orders, sizes and counts SQL shows for each case, and what happened to it (its facts)."""
+    for row in dump.rows.get("cases", []):
+        trace = cases.get(str(row.get("id")))
+        envelope = row.get("envelope")
+        if trace is None:
+            continue
+        if isinstance(envelope, bytes):
+            trace.order["size of the request's envelope"] = float(len(envelope))
+        trace.facts.add(f"status {row.get('status')!s}")
+    for row in dump.rows.get("volunteer_messages", []):
+        trace = cases.get(str(row.get("case_id")))
+        message_id = row.get("message_id")
+        if trace is not None and isinstance(message_id, int):
+            # Telegram numbers a chat's messages in the order they are sent: alerts go out moments
+            # after their case came in, so this orders a volunteer's cases by arrival.
+            key = f"alert's message id in volunteer {row.get('volunteer_id')!s}'s chat"
+            trace.order[key] = min(trace.order.get(key, float(message_id)), float(message_id))
+    for row in dump.rows.get("case_events", []):
+        trace = cases.get(str(row.get("case_id")))
+        if trace is None:
+            continue
+        _count(trace, "history events")
+        if row.get("kind") == "reply":
+            _count(trace, "replies")
+            trace.facts.add(f"reply {row.get('delivery')!s}")
+        elif row.get("kind") in ("follow_up", "note", "ack"):
+            trace.facts.add(str(row.get("kind")))
+    for row in dump.rows.get("audit", []):
+        trace = cases.get(str(row.get("case_id")))
+        if trace is not None:
+            _count(trace, "audit entries")
+            seq = row.get("seq")
+            if isinstance(seq, int):
+                trace.order["highest audit seq"] = max(trace.order.get("highest audit seq", 0.0), float(seq))
+    for row in dump.rows.get("outbox", []):
+        trace = cases.get(str(row.get("case_id")))
+        if trace is not None:
+            _count(trace, "replies waiting in the outbox")
+            seq = row.get("seq")
+            if isinstance(seq, int):
+                trace.order["highest outbox seq"] = max(trace.order.get("highest outbox seq", 0.0), float(seq))
+            if row.get("delivery") is not None:
+                trace.facts.add("delivery envelope waiting")

@@ -8,20 +8,47 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from tests.seizure.attacker import Finding, Report
+from tests.seizure.chatside import CHAT_STATE_TREE
 from tests.seizure.joins import chance_tail, threshold
 
-CHAT_TABLES = ("pending_deletions", "pending_deletions_by_due")
+#: Where a person's chat id may be: the chat state file (chats.state, or the temporary copy of it a
+#: write in progress has), and the tables that held the chat side before it left the database.
+CHAT_TABLES = (CHAT_STATE_TREE, "pending_deletions", "pending_deletions_by_due")
 #: Total probability, over every join of every snapshot, that a disk holding no link fails the test.
 ALPHA = 1e-6
 MAX_LINES = 40
 
 
-def chat_allowed(finding: Finding, chat_id: int | None, report: Report) -> bool:
-    """A person's chat id may be on disk only in pending deletions, and only while that chat has pending rows."""
-    return (chat_id is not None and chat_id in report.live_chats and finding.tree in CHAT_TABLES
-            and ", opened:" not in finding.where)
+@dataclass(frozen=True)
+class Pending:
+    """What the test knows about a copy of the home, beyond the disk.
+
+    `on_screen`: person chats that had a message in them (on the sandbox) just before or just
+    after the copy, or whose messages were deleted in the seconds before it (the bot erases a
+    chat from the chat state right after Telegram confirms the deletion). `notices_in_flight`:
+    chats whose reply notice the bot was sending during the copy, while its delivery envelope
+    still existed (the documented exposure: docs/threat-model.md, "Replies").
+    """
+
+    on_screen: frozenset[int] = frozenset()
+    notices_in_flight: frozenset[int] = frozenset()
+
+
+def chat_allowed(finding: Finding, chat_id: int | None, report: Report, pending: Pending | None = None) -> bool:
+    """A person's chat id may be on disk only in the chat state, and only while that chat has messages to delete.
+
+    The one documented exception: a delivery envelope still waiting for its notice holds the
+    reply handle, which the bot key opens.
+    """
+    if chat_id is None:
+        return False
+    if pending is not None and chat_id in pending.notices_in_flight and ", opened:" in finding.where:
+        return finding.tree == "outbox"  # the delivery envelope (a SQL value, or carved from its overflow page)
+    live = pending.on_screen if pending is not None else report.live_chats
+    return chat_id in live and finding.tree in CHAT_TABLES and ", opened:" not in finding.where
 
 
 def _grouped(snapshot: str, findings: list[Finding]) -> list[str]:
@@ -42,21 +69,28 @@ def content_leaks(snapshot: str, report: Report) -> list[str]:
     return _grouped(snapshot, [f for f in report.findings if f.kind != "chat"])
 
 
-def chat_leaks(snapshot: str, report: Report, chats: Mapping[str, int]) -> list[str]:
-    """Person chat ids outside live pending deletions (remnants, case tables, opened blobs, logs, files)."""
+def chat_leaks(snapshot: str, report: Report, chats: Mapping[str, int], pending: Pending | None = None) -> list[str]:
+    """Person chat ids outside the chat state of chats with messages to delete (remnants, tables, blobs, logs)."""
     return _grouped(snapshot, [f for f in report.findings
-                               if f.kind == "chat" and not chat_allowed(f, chats.get(f.label), report)])
+                               if f.kind == "chat" and not chat_allowed(f, chats.get(f.label), report, pending)])
 
 
 def join_leaks(snapshot: str, report: Report, truth: Mapping[int, str], windows: list[int],
-               comparisons: int) -> list[str]:
-    """Joins that place more chats on their own case than chance allows (bound: joins.chance_tail)."""
+               comparisons: int, pending: Pending | None = None) -> list[str]:
+    """Joins that place more chats on their own case than chance allows (bound: joins.chance_tail).
+
+    A join that read links off the disk with a server key (`proof`) fails on one right link,
+    except the documented one: a reply whose notice was being sent during the copy.
+    """
     alpha = ALPHA / max(1, comparisons)
     present = {c.case_id for c in report.cases}
     sent = sum(1 for case in truth.values() if case in present)
+    in_flight = pending.notices_in_flight if pending is not None else frozenset()
     problems = []
     for join in report.joins:
         right = sum(1 for chat, case in join.guesses.items() if truth.get(chat) == case)
+        if join.proof:
+            right = sum(1 for chat, case in join.guesses.items() if truth.get(chat) == case and chat not in in_flight)
         if join.proof and right:
             problems.append(f"[{snapshot}] join '{join.name}' read {right} chats' own case off the disk "
                             f"({len(join.guesses)} links in all) {join.note}")
@@ -74,12 +108,12 @@ def join_scores(report: Report, truth: Mapping[int, str]) -> list[tuple[str, int
     return [(j.name, sum(1 for c, k in j.guesses.items() if truth.get(c) == k), len(j.guesses)) for j in report.joins]
 
 
-def tally(snapshot: str, report: Report, chats: Mapping[str, int]) -> list[str]:
+def tally(snapshot: str, report: Report, chats: Mapping[str, int], pending: Pending | None = None) -> list[str]:
     """Counts of findings by kind, table and live/remnant: the short story of a snapshot."""
     counts: Counter[tuple[str, str, str]] = Counter()
     labels: dict[tuple[str, str, str], set[str]] = {}
     for f in report.findings:
-        if f.kind == "chat" and chat_allowed(f, chats.get(f.label), report):
+        if f.kind == "chat" and chat_allowed(f, chats.get(f.label), report, pending):
             continue
         where = "opened with a server key" if ", opened:" in f.where else (
             "WAL" if "-wal frame" in f.where else "main file" if "waystation.db page" in f.where else
