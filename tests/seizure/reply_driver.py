@@ -3,37 +3,38 @@
 The seizure scenario only calls the methods of `ReplyDriver`; when the reply
 flow changes, write a new driver and return it from `current_driver()`.
 
-Today (`ShowButtonReplies`): the bot sends a neutral "You have a new message"
-with a Show button; tapping it shows the reply. A reply is *read* when the
-person taps Show, *unread* when they never do (the notice vanishes with the
-chat). Replies do not expire yet, so an *expired* reply is, today, an unread
-one that the scenario marks as expired.
-
-When the new flow lands (issue 9: replies sealed to a key derived from the
-person's reference; the person reads them by giving their reference, in this
-chat or any other; unread replies expire after a configured time), adapt
-like this:
-
-- `settings()` returns the config keys that make expiry short, e.g.
-  `{"privacy": {"reply_expire_seconds": 20}}` (whatever the key is called);
-- `read()` walks the new conversation: e.g. `/start`, the button to read
-  replies, then the reference, then waits for the reply text (`actor.reference`
-  holds the person's 16 digits; `person` may be a different chat than the one
-  that submitted);
-- `settle()` waits until every reply in `expired` is past its expiry (the
-  scenario calls it before the snapshot taken after every delete window).
+Today (`ReferenceReplies`, issue 9): a reply is sealed to a key derived from
+the person's reference. The bot sends a neutral "You have a new message" with
+a Show button (callback data "read:<language>"), and erases the delivery
+envelope as the notice goes out. The person reads by giving their reference:
+after Show in the chat that got the notice, or from the first screen's
+"I have a reference" in any chat. Unread replies are erased after
+`[replies] expire_after_days` (at least one day): to make a reply expire
+within the scenario, `settle()` makes its outbox row old through a second
+connection to the live database (what an operator's tool could do, and what
+tests/bot/test_replies.py does), then waits until the bot's own repeating
+job has erased it and marked it expired in the case history. No product code
+is changed for the test: the bot runs on the real clock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from bot import texts
+from bot.screens import FOLLOW_UP, READ
+from storage.cases import Delivery, EventKind
+from storage.outbox import OutboxStore
+from storage.server import Server
 from tests.bot.flows import tr
 from tests.bot.harness import Person, wait_until
 
-SHOW = "m:"
+DAY = 86_400
+#: The shortest expiry the configuration accepts; the scenario ages rows past it.
+EXPIRE_AFTER_DAYS = 1
+STEP_TIMEOUT = 40.0
 
 
 class ReplyDriver(Protocol):
@@ -47,43 +48,67 @@ class ReplyDriver(Protocol):
     def await_notice(self, person: Person, language: str) -> None:
         """Wait until the neutral notice of a new reply has reached the person's chat."""
 
-    def read(self, person: Person, language: str, reference: str, expected: str) -> None:
-        """The person reads their reply; wait until `expected` (a fragment of the reply) shows."""
+    def read(self, person: Person, language: str, reference: str, expected: str, *, from_notice: bool) -> None:
+        """The person reads their reply; wait until `expected` (a fragment of the reply) shows.
 
-    def settle(self, expired: Sequence[Person]) -> None:
-        """Wait until the replies of these persons have expired (unread)."""
+        `from_notice`: through the notice's Show button in this chat; otherwise from the first
+        screen, in whatever chat `person` is (another chat than the one that submitted).
+        """
+
+    def settle(self, home: Path, expired: Sequence[str]) -> None:
+        """Wait until the unread replies of these cases have expired (erased, and marked so)."""
 
 
-class ShowButtonReplies:
-    """Today's flow: a notice with a Show button in the chat that sent the request."""
+class ReferenceReplies:
+    """The flow of issue 9: a notice with Show, then the reference, in this chat or any other."""
 
-    name = "show-button"
+    name = "reference"
 
     def settings(self) -> Mapping[str, Mapping[str, object]]:
-        return {}
+        return {"replies": {"expire_after_days": EXPIRE_AFTER_DAYS}}
 
     def await_notice(self, person: Person, language: str) -> None:
         notice = tr(language, texts.NEW_MESSAGE)
-        wait_until(lambda: any(notice in (m.get("text") or "") and _show_data(person, m)
-                               for m in person.bot_messages()), 30, 0.2, what="the new-message notice")
+        button = f"{READ}:{language}"
+        wait_until(lambda: any(notice in (m.get("text") or "") and (person.buttons(m) and
+                                                                    person.buttons(m)[0][1] == button)
+                               for m in person.bot_messages()), STEP_TIMEOUT, 0.2, what="the new-message notice")
 
-    def read(self, person: Person, language: str, reference: str, expected: str) -> None:
-        notice = tr(language, texts.NEW_MESSAGE)
-        message = wait_until(lambda: next((m for m in reversed(person.bot_messages())
-                                           if notice in (m.get("text") or "") and _show_data(person, m)), None),
-                             30, 0.2, what="the new-message notice")
-        person.press(_show_data(person, message) or "")
-        wait_until(lambda: any(expected in (m.get("text") or "") for m in person.bot_messages()), 20, 0.2,
-                   what="the reply text")
+    def read(self, person: Person, language: str, reference: str, expected: str, *, from_notice: bool) -> None:
+        if from_notice:
+            person.press(f"{READ}:{language}", timeout=STEP_TIMEOUT)
+        else:
+            person.say("/start")
+            person.wait_for_text(tr(language, texts.CONSENT), timeout=STEP_TIMEOUT)
+            person.press(FOLLOW_UP, timeout=STEP_TIMEOUT)
+        person.wait_for_text(tr(language, texts.FOLLOW_UP_ASK_REFERENCE), timeout=STEP_TIMEOUT)
+        person.say(reference)
+        person.wait_for_text(expected, timeout=STEP_TIMEOUT)
+        # The bot then offers to add information; the person leaves it (the chat is deleted anyway).
+        person.wait_for_text(tr(language, texts.FOLLOW_UP_ASK_TEXT), timeout=STEP_TIMEOUT)
 
-    def settle(self, expired: Sequence[Person]) -> None:
-        return None  # no expiry yet: these replies simply stay unread
+    def settle(self, home: Path, expired: Sequence[str]) -> None:
+        if not expired:
+            return
+        old = (EXPIRE_AFTER_DAYS + 1) * DAY  # a multiple of any granularity that divides a day
+        with Server.open(home, environ={}) as server:
+            with server.db.transaction() as conn:
+                marks = ",".join("?" * len(expired))
+                changed = conn.execute(f"UPDATE outbox SET created_at = created_at - ? WHERE case_id IN ({marks})",
+                                       (old, *expired)).rowcount
+        if changed != len(expired):
+            raise AssertionError(f"{changed} outbox rows aged for {len(expired)} unread replies")
 
+        def done() -> bool:
+            with Server.open(home, environ={}) as server:
+                waiting = {item.case_id for item in OutboxStore(server.db).all()}
+                states = [e.delivery for case_id in expired for e in server.cases.events(case_id)
+                          if e.kind is EventKind.REPLY]
+            return not waiting & set(expired) and states == [Delivery.EXPIRED] * len(expired)
 
-def _show_data(person: Person, message: dict[str, object]) -> str | None:
-    return next((data for _, data in person.buttons(message) if data.startswith(SHOW)), None)
+        wait_until(done, STEP_TIMEOUT, 1.0, what="the aged replies to expire")
 
 
 def current_driver() -> ReplyDriver:
     """The reply flow the scenario drives."""
-    return ShowButtonReplies()
+    return ReferenceReplies()

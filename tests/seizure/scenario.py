@@ -53,6 +53,7 @@ from tests.bot.harness import Bot, Person, Sandbox, configure_home, start_bot, w
 from tests.conftest import StaffedHome, build_staffed_home
 from tests.seizure.needles import Needle
 from tests.seizure.reply_driver import ReplyDriver, current_driver
+from tests.seizure.verdict import Pending
 
 SUBMITTERS = 24
 # Long enough that a person waiting mid-form for the first copy keeps their form, and that every
@@ -62,6 +63,11 @@ AFTER_SUBMIT = 45
 SPACING = 0.8  # seconds between two Sends: times to the second then tell requests apart, as in real life
 GRANULARITY = 3600
 POLL = 0.15
+#: The messenger holds the answer to one reply notice this long (the bot's read timeout is 5 s).
+NOTICE_HOLD = 3.0
+#: A chat whose messages were deleted this shortly before a copy may still be in the copied chat
+#: state: the bot erases it right after Telegram confirms the deletion.
+DELETION_GRACE = 3.0
 STEP_TIMEOUT = 40.0
 PASSPHRASE = "seizure passphrase"
 FORM = load_form()
@@ -163,6 +169,7 @@ class Scenario:
     staff_canaries: dict[str, str] = field(default_factory=dict)
     replies: dict[str, list[Actor]] = field(default_factory=dict)  # read | unread | expired
     snapshots: dict[str, Path] = field(default_factory=dict)
+    pending: dict[str, Pending] = field(default_factory=dict)
     created_at: dict[str, int] = field(default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(9))
     turn: threading.Lock = field(default_factory=threading.Lock)
@@ -186,7 +193,9 @@ class Scenario:
         port = configure_home(self.home, self.sandbox, delete_after=DELETE_AFTER, after_submit=AFTER_SUBMIT, flood=500)
         set_config(self.home, privacy={"time_granularity_seconds": GRANULARITY},
                    telegram={"max_messages_per_second": 1000},
-                   alerts={"check_seconds": 1, "send_interval_ms": 0}, **self.driver.settings())
+                   alerts={"check_seconds": 1, "send_interval_ms": 0},
+                   staff_api={"requests_per_minute": 6000},  # caseworkers here work faster than people
+                   **self.driver.settings())
         code = new_invite_code()
         now = int(time.time())
         with self.staffed.open() as server:
@@ -260,7 +269,10 @@ class Scenario:
         for role in ("cancel", "forget", "browse"):
             self.actors.append(make_actor(role.upper(), role, number))
             number += 1
-        for actor in self.actors:
+        # Chat ids are user ids: in Telegram they follow account age, not the moment someone writes
+        # to the bot. The sandbox numbers users as they are made, so they are made in a random order:
+        # otherwise chat-id order would follow submission order here and nowhere else.
+        for actor in sorted(self.actors, key=lambda _: self.rng.random()):
             actor.person = self._person(actor.first_name, actor.username, actor.language, actor.last_name)
         submitters = [a for a in self.actors if a.role == "submit"]
         fast = [a for i, a in enumerate(submitters) if i % 3 != 1]  # two thirds submit before the first copy
@@ -340,21 +352,55 @@ class Scenario:
                 writer = second if i % 3 == 2 else main
                 writer.note(actor.case_id or "", f"note {self._staff_canary(f'note.{actor.label}', i % 2 == 1)}")
             replied = order[:8]
+            held = replied[3]  # its notice is held by the messenger while the home is copied
             for i, actor in enumerate(replied):
-                main.reply(actor.case_id or "", f"reply {self._staff_canary(f'reply.{actor.label}', i % 2 == 0)}")
+                if actor is not held:
+                    main.reply(actor.case_id or "", self._reply_text(actor, i))
+        self.replies = {"read": replied[:3], "unread": replied[3:6], "expired": replied[6:8]}
+        for actor in replied:
+            if actor.person is not None and actor is not held:
+                self.driver.await_notice(actor.person, actor.language)
+        time.sleep(1)  # the bot erases each delivery envelope as Telegram answers for its notice
+        self._reply_in_flight(held, self._reply_text(held, replied.index(held)))
+        with self._staff("cas-main") as main:
             for actor in order[5:7]:
                 main.close(actor.case_id or "")
         self._cli_note(order[10])
-        self.replies = {"read": replied[:3], "unread": replied[3:6], "expired": replied[6:8]}
-        for actor in replied:
-            if actor.person is not None:
-                self.driver.await_notice(actor.person, actor.language)
-        for actor in self.replies["read"]:
-            if actor.person is not None:
-                self.driver.read(actor.person, actor.language, actor.reference or "",
-                                 self.staff_canaries[f"reply.{actor.label}"])
+        for i, actor in enumerate(self.replies["read"]):
+            # The last reader gives their reference in a chat of their own that never sent a request.
+            person = actor.person if i < len(self.replies["read"]) - 1 else self._reader(actor)
+            if person is not None:
+                self.driver.read(person, actor.language, actor.reference or "",
+                                 self.staff_canaries[f"reply.{actor.label}"], from_notice=person is actor.person)
         self.follow_ups([replied[0], order[9], order[12]], elsewhere=order[14])
         self.snapshot("casework")
+
+    def _reply_text(self, actor: Actor, index: int) -> str:
+        return f"reply {self._staff_canary(f'reply.{actor.label}', index % 2 == 0)}"
+
+    def _reply_in_flight(self, actor: Actor, text: str) -> None:
+        """A reply whose notice Telegram takes a few seconds to answer: the home is copied meanwhile.
+
+        Until the Bot API answers, the delivery envelope (the reply handle) is still in the
+        outbox, and the bot key opens it: the documented exposure of a reply in the seconds
+        before its notice. The copy shows the attacker finds it, and only it.
+        """
+        if actor.person is None:
+            raise AssertionError("no person")
+        self.sandbox.delay(actor.chat_id, seconds=NOTICE_HOLD)  # under the bot's 5 s read timeout
+        with self._staff("cas-main") as main:
+            main.reply(actor.case_id or "", text)
+        wait_until(lambda: self.sandbox.delayed(actor.chat_id), STEP_TIMEOUT, 0.05, what="the notice held")
+        self.snapshot("notice-pending", in_flight={actor.chat_id})
+        self.driver.await_notice(actor.person, actor.language)
+
+    def _reader(self, actor: Actor) -> Person:
+        """A new chat (a new account) for `actor`, from which they read their reply."""
+        other = make_actor("READER", "elsewhere", 98)
+        other.answers, other.canaries, other.language = {}, {}, actor.language
+        other.person = self._person(other.first_name, other.username, other.language, other.last_name)
+        self.actors.append(other)
+        return other.person
 
     def _cli_note(self, actor: Actor) -> None:
         if self.staffed is None or self.bot is None:
@@ -411,19 +457,33 @@ class Scenario:
         for actor in self.actors:
             if actor.person is not None:
                 _wait_empty(actor.person, limit, f"{actor.label}'s chat to empty")
-        self.driver.settle([a.person for a in self.replies.get("expired", []) if a.person is not None])
+        self.driver.settle(self.home, [a.case_id for a in self.replies.get("expired", []) if a.case_id])
         time.sleep(2)  # the bot erases the rows right after Telegram confirmed the deletion
         self.snapshot("after-windows")
         if self.bot is not None:
             self.bot.stop()
         self.snapshot("stopped")
 
-    def snapshot(self, name: str) -> Path:
-        """Copy the live home (database, -wal, -shm, secrets, roster, everything), as a seizure would."""
+    def snapshot(self, name: str, in_flight: set[int] | None = None) -> Path:
+        """Copy the live home (database, -wal, -shm, chats.state, secrets, roster, everything), as a seizure would.
+
+        Also notes which person chats had messages to delete around the copy (ground truth
+        for where a chat id may be; see verdict.Pending).
+        """
         target = self.tmp / "seized" / name
+        before = self._on_screen()
+        started = time.time()
         copy_home(self.home, target)
+        after = self._on_screen()
+        deleted = {int(e["chat_id"]) for e in self.sandbox.events("messages_deleted")
+                   if float(e["time"]) >= started - DELETION_GRACE and e.get("chat_id") is not None}
+        self.pending[name] = Pending(frozenset(before | after | deleted), frozenset(in_flight or ()))
         self.snapshots[name] = target
         return target
+
+    def _on_screen(self) -> set[int]:
+        """Person chats that show at least one message now."""
+        return {a.chat_id for a in self.actors if a.person is not None and a.person.messages()}
 
     # -- what the test knows ---------------------------------------------------------------------
 

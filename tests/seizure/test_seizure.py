@@ -16,12 +16,12 @@ import pytest
 
 from tests.bot.harness import start_sandbox
 from tests.seizure.attacker import Report, attack
-from tests.seizure.joins import threshold
+from tests.seizure.joins import distinct_guesses, threshold
 from tests.seizure.scenario import SUBMITTERS, Scenario
 from tests.seizure.verdict import ALPHA, chat_leaks, clip, content_leaks, join_leaks, join_scores, tally
 
 pytestmark = pytest.mark.slow
-SNAPSHOTS = ("mid-intake", "after-intake", "casework", "after-windows", "stopped")
+SNAPSHOTS = ("mid-intake", "after-intake", "notice-pending", "casework", "after-windows", "stopped")
 
 
 @dataclass
@@ -36,7 +36,8 @@ class Seized:
 
     @property
     def comparisons(self) -> int:
-        return sum(len(r.joins) for r in self.reports.values())
+        """Distinct guess sets over every join of every copy: the bound's alpha is shared among them."""
+        return distinct_guesses(j for r in self.reports.values() for j in r.joins)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def seized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seized]:
     lines = [f"scenario {ran:.0f} s, attacks {time.monotonic() - started - ran:.0f} s; "
              f"{len(seized.truth)} requests in windows of {seized.windows}"]
     for name, report in reports.items():
-        lines += [report.summary(), *tally(name, report, seized.chats)]
+        lines += [report.summary(), *tally(name, report, seized.chats, scenario.pending[name])]
         lines += [f"  [{name}] join {j}: {r} right of {g}" for j, r, g in join_scores(report, seized.truth)]
     (tmp / "seizure-report.txt").write_text("\n".join(lines), encoding="utf-8")
     print(f"\nseizure report: {tmp / 'seizure-report.txt'}")
@@ -71,7 +72,8 @@ def seized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seized]:
 
 def _story(seized: Seized, *kinds: str) -> str:
     """The tally of findings of these kinds, snapshot by snapshot."""
-    lines = [line for name, report in seized.reports.items() for line in tally(name, report, seized.chats)
+    lines = [line for name, report in seized.reports.items()
+             for line in tally(name, report, seized.chats, seized.scenario.pending[name])
              if any(f"] {kind}:" in line for kind in kinds)]
     return clip(lines, 60)
 
@@ -86,6 +88,7 @@ def test_the_attacker_read_everything(seized: Seized) -> None:
         assert stats["pages"] > 0 and stats["pages authentic"] == stats["pages"], f"[{name}] {stats}"
         assert report.rows_per_table.get("cases", 0) >= (12 if name == "mid-intake" else SUBMITTERS), name
         assert stats["blobs tried"] > 0 and stats["x25519 keys tried"] >= 2, f"[{name}] {stats}"
+        assert stats["chat state files opened"] >= 1 and "chat state chats" in stats, f"[{name}] chats.state: {stats}"
         if stats["wal bytes"]:
             frames = sum(stats[f"wal frames {s}"] for s in ("committed", "uncommitted", "stale"))
             assert frames > 0, f"[{name}] a WAL of {stats['wal bytes']} bytes gave no frame"
@@ -108,14 +111,16 @@ def test_nothing_anyone_wrote_is_on_the_disk(seized: Seized) -> None:
 
 def test_no_chat_id_outside_pending_deletions(seized: Seized) -> None:
     """A person's chat id is on disk only in pending deletions, and only until that chat's messages are gone."""
-    problems = [p for name, report in seized.reports.items() for p in chat_leaks(name, report, seized.chats)]
+    problems = [p for name, report in seized.reports.items()
+                for p in chat_leaks(name, report, seized.chats, seized.scenario.pending[name])]
     assert not problems, "\n" + _story(seized, "chat") + "\n" + clip(problems)
 
 
 def test_no_join_of_chats_to_cases_beats_chance(seized: Seized) -> None:
     """By time, row order, page order, WAL and -shm order, or a server key: no better than chance."""
     problems = [p for name, report in seized.reports.items()
-                for p in join_leaks(name, report, seized.truth, seized.windows, seized.comparisons)]
+                for p in join_leaks(name, report, seized.truth, seized.windows, seized.comparisons,
+                                    seized.scenario.pending[name])]
     assert not problems, "\n" + clip(problems)
 
 
