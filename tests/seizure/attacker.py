@@ -23,6 +23,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bot.errors import FormInvalid
+from bot.form import QuestionKind, load_form
 from tests.seizure.blobs import Opened, carve_envelopes, embedded_blobs, open_blob, parse_envelope
 from tests.seizure.btree import Value
 from tests.seizure.carve import Carved, ImageKey, Row, SqlDump, carve, dump_sql, image_key
@@ -31,7 +33,9 @@ from tests.seizure.disk import WAL_FRAME_HEADER, WAL_HEADER, Disk, DiskUnreadabl
 from tests.seizure.joins import CaseTrace, ChatTrace, Join, Offsets, every_join
 from tests.seizure.traces import case_of, case_traces, chat_traces, volunteer_chats
 from tests.seizure.keys import KeyRing, read_keys
+from tests.seizure.logs import time_cases_from_logs
 from tests.seizure.needles import Corpus, Hit, Needle, changed_spans, patterns_for
+from tests.seizure.oracles import cheap_needles, peppers
 
 DB_NAME = "waystation.db"
 #: Every other file of the home is tried as a sealed blob from each of its first bytes (a header before it).
@@ -142,6 +146,7 @@ class Attack:
             if self.dump.error:
                 self.report.notes.append(f"SQL could not open the database: {self.dump.error}")
             self.report.rows_per_table = {name: len(rows) for name, rows in self.dump.rows.items()}
+            self._add_cheap_reference_tests()
             for key in self.ring.db_keys:
                 try:
                     self.disk = read_disk(db, key.material)
@@ -186,6 +191,14 @@ class Attack:
         for path in self.logs:
             if path.exists():
                 self.corpus.add(f"log {path.name}", path.read_bytes())
+
+    def _add_cheap_reference_tests(self) -> None:
+        """Search also for cheap tests of each reference (oracles.py): fast hashes, reply keys at a low cost."""
+        case_ids = [str(r["id"]) for r in self.dump.rows.get("cases", []) if r.get("id")]
+        extra = cheap_needles(self.needles, peppers(self.home), case_ids)
+        self.needles = [*self.needles, *extra]
+        self.patterns += patterns_for(extra)
+        self.report.stats["cheap reference tests searched"] = len(extra)
 
     def _raw(self, path: Path) -> bytes:
         """A file's bytes as the search needs them.
@@ -370,10 +383,28 @@ class Attack:
         self.report.volunteer_chats, self.report.live_chats = volunteers, live
         self.report.chats = sorted(chats.values(), key=lambda c: c.chat_id)
         self.report.cases = case_traces(self.rows, self.dump)
+        self.report.stats["cases timed to the second by the logs"] = time_cases_from_logs(self.logs, self.report.cases,
+                                                                                          self.dump)
         shm_pages = self.disk.shm.frame_pages if self.disk and self.disk.shm else ()
-        self.report.joins = every_join(self.report.chats, self.report.cases, offsets, shm_pages)
+        self.report.joins = every_join(self.report.chats, self.report.cases, offsets, shm_pages,
+                                       form_message_counts(self.home))
         self.report.joins.append(Join("keys: reply handles opened with a server key", dict(self.handle_links),
                                       proof=True))
+
+
+def form_message_counts(home: Path) -> frozenset[int]:
+    """The highest message id a chat can have right after a submitted form, from the home's form.
+
+    /start and the first screen, then for each text question answered the typed answer and the
+    bot's next screen; a button (a choice, Skip, Send) edits the screen in place.
+    """
+    try:
+        form = load_form(home / "form.toml")
+    except FormInvalid:
+        return frozenset()
+    text = [q for q in form.questions if q.kind is QuestionKind.TEXT]
+    required = sum(1 for q in text if not q.optional)
+    return frozenset(2 + 2 * typed for typed in range(required, len(text) + 1))
 
 
 def _blob_forms(value: Value) -> list[bytes]:

@@ -254,46 +254,59 @@ def shm_join(chats: list[ChatTrace], cases: list[CaseTrace], frame_pages: tuple[
     return Join("page order: -shm frame-to-page list", guesses, f"{len(writes)} writes to pages of cases")
 
 
-def chat_kind(chat: ChatTrace) -> str:
-    """What a chat's pending message ids say it did, as someone who knows the bot reads them.
+def chat_kind(chat: ChatTrace, form_counts: frozenset[int]) -> str:
+    """What a chat's pending message ids say it did, as someone who knows the bot and its form reads them.
 
-    Message ids count every message of the chat from its start, deleted ones too. A lone id
-    after earlier ones were deleted is a message the bot sent on its own: a reply's notice. A
-    chat that began within the delete window and holds a whole form's worth of messages sent a
-    request (or is filling the form in); a short one used a reference (a reading, a follow-up).
+    Telegram numbers a chat's messages from 1, deleted ones included. `form_counts` are the
+    highest ids a chat can have right after a submitted form (/start, the first screen, then a
+    typed answer and the bot's next screen per text question answered; buttons edit the screen
+    in place). A chat that began within the delete window and ends there sent a request (or
+    cancelled at review); one that went on got a notice, read a reply or added a follow-up;
+    a chat with fewer used a reference from scratch (or only looked, or is mid-form); one whose
+    first pending id is above 1 came back after it had been emptied (a notice, a reading).
     """
     ids = sorted(chat.message_ids)
     if not ids:
         return "send in flight"
-    if len(ids) == 1 and ids[0] > 1:
-        return "notice"
-    if len(ids) >= FORM_MESSAGES:
+    if ids[0] > 1:
+        return "came back"
+    if ids[-1] in form_counts:
         return "form"
-    return "reference"
+    if form_counts and ids[-1] > min(form_counts):
+        return "form, then more"
+    return "short"
 
 
-#: Fewest messages a chat holds after a submitted request (start, consent, 4 typed answers, the
-#: questions, the review, the receipt); a reading or a follow-up holds fewer.
-FORM_MESSAGES = 10
-_KIND_FACTS = {"notice": ("reply notified",), "reference": ("reply read", "follow_up"), "form": ("status new",)}
+#: Which case facts each kind of chat points to (storage.cases: events and reply states).
+_KIND_FACTS: dict[str, tuple[str, ...]] = {
+    "came back": ("reply notified", "reply read"),
+    "form, then more": ("reply notified", "reply read", "follow_up"),
+    "short": ("reply read", "follow_up"),
+    "send in flight": ("delivery envelope waiting",),
+}
+_QUIET = ("reply notified", "reply read", "follow_up")
 
 
-def behaviour_join(chats: list[ChatTrace], cases: list[CaseTrace]) -> Join:
-    """Match what each chat did (its message ids) with what happened to each case (its events' states).
+def behaviour_join(chats: list[ChatTrace], cases: list[CaseTrace], form_counts: frozenset[int]) -> Join:
+    """Match what each chat did (its message ids) with what happened to each case (its events and reply states).
 
-    A chat holding only a reply's notice goes to a case whose reply was notified, a short chat
-    that gave a reference to a case whose reply was read or that got a follow-up, a form to a
-    new case; ties are broken by case id. Within one time bucket this narrows each chat to the
-    cases that had the same kind of event: the documented exposure (docs/threat-model.md).
+    A chat that went on after its form goes to a case with a reply or a follow-up, a plain form
+    to a case with neither, a short chat to a case whose reply was read or that got a follow-up,
+    a chat with a send in flight to a case whose delivery envelope waits; ties by case id.
+    Within one time bucket this narrows each chat to the cases that had the same kind of
+    event: the documented exposure (docs/threat-model.md), not a link.
     """
     costs: dict[tuple[int, str], float] = {}
     kinds: Counter[str] = Counter()
     for chat in chats:
-        kind = chat_kind(chat)
+        kind = "send in flight" if chat.intents else chat_kind(chat, form_counts)
         kinds[kind] += 1
-        wanted = _KIND_FACTS.get(kind, ())
         for case in cases:
-            costs[(chat.chat_id, case.case_id)] = 0.0 if any(f in case.facts for f in wanted) else 1.0
+            if kind == "form":
+                fits = not any(f in case.facts for f in _QUIET)
+            else:
+                fits = any(f in case.facts for f in _KIND_FACTS.get(kind, ()))
+            costs[(chat.chat_id, case.case_id)] = 0.0 if fits else 1.0
     guesses = _assign(costs, [c.chat_id for c in chats], [c.case_id for c in cases])
     matched = sum(1 for chat, case in guesses.items() if costs[(chat, case)] == 0.0)
     return Join("behaviour: what a chat's message ids say it did vs what happened to a case", guesses,
@@ -301,12 +314,12 @@ def behaviour_join(chats: list[ChatTrace], cases: list[CaseTrace]) -> Join:
 
 
 def every_join(chats: list[ChatTrace], cases: list[CaseTrace], offsets: Offsets,
-               frame_pages: tuple[int, ...] = ()) -> list[Join]:
+               frame_pages: tuple[int, ...] = (), form_counts: frozenset[int] = frozenset()) -> list[Join]:
     """The attacker's whole repertoire of chat-to-case joins."""
     return [*(time_join(chats, cases, offsets, last) for last in (True, False)),
             *(offset_join(chats, cases, last) for last in (True, False)), *order_joins(chats, cases),
             adjacency_join(chats, cases, False), adjacency_join(chats, cases, True),
-            shm_join(chats, cases, frame_pages), behaviour_join(chats, cases)]
+            shm_join(chats, cases, frame_pages), behaviour_join(chats, cases, form_counts)]
 
 
 def distinct_guesses(joins: Iterable[Join]) -> int:

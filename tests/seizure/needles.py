@@ -30,7 +30,7 @@ class Needle:
 
     label: str
     kind: str
-    value: str | int
+    value: str | int | bytes  # bytes: a binary value (a digest, a key id), searched raw, as hex and base64
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,21 @@ def int_patterns(needle: Needle, value: int) -> list[Pattern]:
     return patterns
 
 
+def bytes_patterns(needle: Needle, value: bytes) -> list[Pattern]:
+    """A binary value raw (at least 8 random bytes: no chance match), as hex and as base64."""
+    forms = [("raw", value), ("hex", value.hex().encode("ascii")), ("HEX", value.hex().upper().encode("ascii")),
+             *_b64_cores(value)]
+    return [Pattern(needle, encoding, data) for encoding, data in forms if len(data) >= MIN_PATTERN]
+
+
 def patterns_for(needles: Iterable[Needle]) -> list[Pattern]:
     """Every pattern of every needle."""
     out: list[Pattern] = []
     for needle in needles:
         if isinstance(needle.value, int):
             out += int_patterns(needle, needle.value)
+        elif isinstance(needle.value, bytes):
+            out += bytes_patterns(needle, needle.value)
         else:
             out += text_patterns(needle, needle.value)
     return out

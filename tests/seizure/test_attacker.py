@@ -8,6 +8,7 @@ leak is planted on purpose.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import random
@@ -16,10 +17,14 @@ import urllib.parse
 from itertools import permutations
 from pathlib import Path
 
+import nacl.pwhash
 import pytest
+from nacl.public import PrivateKey
 from sqlcipher3 import dbapi2 as sqlcipher
 
 from crypto.envelope import Kind, seal
+from crypto.keys import key_id
+from crypto.replykey import reply_salt
 from storage.db import connect
 from storage.intake import Request, seal_reply_handle, submit
 from storage.home import Home
@@ -30,21 +35,24 @@ from storage.rekey import rotate_bot_key
 from tests.conftest import StaffedHome, build_staffed_home
 from tests.seizure.attacker import Report, attack, main
 from tests.seizure.btree import decode_record, encode_varint, varint
+from tests.seizure.carve import SqlDump
 from tests.seizure.disk import read_disk
 from tests.seizure.joins import (
     CaseTrace,
     ChatTrace,
     Join,
     Offsets,
+    behaviour_join,
     chance_tail,
     distinct_guesses,
     every_join,
     threshold,
     time_join,
 )
+from tests.seizure.logs import time_cases_from_logs
 from tests.seizure.needles import Needle, changed_spans
 from tests.seizure.scenario import copy_home
-from tests.seizure.verdict import Pending, chat_leaks, content_leaks, join_leaks
+from tests.seizure.verdict import Pending, chat_leaks, content_leaks, event_cells, join_leaks
 
 CANARY = "cyplanted9x2k"
 CHAT = 712_345_678
@@ -334,3 +342,64 @@ def test_changed_spans_cover_every_difference() -> None:
     spans = changed_spans(old, bytes(new), margin=10)
     assert all(any(a <= i < b for a, b in spans) for i in (100, 103, 4000))
     assert sum(b - a for a, b in spans) < 400
+
+
+# -- logs, cheap tests of a reference, kinds of chats -----------------------------------------------
+
+
+def test_the_logs_time_each_case_to_the_second(tmp_path: Path) -> None:
+    """A line naming a case, and alert sends paired in order with the alerts' message ids, give exact times."""
+    cases = [CaseTrace(f"case{i}aaaaaaaaaaaa"[:16]) for i in range(3)]
+    dump = SqlDump()
+    dump.rows["volunteer_messages"] = [{"volunteer_id": 1, "case_id": c.case_id, "message_id": 50 - i}
+                                       for i, c in enumerate(cases)]
+    log = tmp_path / "bot.log"
+    log.write_text("2026-01-01 10:00:01,200 INFO waystation.bot.sending: volunteer messages: 1 sent\n"
+                   "2026-01-01 10:00:07,900 INFO waystation.bot.sending: volunteer messages: 2 sent\n"
+                   '{"time": "2026-01-01T10:05:00.000Z", "level": "INFO", "message": "case case1a acknowledged"}\n')
+    assert time_cases_from_logs([log], cases, dump) == 3
+    first = time.mktime(time.strptime("2026-01-01 10:00:01", "%Y-%m-%d %H:%M:%S"))
+    sent = {c.case_id: c.times["log: its alert sent (alerts in message id order)"] for c in cases}
+    assert sent == {cases[2].case_id: {int(first)}, cases[1].case_id: {int(first) + 6},
+                    cases[0].case_id: {int(first) + 6}}  # message ids 48, 49, 50
+    assert cases[1].times["log: a line naming the case"] == {1767261900}
+
+
+def test_a_cheap_test_of_a_reference_on_disk_is_found(staffed: StaffedHome) -> None:
+    """A fast hash of the digits, or a reply key's id derived at the minimum cost, would make references guessable."""
+    reference = "1234 567 890 123 456"
+    digits = reference.replace(" ", "").encode()
+    now = int(time.time())
+    with staffed.open() as server:
+        receipt = submit(server, Request({"country": "x"}, "en", "telegram", None), now)
+    seed = nacl.pwhash.argon2id.kdf(32, digits, reply_salt(receipt.case_id), nacl.pwhash.argon2id.OPSLIMIT_MIN,
+                                    nacl.pwhash.argon2id.MEMLIMIT_MIN)
+    conn = _raw(staffed)
+    conn.execute("CREATE TABLE planted (a BLOB, b TEXT)")
+    conn.execute("INSERT INTO planted VALUES (?, ?)",
+                 (key_id(PrivateKey(seed).public_key), hashlib.sha256(digits).hexdigest()))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    report = attack(staffed.root, [Needle("P.reference", "reference", reference)])
+    found = {f.label for f in report.findings}
+    assert "P.reference as sha256" in found, found
+    assert "P.reference: reply key at the minimum cost for a case, its key id" in found, found
+    assert content_leaks("t", report)
+
+
+def test_the_behaviour_join_is_held_to_chance_within_bucket_and_kind_of_event() -> None:
+    """Knowing which chats got a notice and which cases had a reply is admitted; more right than that is not."""
+    chats, cases, truth = _world(exact=False)
+    for i, (chat, case) in enumerate(zip(chats, cases, strict=True)):
+        chat.message_ids = set(range(1, 12 if i < 12 else 11))  # 12 went on after their form (11 ids)
+        case.facts = {"status claimed", *(["reply notified"] if i < 12 else [])}
+    report = _report([behaviour_join(chats, cases, frozenset({6, 8, 10}))])
+    report.cases = cases
+    cells = event_cells(report, truth, {})
+    assert cells == [12, 12]
+    guesses = report.joins[0].guesses
+    assert all(("reply notified" in next(c for c in cases if c.case_id == guesses[chat.chat_id]).facts) == (i < 12)
+               for i, chat in enumerate(chats)), "every chat placed within its kind"
+    assert join_leaks("t", report, truth, [24], 1, cells=cells) == []
+    report.joins = [Join("behaviour: all right", dict(truth))]
+    assert join_leaks("t", report, truth, [24], 1, cells=cells)

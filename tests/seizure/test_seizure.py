@@ -14,11 +14,23 @@ from dataclasses import dataclass
 
 import pytest
 
+from crypto.envelope import Kind, open_envelope
+from crypto.replykey import derive_reply_key
 from tests.bot.harness import start_sandbox
 from tests.seizure.attacker import Report, attack
+from tests.seizure.carve import dump_sql
 from tests.seizure.joins import distinct_guesses, threshold
-from tests.seizure.scenario import SUBMITTERS, Scenario
-from tests.seizure.verdict import ALPHA, chat_leaks, clip, content_leaks, join_leaks, join_scores, tally
+from tests.seizure.scenario import GRANULARITY, SUBMITTERS, Scenario
+from tests.seizure.verdict import (
+    ALPHA,
+    chat_leaks,
+    clip,
+    content_leaks,
+    event_cells,
+    join_leaks,
+    join_scores,
+    tally,
+)
 
 pytestmark = pytest.mark.slow
 SNAPSHOTS = ("mid-intake", "after-intake", "notice-pending", "casework", "after-windows", "stopped")
@@ -33,6 +45,11 @@ class Seized:
     truth: dict[int, str]
     windows: list[int]
     chats: dict[str, int]
+
+    def cells(self, name: str) -> list[int]:
+        """Groups of cases of one bucket with the same kinds of event in copy `name` (verdict.event_cells)."""
+        buckets = {case: t - t % GRANULARITY for case, t in self.scenario.created_at.items()}
+        return event_cells(self.reports[name], self.truth, buckets)
 
     @property
     def comparisons(self) -> int:
@@ -60,10 +77,15 @@ def seized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seized]:
     (tmp / "truth.json").write_text(json.dumps({"truth": scenario.truth(), "windows": scenario.windows()}))
     reports = {name: attack(path, scenario.needles(), [scenario.bot_log]) for name, path in scenario.snapshots.items()}
     seized = Seized(scenario, reports, scenario.truth(), scenario.windows(), scenario.chat_labels())
+    alpha = ALPHA / seized.comparisons
     lines = [f"scenario {ran:.0f} s, attacks {time.monotonic() - started - ran:.0f} s; "
-             f"{len(seized.truth)} requests in windows of {seized.windows}"]
+             f"{len(seized.truth)} requests in windows of {seized.windows}; {seized.comparisons} distinct "
+             f"joins: one fails at {threshold(seized.windows, alpha)} right (P <= {alpha:.1e} by chance)"]
     for name, report in reports.items():
-        lines += [report.summary(), *tally(name, report, seized.chats, scenario.pending[name])]
+        cells = seized.cells(name)
+        lines += [report.summary(), *tally(name, report, seized.chats, scenario.pending[name]),
+                  f"  [{name}] cases by bucket and kind of event: {cells}; the behaviour join fails at "
+                  f"{threshold(cells, alpha)} right"]
         lines += [f"  [{name}] join {j}: {r} right of {g}" for j, r, g in join_scores(report, seized.truth)]
     (tmp / "seizure-report.txt").write_text("\n".join(lines), encoding="utf-8")
     print(f"\nseizure report: {tmp / 'seizure-report.txt'}")
@@ -120,7 +142,7 @@ def test_no_join_of_chats_to_cases_beats_chance(seized: Seized) -> None:
     """By time, row order, page order, WAL and -shm order, or a server key: no better than chance."""
     problems = [p for name, report in seized.reports.items()
                 for p in join_leaks(name, report, seized.truth, seized.windows, seized.comparisons,
-                                    seized.scenario.pending[name])]
+                                    seized.scenario.pending[name], seized.cells(name))]
     assert not problems, "\n" + clip(problems)
 
 
@@ -130,3 +152,40 @@ def test_the_report_names_no_secret(seized: Seized) -> None:
     for needle in seized.scenario.needles():
         if needle.kind != "chat":
             assert str(needle.value) not in text, needle.label
+
+
+def test_a_delivery_envelope_opens_only_while_its_notice_is_being_sent(seized: Seized) -> None:
+    """The documented seconds: the attacker reads the held notice's chat and case, and nothing in any other copy."""
+    held = seized.scenario.pending["notice-pending"].notices_in_flight
+    assert len(held) == 1
+    for name, report in seized.reports.items():
+        keys = next(j for j in report.joins if j.name.startswith("keys:"))
+        if name == "notice-pending":
+            # Proves the key attack works on the live product: it is not vacuous elsewhere.
+            assert keys.guesses == {chat: seized.truth[chat] for chat in held}, keys.guesses
+        else:
+            assert keys.guesses == {}, f"[{name}] a server key opened a reply handle after its notice"
+
+
+def test_waiting_replies_open_with_the_reference_and_nothing_on_the_server(seized: Seized) -> None:
+    """Not vacuous: the unread replies no server key opened are there, sealed to each person's reference."""
+    scenario = seized.scenario
+    copy = scenario.snapshots["stopped"]
+    db_key = bytes.fromhex((copy / "secrets" / "db.key").read_text().strip())
+    rows = dump_sql(copy / "waystation.db", [("db.key", db_key)]).rows["outbox"]
+    unread = {a.case_id or "": a for a in scenario.replies["unread"]}
+    assert sorted(str(r["case_id"]) for r in rows) == sorted(unread), "read and expired replies are erased"
+    if scenario.staffed is None:
+        raise AssertionError("no home")
+    signers = [identity.signing_key.verify_key for identity in scenario.staffed.staff.values()]
+    for row in rows:
+        actor = unread[str(row["case_id"])]
+        key = derive_reply_key(actor.reference or "", actor.case_id or "")  # Argon2id at the format's cost
+        envelope = row["envelope"]
+        assert isinstance(envelope, bytes)
+        opened = open_envelope(envelope, recipient=key, trusted_signers=signers,
+                               case_id=actor.case_id or "", queue="main", kinds={Kind.REPLY})
+        assert scenario.staff_canaries[f"reply.{actor.label}"] in opened.payload.decode("utf-8")
+        assert row["delivery"] is None, "the delivery envelope went with the notice"
+    opened_outbox = [where for where, _ in seized.reports["stopped"].opened if "outbox" in where]
+    assert not opened_outbox, opened_outbox

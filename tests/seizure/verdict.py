@@ -75,12 +75,37 @@ def chat_leaks(snapshot: str, report: Report, chats: Mapping[str, int], pending:
                                if f.kind == "chat" and not chat_allowed(f, chats.get(f.label), report, pending)])
 
 
+#: Case facts (tests/seizure/traces.py) that say a chat did something after its request: the kinds
+#: of event a chat's message ids betray while they wait for deletion (the documented exposure).
+EVENT_FACTS = ("reply queued", "reply notified", "reply read", "reply expired", "reply undeliverable",
+               "follow_up", "delivery envelope waiting")
+
+
+def event_cells(report: Report, truth: Mapping[int, str], buckets: Mapping[str, int]) -> list[int]:
+    """Sizes of the groups of sent cases that share a time bucket and the kinds of event they had.
+
+    What the design admits a seizure can tell apart (docs/threat-model.md): a chat's bucket and,
+    while its messages wait, what it did. A join that uses exactly that gets right, by chance,
+    what a random guess within these groups gets; `chance_tail` over them bounds it.
+    """
+    cases = {c.case_id: c for c in report.cases}
+    cells: Counter[tuple[int, tuple[str, ...]]] = Counter()
+    for case_id in truth.values():
+        case = cases.get(case_id)
+        if case is not None:
+            cells[(buckets.get(case_id, 0), tuple(sorted(f for f in case.facts if f in EVENT_FACTS)))] += 1
+    return sorted(cells.values(), reverse=True)
+
+
 def join_leaks(snapshot: str, report: Report, truth: Mapping[int, str], windows: list[int],
-               comparisons: int, pending: Pending | None = None) -> list[str]:
+               comparisons: int, pending: Pending | None = None, cells: list[int] | None = None) -> list[str]:
     """Joins that place more chats on their own case than chance allows (bound: joins.chance_tail).
 
-    A join that read links off the disk with a server key (`proof`) fails on one right link,
-    except the documented one: a reply whose notice was being sent during the copy.
+    Every join is held to the time buckets (`windows`); the behaviour join, which reads what
+    each chat did, to the smaller groups of `cells` (bucket and kind of event): more than
+    chance within them is more than the documented exposure. A join that read links off the
+    disk with a server key (`proof`) fails on one right link, except the documented one: a
+    reply whose notice was being sent during the copy.
     """
     alpha = ALPHA / max(1, comparisons)
     present = {c.case_id for c in report.cases}
@@ -95,11 +120,13 @@ def join_leaks(snapshot: str, report: Report, truth: Mapping[int, str], windows:
             problems.append(f"[{snapshot}] join '{join.name}' read {right} chats' own case off the disk "
                             f"({len(join.guesses)} links in all) {join.note}")
             continue
-        bound = chance_tail(right, windows)
+        groups = cells if cells is not None and join.name.startswith("behaviour") else windows
+        bound = chance_tail(right, groups)
         if bound <= alpha:
+            within = "bucket and kind of event" if groups is cells else "time bucket"
             problems.append(f"[{snapshot}] join '{join.name}' put {right} of {sent} chats on their own case "
-                            f"(P <= {bound:.1e} by chance, limit {alpha:.1e}; needs {threshold(windows, alpha)}) "
-                            f"{join.note}")
+                            f"(P <= {bound:.1e} by chance within each {within}, limit {alpha:.1e}; needs "
+                            f"{threshold(groups, alpha)}) {join.note}")
     return problems
 
 
