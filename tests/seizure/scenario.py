@@ -8,18 +8,23 @@ recognisable name and username; every note, reply and follow-up carries a
 canary. The scenario knows which chat sent which case (ground truth for the
 joins); the attacker never sees it.
 
-Timeline (delete times are seconds, so the whole run takes about a minute and a half):
+Timeline (delete times are seconds, the time granularity an hour, so the whole run takes
+under two minutes):
 
-1. a volunteer enrols; all persons start at once; two thirds of them submit
-   while the others wait mid-form; one cancels at review, one sends /forget
-   mid-form, one only opens the bot -> snapshot "mid-intake";
-2. the others submit -> snapshot "after-intake" (every request within
-   one time-granularity window when the clock allows, so chance is 1/N);
-3. caseworkers claim, write notes, reply; some replies are read, some left
-   unread, some left to expire (reply_driver.py); persons follow up, one from
-   another chat; the volunteer takes two alerts -> snapshot "casework";
-4. every delete window passes (every person chat is empty) -> snapshot
-   "after-windows"; the bot is stopped with SIGTERM -> snapshot "stopped".
+1. a volunteer enrols; all persons start at once (made in a random order, so that their chat
+   ids, which the sandbox numbers, do not follow the order they submit in); two thirds of
+   them submit while the others wait mid-form; one cancels at review, one sends /forget
+   mid-form, one only opens the bot -> copy "mid-intake";
+2. the others submit -> copy "after-intake" (every request within one time-granularity
+   window when the clock allows, so chance is 1/N);
+3. the volunteer takes two alerts; caseworkers claim and write notes (one through the CLI);
+   they reply to eight cases; the messenger holds the answer to one reply's notice for a few
+   seconds -> copy "notice-pending" (its delivery envelope is still there: the documented
+   exposure); three persons read their reply with their reference, two after the notice, one
+   from a new chat of their own; persons follow up, one from another chat -> copy "casework";
+4. every delete window passes (every person chat is empty); two unread replies expire
+   (reply_driver.py ages their rows, the bot's own job erases them) -> copy "after-windows";
+   the bot is stopped with SIGTERM -> copy "stopped".
 """
 
 from __future__ import annotations

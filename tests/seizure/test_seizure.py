@@ -131,15 +131,24 @@ def test_nothing_anyone_wrote_is_on_the_disk(seized: Seized) -> None:
     assert not problems, "\n" + _story(seized, "canary", "name", "username", "reference") + "\n" + clip(problems)
 
 
-def test_no_chat_id_outside_pending_deletions(seized: Seized) -> None:
-    """A person's chat id is on disk only in pending deletions, and only until that chat's messages are gone."""
+def test_no_chat_id_outside_the_chat_state_of_a_chat_with_messages_to_delete(seized: Seized) -> None:
+    """A person's chat id is on disk only in chats.state, and only until that chat's messages are gone.
+
+    The one documented exception: the delivery envelope of a reply whose notice is being sent
+    (verdict.Pending.notices_in_flight), which the bot key opens.
+    """
     problems = [p for name, report in seized.reports.items()
                 for p in chat_leaks(name, report, seized.chats, seized.scenario.pending[name])]
     assert not problems, "\n" + _story(seized, "chat") + "\n" + clip(problems)
 
 
 def test_no_join_of_chats_to_cases_beats_chance(seized: Seized) -> None:
-    """By time, row order, page order, WAL and -shm order, or a server key: no better than chance."""
+    """By time (the logs' too), row and page order, WAL and -shm order, sizes and counts, or a server key.
+
+    No better than chance within each time bucket; the behaviour join (what a chat did) no
+    better than chance within each group of cases of one bucket with the same kinds of event:
+    that much is the documented exposure (docs/threat-model.md), more would be a leak.
+    """
     problems = [p for name, report in seized.reports.items()
                 for p in join_leaks(name, report, seized.truth, seized.windows, seized.comparisons,
                                     seized.scenario.pending[name], seized.cells(name))]
