@@ -31,7 +31,7 @@ from tests.seizure.carve import Carved, ImageKey, Row, SqlDump, carve, dump_sql,
 from tests.seizure.chatside import CHAT_STATE_FILES, CHAT_STATE_TREE, ChatStateSeen, read_chat_states
 from tests.seizure.disk import WAL_FRAME_HEADER, WAL_HEADER, Disk, DiskUnreadable, PageImage, read_disk
 from tests.seizure.joins import CaseTrace, ChatTrace, Join, Offsets, every_join
-from tests.seizure.traces import case_of, case_traces, chat_traces, volunteer_chats
+from tests.seizure.traces import EPOCH_RANGE, case_of, case_traces, chat_traces, volunteer_chats
 from tests.seizure.keys import KeyRing, read_keys
 from tests.seizure.logs import time_cases_from_logs
 from tests.seizure.needles import Corpus, Hit, Needle, changed_spans, patterns_for
@@ -83,6 +83,9 @@ class Report:
     live_chats: set[int] = field(default_factory=set)  # chats the chat state (or a live table) holds now
     volunteer_chats: set[int] = field(default_factory=set)
     chat_state: dict[str, int | float | str] = field(default_factory=dict)  # what the chat state file shows
+    #: "table.column" -> how many values (SQL rows and carved remnants) look like a time finer than
+    #: the granularity: every case-side time should be on its grid (or a deadline: bucket end + delay).
+    fine_times: dict[str, int] = field(default_factory=dict)
     granularity: int = 1
     notes: list[str] = field(default_factory=list)
 
@@ -96,6 +99,7 @@ class Report:
         lines += [f"  FOUND {f.line()}" for f in self.findings[:200]]
         if len(self.findings) > 200:
             lines.append(f"  ... and {len(self.findings) - 200} more findings")
+        lines += [f"  times finer than the granularity in {where}: {n}" for where, n in self.fine_times.items()]
         lines += [f"  join {j.name}: {len(j.guesses)} guesses {j.note}" for j in self.joins]
         return "\n".join(lines)
 
@@ -371,11 +375,24 @@ class Attack:
     def _add(self, finding: Finding) -> None:
         self.findings.setdefault((finding.label, finding.where, finding.how), finding)
 
+    def _fine_times(self, granularity: int) -> None:
+        """Every column, of live rows and remnants, that holds a time off the granularity's grid."""
+        found: dict[str, int] = {}
+        places = [(row.tree, row.values) for row in self.rows]
+        places += [(table, row) for table, rows in self.dump.rows.items() for row in rows]
+        for tree, values in places:
+            for column, value in values.items():
+                if column != "_rowid_" and isinstance(value, int) and _is_time(value) and value % granularity:
+                    key = f"{tree}.{column}"
+                    found[key] = found.get(key, 0) + 1
+        self.report.fine_times = dict(sorted(found.items()))
+
     # -- joins -----------------------------------------------------------------------------------
 
     def trace(self) -> None:
         offsets, granularity = _offsets(self.home)
         self.report.granularity = granularity
+        self._fine_times(granularity)
         volunteers = volunteer_chats(self.rows, self.dump)
         chats, live = chat_traces(self.rows, self.dump, volunteers, self.chat_states)
         for chat_id in self.handle_links:
@@ -405,6 +422,10 @@ def form_message_counts(home: Path) -> frozenset[int]:
     text = [q for q in form.questions if q.kind is QuestionKind.TEXT]
     required = sum(1 for q in text if not q.optional)
     return frozenset(2 + 2 * typed for typed in range(required, len(text) + 1))
+
+
+def _is_time(value: Value) -> bool:
+    return isinstance(value, int) and EPOCH_RANGE[0] <= value <= EPOCH_RANGE[1]
 
 
 def _blob_forms(value: Value) -> list[bytes]:

@@ -52,7 +52,7 @@ from tests.seizure.joins import (
 from tests.seizure.logs import time_cases_from_logs
 from tests.seizure.needles import Needle, changed_spans
 from tests.seizure.scenario import copy_home
-from tests.seizure.verdict import Pending, chat_leaks, content_leaks, event_cells, join_leaks
+from tests.seizure.verdict import Pending, chat_leaks, content_leaks, event_cells, fine_time_leaks, join_leaks
 
 CANARY = "cyplanted9x2k"
 CHAT = 712_345_678
@@ -403,3 +403,17 @@ def test_the_behaviour_join_is_held_to_chance_within_bucket_and_kind_of_event() 
     assert join_leaks("t", report, truth, [24], 1, cells=cells) == []
     report.joins = [Join("behaviour: all right", dict(truth))]
     assert join_leaks("t", report, truth, [24], 1, cells=cells)
+
+
+def test_a_case_side_time_finer_than_the_granularity_is_found_live_or_remnant(staffed: StaffedHome) -> None:
+    now = int(time.time())
+    with staffed.open() as server:
+        receipt = submit(server, Request({"country": "x"}, "en", "telegram", None), now)
+        assert not fine_time_leaks("t", attack(staffed.root, [])), "a fresh case keeps coarse times"
+    conn = _raw(staffed)
+    conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (1_800_000_007, receipt.case_id))
+    conn.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (1_800_000_200, receipt.case_id))
+    seized = _seize(staffed, Path(staffed.root).parent)  # the WAL holds the first update's page
+    conn.close()
+    leaks = fine_time_leaks("t", attack(seized, []))
+    assert any("cases.updated_at" in line for line in leaks), leaks

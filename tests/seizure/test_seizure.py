@@ -27,6 +27,7 @@ from tests.seizure.verdict import (
     clip,
     content_leaks,
     event_cells,
+    fine_time_leaks,
     join_leaks,
     join_scores,
     tally,
@@ -140,6 +141,13 @@ def test_no_chat_id_outside_the_chat_state_of_a_chat_with_messages_to_delete(sei
     problems = [p for name, report in seized.reports.items()
                 for p in chat_leaks(name, report, seized.chats, seized.scenario.pending[name])]
     assert not problems, "\n" + _story(seized, "chat") + "\n" + clip(problems)
+
+
+def test_every_stored_time_is_coarse(seized: Seized) -> None:
+    """Live or remnant, no column holds a time finer than the granularity but deadlines and a volunteer's enrolment."""
+    problems = [p for name, report in seized.reports.items() for p in fine_time_leaks(name, report)]
+    assert not problems, "\n" + clip(problems)
+    assert any(r.fine_times for r in seized.reports.values()), "the scan sees deadlines and enrolment: not vacuous"
 
 
 def test_no_join_of_chats_to_cases_beats_chance(seized: Seized) -> None:

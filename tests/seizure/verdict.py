@@ -130,6 +130,24 @@ def join_leaks(snapshot: str, report: Report, truth: Mapping[int, str], windows:
     return problems
 
 
+#: Columns allowed to hold a time off the granularity's grid. Deadlines are the end of a bucket
+#: plus a fixed, public delay (Database.deadline); a volunteer's enrolment is staff, not a person.
+FINE_TIME_ALLOWED = ("volunteers.enrolled_at",)
+DEADLINE_COLUMNS = ("next_at", "next_attempt_at")
+
+
+def fine_time_leaks(snapshot: str, report: Report) -> list[str]:
+    """Case-side columns that hold times finer than the granularity (a time that could be matched)."""
+    problems = []
+    for where, count in report.fine_times.items():
+        column = where.rsplit(".", 1)[-1]
+        if where in FINE_TIME_ALLOWED or column in DEADLINE_COLUMNS:
+            continue
+        problems.append(f"[{snapshot}] {count} values of {where} are finer than the {report.granularity} s "
+                        "granularity")
+    return problems
+
+
 def join_scores(report: Report, truth: Mapping[int, str]) -> list[tuple[str, int, int]]:
     """(join, right guesses, guesses) for the record."""
     return [(j.name, sum(1 for c, k in j.guesses.items() if truth.get(c) == k), len(j.guesses)) for j in report.joins]
