@@ -5,13 +5,15 @@
 It reads every secret under HOME/secrets, dumps every table and column with
 SQL, decrypts every page of the database and every frame of its WAL (free
 pages, superseded and stale frames included), parses the -shm, decodes every
-cell of every page version, tries every server key on every blob, searches
-everything (database pages, opened plaintexts, every file in the home, the
-logs it is given) for the needles in every encoding, and joins chats to cases
-every way it knows (tests/seizure/joins.py). It prints labels of needles,
-never their values. A needles file is a JSON list of {"label", "kind",
-"value"} (kind: canary, name, username, reference, chat; chat values are
-integers).
+cell of every page version, opens chats.state with the database key
+(chatside.py), tries every server key on every blob, searches everything
+(database pages, opened plaintexts, every file in the home, the logs it is
+given) for the needles in every encoding and for cheap tests of references
+(oracles.py), times cases from the logs (logs.py), lists times finer than the
+granularity, and joins chats to cases every way it knows (joins.py). It prints
+labels of needles, never their values. A needles file is a JSON list of
+{"label", "kind", "value"} (kind: canary, name, username, reference, chat;
+chat values are integers).
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bot.errors import FormInvalid
-from bot.form import QuestionKind, load_form
 from tests.seizure.blobs import Opened, carve_envelopes, embedded_blobs, open_blob, parse_envelope
 from tests.seizure.btree import Value
 from tests.seizure.carve import Carved, ImageKey, Row, SqlDump, carve, dump_sql, image_key
-from tests.seizure.chatside import CHAT_STATE_FILES, CHAT_STATE_TREE, ChatStateSeen, read_chat_states
+from tests.seizure.chatside import (
+    CHAT_STATE_FILES,
+    CHAT_STATE_TREE,
+    ChatStateSeen,
+    form_message_counts,
+    read_chat_states,
+)
 from tests.seizure.disk import WAL_FRAME_HEADER, WAL_HEADER, Disk, DiskUnreadable, PageImage, read_disk
 from tests.seizure.joins import CaseTrace, ChatTrace, Join, Offsets, every_join
-from tests.seizure.traces import EPOCH_RANGE, case_of, case_traces, chat_traces, volunteer_chats
+from tests.seizure.traces import case_of, case_traces, chat_traces, fine_times, volunteer_chats
 from tests.seizure.keys import KeyRing, read_keys
 from tests.seizure.logs import time_cases_from_logs
 from tests.seizure.needles import Corpus, Hit, Needle, changed_spans, patterns_for
@@ -375,24 +381,12 @@ class Attack:
     def _add(self, finding: Finding) -> None:
         self.findings.setdefault((finding.label, finding.where, finding.how), finding)
 
-    def _fine_times(self, granularity: int) -> None:
-        """Every column, of live rows and remnants, that holds a time off the granularity's grid."""
-        found: dict[str, int] = {}
-        places = [(row.tree, row.values) for row in self.rows]
-        places += [(table, row) for table, rows in self.dump.rows.items() for row in rows]
-        for tree, values in places:
-            for column, value in values.items():
-                if column != "_rowid_" and isinstance(value, int) and _is_time(value) and value % granularity:
-                    key = f"{tree}.{column}"
-                    found[key] = found.get(key, 0) + 1
-        self.report.fine_times = dict(sorted(found.items()))
-
     # -- joins -----------------------------------------------------------------------------------
 
     def trace(self) -> None:
         offsets, granularity = _offsets(self.home)
         self.report.granularity = granularity
-        self._fine_times(granularity)
+        self.report.fine_times = fine_times(self.rows, self.dump, granularity)
         volunteers = volunteer_chats(self.rows, self.dump)
         chats, live = chat_traces(self.rows, self.dump, volunteers, self.chat_states)
         for chat_id in self.handle_links:
@@ -407,25 +401,6 @@ class Attack:
                                        form_message_counts(self.home))
         self.report.joins.append(Join("keys: reply handles opened with a server key", dict(self.handle_links),
                                       proof=True))
-
-
-def form_message_counts(home: Path) -> frozenset[int]:
-    """The highest message id a chat can have right after a submitted form, from the home's form.
-
-    /start and the first screen, then for each text question answered the typed answer and the
-    bot's next screen; a button (a choice, Skip, Send) edits the screen in place.
-    """
-    try:
-        form = load_form(home / "form.toml")
-    except FormInvalid:
-        return frozenset()
-    text = [q for q in form.questions if q.kind is QuestionKind.TEXT]
-    required = sum(1 for q in text if not q.optional)
-    return frozenset(2 + 2 * typed for typed in range(required, len(text) + 1))
-
-
-def _is_time(value: Value) -> bool:
-    return isinstance(value, int) and EPOCH_RANGE[0] <= value <= EPOCH_RANGE[1]
 
 
 def _blob_forms(value: Value) -> list[bytes]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.errors import FormInvalid
+from bot.form import QuestionKind, load_form
 from storage.chatstate import CHAT_STATE_NAME, ChatSnapshot, ChatStateDamaged, decode, unseal
 from tests.seizure.keys import KeyRing
 
@@ -64,3 +66,18 @@ def read_chat_states(home: Path, ring: KeyRing) -> tuple[list[ChatStateSeen], li
         else:
             notes.append(f"no server key opens {name} ({len(data)} bytes)")
     return seen, notes
+
+
+def form_message_counts(home: Path) -> frozenset[int]:
+    """The highest message id a chat can have right after a submitted form, from the home's form.
+
+    /start and the first screen, then for each text question answered the typed answer and the
+    bot's next screen; a button (a choice, Skip, Send) edits the screen in place.
+    """
+    try:
+        form = load_form(home / "form.toml")
+    except FormInvalid:
+        return frozenset()
+    text = [q for q in form.questions if q.kind is QuestionKind.TEXT]
+    required = sum(1 for q in text if not q.optional)
+    return frozenset(2 + 2 * typed for typed in range(required, len(text) + 1))

@@ -206,3 +206,16 @@ def _what_sql_tells(dump: SqlDump, cases: dict[str, CaseTrace]) -> None:
                 trace.order["highest outbox seq"] = max(trace.order.get("highest outbox seq", 0.0), float(seq))
             if row.get("delivery") is not None:
                 trace.facts.add("delivery envelope waiting")
+
+
+def fine_times(rows: list[Row], dump: SqlDump, granularity: int) -> dict[str, int]:
+    """"table.column" -> how many values, of live rows and remnants, are times off the granularity's grid."""
+    found: dict[str, int] = {}
+    places = [(row.tree, row.values) for row in rows]
+    places += [(table, row) for table, table_rows in dump.rows.items() for row in table_rows]
+    for tree, values in places:
+        for column, value in values.items():
+            if column != "_rowid_" and isinstance(value, int) and _epoch(value) and value % granularity:
+                key = f"{tree}.{column}"
+                found[key] = found.get(key, 0) + 1
+    return dict(sorted(found.items()))
