@@ -402,7 +402,7 @@ class Scenario:
     def _reader(self, actor: Actor) -> Person:
         """A new chat (a new account) for `actor`, from which they read their reply."""
         other = make_actor("READER", "elsewhere", 98)
-        other.answers, other.canaries, other.language = {}, {}, actor.language
+        other.answers, other.canaries, other.language, other.case_id = {}, {}, actor.language, actor.case_id
         other.person = self._person(other.first_name, other.username, other.language, other.last_name)
         self.actors.append(other)
         return other.person
@@ -434,7 +434,7 @@ class Scenario:
         other = make_actor("ELSEWHERE", "elsewhere", 99)
         other.answers = {}
         other.canaries = {}
-        other.reference = elsewhere.reference
+        other.reference, other.case_id = elsewhere.reference, elsewhere.case_id
         other.person = self._person(other.first_name, other.username, other.language, other.last_name)
         self.actors.append(other)
         jobs = [(a, a.person) for a in actors] + [(other, other.person)]
@@ -495,6 +495,14 @@ class Scenario:
     def truth(self) -> dict[int, str]:
         """Chat id -> case id of every submitted request (never given to the attacker)."""
         return {a.chat_id: a.case_id for a in self.actors if a.role == "submit" and a.case_id}
+
+    def other_links(self) -> dict[int, str]:
+        """Chat id -> case id of the chats that only used a reference (a reading, a follow-up from elsewhere).
+
+        Not in `truth`: the chance bound counts each case once. A link read off the disk with a
+        server key fails the test for these chats too.
+        """
+        return {a.chat_id: a.case_id for a in self.actors if a.role == "elsewhere" and a.case_id}
 
     def windows(self) -> list[int]:
         """Cases per time-granularity window (the attacker is granted the window of every chat)."""

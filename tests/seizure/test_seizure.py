@@ -88,6 +88,10 @@ def seized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seized]:
                   f"  [{name}] cases by bucket and kind of event: {cells}; the behaviour join fails at "
                   f"{threshold(cells, alpha)} right"]
         lines += [f"  [{name}] join {j}: {r} right of {g}" for j, r, g in join_scores(report, seized.truth)]
+        others = scenario.other_links()
+        lines += [f"  [{name}] join {j.name}: {n} of {len(others)} reference-only chats on their case (not bounded)"
+                  for j in report.joins
+                  if (n := sum(1 for chat, case in j.guesses.items() if others.get(chat) == case))]
     (tmp / "seizure-report.txt").write_text("\n".join(lines), encoding="utf-8")
     print(f"\nseizure report: {tmp / 'seizure-report.txt'}")
     yield seized
@@ -159,7 +163,8 @@ def test_no_join_of_chats_to_cases_beats_chance(seized: Seized) -> None:
     """
     problems = [p for name, report in seized.reports.items()
                 for p in join_leaks(name, report, seized.truth, seized.windows, seized.comparisons,
-                                    seized.scenario.pending[name], seized.cells(name))]
+                                    seized.scenario.pending[name], seized.cells(name),
+                                    seized.scenario.other_links())]
     assert not problems, "\n" + clip(problems)
 
 

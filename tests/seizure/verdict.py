@@ -98,15 +98,18 @@ def event_cells(report: Report, truth: Mapping[int, str], buckets: Mapping[str, 
 
 
 def join_leaks(snapshot: str, report: Report, truth: Mapping[int, str], windows: list[int],
-               comparisons: int, pending: Pending | None = None, cells: list[int] | None = None) -> list[str]:
+               comparisons: int, pending: Pending | None = None, cells: list[int] | None = None,
+               other_links: Mapping[int, str] | None = None) -> list[str]:
     """Joins that place more chats on their own case than chance allows (bound: joins.chance_tail).
 
     Every join is held to the time buckets (`windows`); the behaviour join, which reads what
     each chat did, to the smaller groups of `cells` (bucket and kind of event): more than
     chance within them is more than the documented exposure. A join that read links off the
-    disk with a server key (`proof`) fails on one right link, except the documented one: a
-    reply whose notice was being sent during the copy.
+    disk with a server key (`proof`) fails on one right link, of a submitter's chat or of
+    `other_links` (chats that only used a reference), except the documented one: a reply
+    whose notice was being sent during the copy.
     """
+    every_link = {**(other_links or {}), **truth}
     alpha = ALPHA / max(1, comparisons)
     present = {c.case_id for c in report.cases}
     sent = sum(1 for case in truth.values() if case in present)
@@ -115,7 +118,8 @@ def join_leaks(snapshot: str, report: Report, truth: Mapping[int, str], windows:
     for join in report.joins:
         right = sum(1 for chat, case in join.guesses.items() if truth.get(chat) == case)
         if join.proof:
-            right = sum(1 for chat, case in join.guesses.items() if truth.get(chat) == case and chat not in in_flight)
+            right = sum(1 for chat, case in join.guesses.items()
+                        if every_link.get(chat) == case and chat not in in_flight)
         if join.proof and right:
             problems.append(f"[{snapshot}] join '{join.name}' read {right} chats' own case off the disk "
                             f"({len(join.guesses)} links in all) {join.note}")
