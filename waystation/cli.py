@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.sandbox.cli import sandbox_command
+from sandbox.cli import sandbox_command
 from storage.home import init_home
 from waystation.commands_bot import bot
 from waystation.commands_demo import demo

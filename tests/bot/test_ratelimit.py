@@ -12,8 +12,8 @@ from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter, BaseRateLimiter, ExtBot
 
 from bot.ratelimit import ChatPacedRateLimiter, chat_key, is_paced
-from bot.sandbox import SandboxSettings
-from bot.sandbox.testing import RunningSandbox, run_bounded, running_sandbox
+from sandbox import SandboxSettings
+from sandbox.testing import RunningSandbox, run_bounded, running_sandbox
 
 TOKEN = "555000111:" + "RateLimiterTESTtokenONLY-0123456789"  # built here, never a real token
 

@@ -19,8 +19,8 @@ import pytest
 import telegram
 from telegram.error import BadRequest, Forbidden, TimedOut
 
-from bot.sandbox import SandboxSettings
-from bot.sandbox.testing import RunningSandbox, run_bounded, running_sandbox
+from sandbox import SandboxSettings
+from sandbox.testing import RunningSandbox, run_bounded, running_sandbox
 from bot.tracking import TrackingBot, UntrackedSendRefused, creates_message
 from bot.vanish import DELETE_WINDOW_SECONDS, SWEEP, Vanisher
 from storage.db import Database, DatabaseKey

@@ -56,8 +56,8 @@ def bot_stack() -> None:
     from telegram.ext import ApplicationBuilder
 
     import waystation.service  # noqa: F401 - the service's imports (uvicorn, starlette, bot.app)
-    from bot.sandbox import SandboxSettings
-    from bot.sandbox.testing import running_sandbox
+    from sandbox import SandboxSettings
+    from sandbox.testing import running_sandbox
     from storage.config import parse_config
     from waystation.logging_setup import configure_logging
 

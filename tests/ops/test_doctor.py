@@ -11,8 +11,8 @@ from pathlib import Path
 import nacl.utils
 import pytest
 
-from bot.sandbox import SandboxSettings
-from bot.sandbox.testing import RunningSandbox, running_sandbox
+from sandbox import SandboxSettings
+from sandbox.testing import RunningSandbox, running_sandbox
 from crypto.keys import Identity
 from crypto.roster import DAY, Member, Role, Roster, sign_roster
 from storage.cases import CaseId

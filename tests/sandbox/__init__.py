@@ -1,1 +1,1 @@
-"""Tests of the sandbox messenger (bot/sandbox)."""
+"""Tests of the sandbox messenger (sandbox)."""

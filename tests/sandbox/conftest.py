@@ -7,8 +7,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from bot.sandbox import SandboxSettings
-from bot.sandbox.testing import (
+from sandbox import SandboxSettings
+from sandbox.testing import (
     Runner,
     RunningSandbox,
     StartSandbox,

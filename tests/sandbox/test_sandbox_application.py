@@ -8,7 +8,7 @@ import httpx
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from bot.sandbox.testing import Runner, RunningSandbox
+from sandbox.testing import Runner, RunningSandbox
 
 ECHO_WAIT_SECONDS = 8.0
 

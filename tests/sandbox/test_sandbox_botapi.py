@@ -11,7 +11,7 @@ import telegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, InvalidToken
 
-from bot.sandbox.testing import Runner, RunningSandbox
+from sandbox.testing import Runner, RunningSandbox
 
 
 @pytest.fixture(autouse=True)

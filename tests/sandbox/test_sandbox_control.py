@@ -8,8 +8,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from bot.sandbox.cli import sandbox_command
-from bot.sandbox.testing import RunningSandbox
+from sandbox.cli import sandbox_command
+from sandbox.testing import RunningSandbox
 
 
 def connect(sandbox: RunningSandbox, token: str) -> None:

@@ -7,7 +7,7 @@ import pytest
 import telegram
 from telegram.error import TimedOut
 
-from bot.sandbox.testing import Runner, RunningSandbox
+from sandbox.testing import Runner, RunningSandbox
 from tests.sandbox.test_sandbox_botapi import events, new_person, say, visible_ids
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.errors import BotApiError
-from bot.sandbox.formatting import command_entities, parse_html, utf16_len
-from bot.sandbox.markup import has_callback_button, parse_inline_markup, parse_markup
-from bot.sandbox.params import Params
-from bot.sandbox.ratelimit import FloodControl, TokenBucket
-from bot.sandbox.settings import SandboxSettings
+from sandbox.errors import BotApiError
+from sandbox.formatting import command_entities, parse_html, utf16_len
+from sandbox.markup import has_callback_button, parse_inline_markup, parse_markup
+from sandbox.params import Params
+from sandbox.ratelimit import FloodControl, TokenBucket
+from sandbox.settings import SandboxSettings
 
 
 def test_utf16_length_counts_emoji_as_two_units() -> None:

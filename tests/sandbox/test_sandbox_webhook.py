@@ -14,7 +14,7 @@ import pytest
 import telegram
 from telegram.error import Conflict
 
-from bot.sandbox.testing import Runner, RunningSandbox
+from sandbox.testing import Runner, RunningSandbox
 
 SECRET = "s3cret_token-for-tests"
 WAIT_SECONDS = 8.0

@@ -9,7 +9,7 @@ import pytest
 import telegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.sandbox.testing import Runner, RunningSandbox
+from sandbox.testing import Runner, RunningSandbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from bot.sandbox.errors import BotApiError, bad_request
+from sandbox.errors import BotApiError, bad_request
 
 MAX_BODY_BYTES = 1024 * 1024
 

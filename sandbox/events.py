@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from bot.sandbox.clock import SandboxClock
+from sandbox.clock import SandboxClock
 
 EventValue = int | float | str | bool | None | list[int]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from bot.sandbox.errors import bad_request
-from bot.sandbox.params import Params
-from bot.sandbox.state import BotWorld, Sandbox
+from sandbox.errors import bad_request
+from sandbox.params import Params
+from sandbox.state import BotWorld, Sandbox
 
 MAX_COMMANDS = 100
 MAX_DESCRIPTION = 512

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from bot.sandbox.app import create_app
-from bot.sandbox.errors import (
+from sandbox.app import create_app
+from sandbox.errors import (
     BindFailed,
     BotApiError,
     ControlError,
     SandboxError,
     SettingsRejected,
 )
-from bot.sandbox.server import serve
-from bot.sandbox.settings import SandboxSettings
+from sandbox.server import serve
+from sandbox.settings import SandboxSettings
 
 __all__ = [
     "BindFailed",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from bot.sandbox.errors import BotApiError, bad_request
-from bot.sandbox.params import Params
-from bot.sandbox.state import DEFAULT_UPDATE_KINDS, BotWorld, Sandbox, WebhookConfig
-from bot.sandbox.webhook import start_delivery, stop_delivery
+from sandbox.errors import BotApiError, bad_request
+from sandbox.params import Params
+from sandbox.state import DEFAULT_UPDATE_KINDS, BotWorld, Sandbox, WebhookConfig
+from sandbox.webhook import start_delivery, stop_delivery
 
 MAX_UPDATES_LIMIT = 100
 WEBHOOK_ACTIVE = BotApiError(

@@ -7,10 +7,10 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from bot.sandbox.clock import SandboxClock
-from bot.sandbox.errors import UNAUTHORIZED, BotApiError, ControlError
-from bot.sandbox.events import EventLog
-from bot.sandbox.models import (
+from sandbox.clock import SandboxClock
+from sandbox.errors import UNAUTHORIZED, BotApiError, ControlError
+from sandbox.events import EventLog
+from sandbox.models import (
     BotIdentity,
     CallbackQuery,
     Chat,
@@ -20,8 +20,8 @@ from bot.sandbox.models import (
     UserId,
     message_to_telegram,
 )
-from bot.sandbox.ratelimit import FloodControl
-from bot.sandbox.settings import SandboxSettings
+from sandbox.ratelimit import FloodControl
+from sandbox.settings import SandboxSettings
 
 TOKEN_PATTERN = re.compile(r"^(\d{1,20}):[A-Za-z0-9_-]{35}$")
 

@@ -7,7 +7,7 @@ import logging
 
 import httpx
 
-from bot.sandbox.state import BotWorld, Sandbox, WebhookConfig
+from sandbox.state import BotWorld, Sandbox, WebhookConfig
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BACKOFF_SECONDS = 10.0

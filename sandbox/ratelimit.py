@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.sandbox.settings import SandboxSettings
+from sandbox.settings import SandboxSettings
 
 Scope = Literal["chat", "global"]
 

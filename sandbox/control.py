@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.sandbox import persons
-from bot.sandbox.botapi import METHODS, sandbox_of
-from bot.sandbox.botconfig import localized
-from bot.sandbox.errors import ControlError
-from bot.sandbox.messaging import ANSWER_VISIBLE_SECONDS
-from bot.sandbox.models import CallbackAnswer, Chat, UserId, message_to_view
-from bot.sandbox.state import AnswerDelay, BotWorld, Sandbox
+from sandbox import persons
+from sandbox.botapi import METHODS, sandbox_of
+from sandbox.botconfig import localized
+from sandbox.errors import ControlError
+from sandbox.messaging import ANSWER_VISIBLE_SECONDS
+from sandbox.models import CallbackAnswer, Chat, UserId, message_to_view
+from sandbox.state import AnswerDelay, BotWorld, Sandbox
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_NAME = 64

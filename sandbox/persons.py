@@ -5,10 +5,10 @@ from __future__ import annotations
 import nacl.utils
 
 
-from bot.sandbox.errors import ControlError
-from bot.sandbox.formatting import command_entities
-from bot.sandbox.markup import has_callback_button
-from bot.sandbox.models import (
+from sandbox.errors import ControlError
+from sandbox.formatting import command_entities
+from sandbox.markup import has_callback_button
+from sandbox.models import (
     CallbackQuery,
     Chat,
     ChatId,
@@ -19,8 +19,8 @@ from bot.sandbox.models import (
     UserId,
     chat_to_telegram,
 )
-from bot.sandbox.settings import MAX_TEXT_LENGTH
-from bot.sandbox.state import BotWorld, Sandbox
+from sandbox.settings import MAX_TEXT_LENGTH
+from sandbox.state import BotWorld, Sandbox
 
 
 def person(sandbox: Sandbox, user_id: int) -> Person:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bot.sandbox.errors import SettingsRejected
+from sandbox.errors import SettingsRejected
 
 MAX_TEXT_LENGTH = 4096
 DELETE_WINDOW_SECONDS = 48 * 3600

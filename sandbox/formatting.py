@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from bot.sandbox.errors import BotApiError, bad_request
+from sandbox.errors import BotApiError, bad_request
 
 Entity = dict[str, object]
 

@@ -6,10 +6,10 @@ import socket
 
 import uvicorn
 
-from bot.sandbox.app import create_app, sandbox_of_app
-from bot.sandbox.errors import BindFailed
-from bot.sandbox.settings import SandboxSettings
-from bot.sandbox.state import Sandbox
+from sandbox.app import create_app, sandbox_of_app
+from sandbox.errors import BindFailed
+from sandbox.settings import SandboxSettings
+from sandbox.state import Sandbox
 
 GRACEFUL_SHUTDOWN_SECONDS = 2
 

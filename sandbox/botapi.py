@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.sandbox import botconfig, messaging, updates
-from bot.sandbox.errors import NOT_FOUND, BotApiError
-from bot.sandbox.params import Params, read_params
-from bot.sandbox.state import BotWorld, Sandbox
+from sandbox import botconfig, messaging, updates
+from sandbox.errors import NOT_FOUND, BotApiError
+from sandbox.params import Params, read_params
+from sandbox.state import BotWorld, Sandbox
 
 Handler = Callable[[Sandbox, BotWorld, Params], Awaitable[object]]
 

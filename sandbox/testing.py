@@ -12,8 +12,8 @@ from typing import Protocol, TypeVar
 
 import httpx
 
-from bot.sandbox.server import bind_socket, make_server
-from bot.sandbox.settings import SandboxSettings
+from sandbox.server import bind_socket, make_server
+from sandbox.settings import SandboxSettings
 
 START_TIMEOUT_SECONDS = 5.0
 STOP_TIMEOUT_SECONDS = 10.0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from bot.sandbox.errors import BindFailed, SettingsRejected
-from bot.sandbox.server import bind_socket, page_url, serve_socket
-from bot.sandbox.settings import SandboxSettings
+from sandbox.errors import BindFailed, SettingsRejected
+from sandbox.server import bind_socket, page_url, serve_socket
+from sandbox.settings import SandboxSettings
 
 _DEFAULTS = SandboxSettings()
 _RATE = click.FloatRange(min=0, max=1_000_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.sandbox.errors import bad_request
+from sandbox.errors import bad_request
 
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_BUTTONS = 100

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.sandbox.errors import bad_request, forbidden, too_many_requests
-from bot.sandbox.formatting import Entity, parse_html
-from bot.sandbox.markup import parse_inline_markup, parse_markup
-from bot.sandbox.models import CallbackAnswer, Chat, MessageId, StoredMessage, UserId
-from bot.sandbox.params import Params
-from bot.sandbox.settings import DELETE_WINDOW_SECONDS, MAX_TEXT_LENGTH
-from bot.sandbox.state import BotWorld, Sandbox
+from sandbox.errors import bad_request, forbidden, too_many_requests
+from sandbox.formatting import Entity, parse_html
+from sandbox.markup import parse_inline_markup, parse_markup
+from sandbox.models import CallbackAnswer, Chat, MessageId, StoredMessage, UserId
+from sandbox.params import Params
+from sandbox.settings import DELETE_WINDOW_SECONDS, MAX_TEXT_LENGTH
+from sandbox.state import BotWorld, Sandbox
 
 MAX_DELETE_BATCH = 100
 MAX_KEPT_ANSWERS = 20

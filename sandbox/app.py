@@ -13,11 +13,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.sandbox import control
-from bot.sandbox.botapi import bot_api_endpoint
-from bot.sandbox.errors import ControlError
-from bot.sandbox.settings import SandboxSettings
-from bot.sandbox.state import Sandbox
+from sandbox import control
+from sandbox.botapi import bot_api_endpoint
+from sandbox.errors import ControlError
+from sandbox.settings import SandboxSettings
+from sandbox.state import Sandbox
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SECURITY_HEADERS = [
