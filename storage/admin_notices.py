@@ -3,7 +3,8 @@
 `waystation doctor --notify-admins` (the monitoring timer in deploy/) queues one notice row for
 each volunteer enrolled with admin notices; the running bot sends it like any other notice.
 The same problems are not told again, except that errors are repeated once a day while they
-last; when every check passes the record is cleared, so the next problem is told at once.
+last; nor are fewer of them once no error is left (the errors were fixed, warnings remain); when
+every check passes the record is cleared, so the next problem is told at once.
 Check names are fixed words (roster, database, bot-api ...): nothing else of a finding is sent.
 """
 
@@ -50,6 +51,12 @@ def notify_admins(db: Database, problems: Iterable[tuple[str, str]], now: int) -
     errors = sorted({p.split(":", 1)[1] for p in found if p.startswith("error:")})
     warnings = sorted({p.split(":", 1)[1] for p in found if p.startswith("warning:")})
     if told is not None and told[0] == found and (not errors or now - told[1] < REPEAT_ERRORS_SECONDS):
+        return Told.ALREADY, 0
+    if told is not None and not errors and set(found) < set(told[0]):
+        # Some problems were fixed and no error is left: nothing new to tell. What remains is
+        # recorded, so that a problem fixed now and back later is told again.
+        with db.transaction() as conn:
+            db.set_meta(conn, TOLD_KEY, json.dumps({"problems": found, "at": told[1]}))
         return Told.ALREADY, 0
     admins = [v.id for v in VolunteerStore(db).admins()]
     if not admins:
