@@ -35,14 +35,23 @@ from pathlib import Path
 import nacl.utils
 from nacl.public import PrivateKey
 from sqlcipher3 import dbapi2 as sqlcipher
+from timing import (
+    Contender,
+    Timing,
+    alternate,
+    busy_warning,
+    machine,
+    paired_median,
+    paired_ratios,
+    quartiles,
+)
 
 from crypto.envelope import Kind, seal
 from crypto.keys import load_identity
+from intake.requests import new_case_id
 from storage.cases import CaseId, CaseStore
 from storage.db import PRAGMAS, Database, DatabaseKey
 from storage.home import Home, init_home
-from storage.intake import new_case_id
-from timing import Contender, Timing, alternate, busy_warning, machine, paired_median, paired_ratios, quartiles
 
 PAYLOAD_SIZE = 2048
 RECIPIENTS = 5

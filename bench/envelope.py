@@ -32,16 +32,34 @@ import nacl.bindings
 import nacl.utils
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey
+from timing import (
+    Contender,
+    Timing,
+    alternate,
+    busy_warning,
+    loop,
+    machine,
+    paired_median,
+    paired_ratios,
+    quartiles,
+)
 
-from crypto.envelope import CONTENT_KEY_SIZE, NONCE_SIZE, SIGNATURE_SIZE, TAG_SIZE, Kind, open_envelope, seal
+from crypto.envelope import (
+    CONTENT_KEY_SIZE,
+    NONCE_SIZE,
+    SIGNATURE_SIZE,
+    TAG_SIZE,
+    Kind,
+    open_envelope,
+    seal,
+)
 from crypto.keys import PublicIdentity, key_id
 from crypto.padding import pad
-from timing import Contender, Timing, alternate, busy_warning, loop, machine, paired_median, paired_ratios, quartiles
 
 PAYLOAD_SIZE = 2048
 RECIPIENTS = 5
 OVERHEAD_TARGET = 0.15
-CASE_ID = "k3v7q2m9x4w8r6t5"  # the shape of storage.intake.new_case_id()
+CASE_ID = "k3v7q2m9x4w8r6t5"  # the shape of intake.requests.new_case_id()
 QUEUE = "main"
 
 SEAL, OPEN, RAW_SEAL, RAW_OPEN = "envelope seal", "envelope open", "raw seal", "raw open"

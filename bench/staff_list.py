@@ -6,7 +6,7 @@ Run from the repository root (project installed):
 
 Setup (not timed): a fresh home (storage.home.init_home) with a signed roster
 of one admin and five caseworkers on queue 'main'. One realistic request
-(storage.intake.request_payload: the default form's answers, a reply handle,
+(intake.requests.request_payload: the default form's answers, a reply handle,
 about 600 bytes, padded to 1 KiB) is sealed with crypto.envelope.seal,
 separately for each case (fresh content key and nonce), to the five
 caseworkers and signed with the home's bot key, exactly as intake seals it. All
@@ -70,10 +70,26 @@ import uvicorn
 from nacl.public import SealedBox
 from nacl.signing import VerifyKey
 from starlette.applications import Starlette
+from timing import Contender, Timing, busy_warning, machine, paired_median, quartiles
 
-from crypto.envelope import NONCE_SIZE, SEALED_KEY_SIZE, SIGNATURE_SIZE, SIGNER_OFFSET, SIGNER_SIZE, Kind, seal
-from crypto.keys import KDF_MODERATE, KEY_ID_SIZE, Identity, dump_identity, load_identity
+from crypto.envelope import (
+    NONCE_SIZE,
+    SEALED_KEY_SIZE,
+    SIGNATURE_SIZE,
+    SIGNER_OFFSET,
+    SIGNER_SIZE,
+    Kind,
+    seal,
+)
+from crypto.keys import (
+    KDF_MODERATE,
+    KEY_ID_SIZE,
+    Identity,
+    dump_identity,
+    load_identity,
+)
 from crypto.roster import DAY, Member, Role, new_roster, sign_roster
+from intake.requests import Request, new_case_id, request_payload, seal_reply_handle
 from staff.api import staff_api_routes
 from staff.direct import ReadState, StaffSession
 from staff.httpsig import sign_request
@@ -81,9 +97,7 @@ from staff.pins import PinStore
 from staff.remote import RemoteStaff
 from storage.cases import CaseId
 from storage.home import init_home
-from storage.intake import Request, new_case_id, request_payload, seal_reply_handle
 from storage.server import Server
-from timing import Contender, Timing, busy_warning, machine, paired_median, quartiles
 
 QUEUE = "main"
 CASEWORKERS = 5

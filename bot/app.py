@@ -24,7 +24,14 @@ from telegram.warnings import PTBUserWarning
 from bot import texts
 from bot.alerts import on_it
 from bot.alertviews import ON_IT
-from bot.conversation import acknowledge, build_conversation, expired_button, media, send, unknown_command
+from bot.conversation import (
+    acknowledge,
+    build_conversation,
+    expired_button,
+    media,
+    send,
+    unknown_command,
+)
 from bot.guards import Verdict, wants_erase
 from bot.i18n import LANGUAGES
 from bot.processor import PerChatUpdateProcessor, arrival_time

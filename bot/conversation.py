@@ -29,10 +29,18 @@ from bot.form import QuestionKind
 from bot.i18n import pick_language
 from bot.replies import read_by_reference, send_replies
 from bot.runtime import Runtime, runtime
+from intake.followups import add_follow_up
+from intake.requests import (
+    Request,
+    check_answers,
+    recipients_for,
+    seal_reply_handle,
+    seal_request,
+    store_sealed,
+)
+from intake.routing import route
+from model.text import clean_text
 from storage.errors import IntakeRefused, StorageError
-from storage.followups import add_follow_up
-from storage.intake import Request, check_answers, clean_text, recipients_for, seal_reply_handle, seal_request, store_sealed
-from storage.routing import route
 
 log = logging.getLogger("waystation.bot.intake")
 Context = ContextTypes.DEFAULT_TYPE

@@ -1,6 +1,6 @@
 """A few case tickets made ahead of time, so a person's Send is not kept waiting by Argon2id.
 
-A ticket (storage.intake.Ticket) is a case id, a reference, its stored hash and the public
+A ticket (intake.requests.Ticket) is a case id, a reference, its stored hash and the public
 reply key derived from both: two Argon2id runs. One background thread keeps up to `size`
 tickets in memory; submit takes one, or makes one inline if the pool is empty. Nothing is
 written anywhere: an unused ticket is simply lost when the process ends.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from storage.intake import Ticket, new_ticket
+from intake.requests import Ticket, new_ticket
 
 
 class ReferencePool:

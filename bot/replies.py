@@ -38,8 +38,8 @@ from crypto.reference import hash_reference, normalise_reference
 from crypto.replykey import derive_reply_key, open_handle
 from storage.cases import Case
 from storage.errors import CaseNotFound, HomeInvalid, RosterUnavailable
+from storage.keyring import bot_box_keys
 from storage.outbox import OutboxItem, OutboxStore
-from storage.rekey import bot_box_keys
 
 log = logging.getLogger("waystation.bot.replies")
 JOB_NAME = "deliver-replies"

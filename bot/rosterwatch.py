@@ -30,7 +30,15 @@ from crypto.roster import DAY
 from storage.alerts import MessageKind
 from storage.coverage import assess, open_cases
 from storage.errors import RosterUnavailable
-from storage.rosterlife import WARN_DAYS, Phase, Standing, date, expiring_members, notice_threshold, within
+from storage.rosterlife import (
+    WARN_DAYS,
+    Phase,
+    Standing,
+    date,
+    expiring_members,
+    notice_threshold,
+    within,
+)
 
 log = logging.getLogger("waystation.bot.roster")
 JOB_NAME = "roster-watch"

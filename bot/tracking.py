@@ -19,7 +19,15 @@ import contextvars
 from typing import Any
 
 from telegram import Message
-from telegram.error import BadRequest, ChatMigrated, Conflict, EndPointNotFound, Forbidden, InvalidToken, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+)
 from telegram.ext import ExtBot
 
 from bot.errors import BotError

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import nacl.utils
-
 from dataclasses import dataclass, field, replace
 from typing import Literal, NewType
+
+import nacl.utils
 
 UserId = NewType("UserId", int)
 ChatId = NewType("ChatId", int)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import nacl.utils
 
-
 from sandbox.errors import ControlError
 from sandbox.formatting import command_entities
 from sandbox.markup import has_callback_button
 from sandbox.models import (
+    MEDIA_OBJECTS,
     CallbackQuery,
     Chat,
     ChatId,
-    MEDIA_OBJECTS,
     MessageId,
     Person,
     StoredMessage,

@@ -31,10 +31,10 @@ from crypto.errors import CryptoError, EnvelopeRejected, NotARecipient
 from crypto.keys import Identity
 from crypto.replykey import TAG_SIZE
 from crypto.roster import Role, Roster
+from model.text import clean_text
 from staff.direct import CaseView, ReadState, StaffSession
 from staff.errors import InputRejected, ReplyImpossible
 from storage.cases import Case, Event, EventKind
-from storage.intake import clean_text
 
 NOTE_MAX_CHARS = 20_000
 REPLY_MAX_CHARS = 4_000  # Telegram shows at most 4096 characters in one message

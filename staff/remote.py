@@ -26,6 +26,7 @@ from crypto.envelope import valid_case_id, valid_queue
 from crypto.errors import CryptoError
 from crypto.keys import Identity, PublicIdentity, check_name
 from crypto.roster import Member, Role, Roster
+from model.text import clean_text
 from staff.casework import CaseDetail, read_event, read_request, seal_note, seal_reply
 from staff.direct import CaseView, ReadState
 from staff.errors import (
@@ -43,7 +44,6 @@ from staff.errors import (
 from staff.httpsig import sign_request
 from staff.pins import PinStore, trust_server
 from storage.cases import Case, CaseId, Delivery, Event, EventKind, Status
-from storage.intake import clean_text
 
 FULL_ID_LENGTH = 16
 MIN_PREFIX = 6

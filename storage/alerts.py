@@ -24,7 +24,13 @@ from enum import StrEnum
 
 from storage.cases import CaseId, EventKind, audit, record_event
 from storage.db import Connection, Database, fresh_row_id
-from storage.volunteers import BLOCKED, REMOVED, VolunteerId, VolunteerNotFound, VolunteerStore
+from storage.volunteers import (
+    BLOCKED,
+    REMOVED,
+    VolunteerId,
+    VolunteerNotFound,
+    VolunteerStore,
+)
 
 
 class MessageKind(StrEnum):

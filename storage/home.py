@@ -31,8 +31,21 @@ from crypto.errors import CryptoError
 from crypto.keys import Identity, dump_identity
 from crypto.reference import PEPPER_SIZE, pepper_check
 from storage.config import DEFAULT_CONFIG
-from storage.db import KEY_SIZE, Connection, Database, DatabaseError, DatabaseKey, database_failure
-from storage.errors import DatabaseKeyMissing, DatabaseKeyRejected, HomeInvalid, SecretsExposed, StorageError
+from storage.db import (
+    KEY_SIZE,
+    Connection,
+    Database,
+    DatabaseError,
+    DatabaseKey,
+    database_failure,
+)
+from storage.errors import (
+    DatabaseKeyMissing,
+    DatabaseKeyRejected,
+    HomeInvalid,
+    SecretsExposed,
+    StorageError,
+)
 from storage.files import make_private_dir, replace, write_new
 
 DB_KEY_ENV = "WAYSTATION_DB_KEY"
@@ -265,7 +278,7 @@ def exposed(path: Path) -> tuple[int, int] | None:
 def key_rejected(origin: KeyOrigin, db_path: Path, rotation: str | None = None) -> DatabaseKeyRejected:
     """The error for a key that does not open the database: the source tried and, if any, the key file it shadowed.
 
-    `rotation` is the advice when a database key rotation was interrupted on this home (see storage.rekey).
+    `rotation` is the advice when a database key rotation was interrupted on this home (see ops.rekey).
     """
     text = f"the database key from {origin.describe()} does not open {db_path} (or the file's first page is damaged)"
     if rotation is not None:

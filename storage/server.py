@@ -20,8 +20,15 @@ from storage.config import Config, load_config
 from storage.db import Database
 from storage.errors import DatabaseKeyRejected, HomeInvalid, RosterUnavailable
 from storage.files import replace
-from storage.home import PEPPER_CHECK_KEY, Home, KeyOrigin, bot_key_history, key_rejected, record_bot_key
-from storage.rekey import interrupted_rotation, previous_bot_verify_keys, rerun_advice
+from storage.home import (
+    PEPPER_CHECK_KEY,
+    Home,
+    KeyOrigin,
+    bot_key_history,
+    key_rejected,
+    record_bot_key,
+)
+from storage.keyring import interrupted_rotation, previous_bot_verify_keys, rerun_advice
 from storage.rosterlife import Standing, date, standing
 
 ROSTER_SERIAL_KEY = "roster_serial"

@@ -11,7 +11,13 @@ from storage.home import init_home
 from waystation.commands_bot import bot
 from waystation.commands_demo import demo
 from waystation.commands_keys import keys
-from waystation.commands_ops import backup, doctor, restore, rotate_bot_key, rotate_db_key
+from waystation.commands_ops import (
+    backup,
+    doctor,
+    restore,
+    rotate_bot_key,
+    rotate_db_key,
+)
 from waystation.commands_queue import queue, submit
 from waystation.commands_roster import roster
 from waystation.commands_staff import staff

@@ -12,7 +12,7 @@ from crypto.keys import dump_public, load_identity
 from storage.errors import HomeInvalid, SecretsExposed
 from storage.files import write_new
 from storage.home import Home
-from storage.rekey import load_previous_bot_keys
+from storage.keyring import load_previous_bot_keys
 from waystation.common import home_option
 
 #: Exit status of a start refused for something only a person can fix (sysexits' EX_CONFIG): the

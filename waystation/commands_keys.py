@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from crypto.keys import KDF_INTERACTIVE, KDF_MODERATE, KDF_SENSITIVE, Identity, dump_identity, dump_public, load_public
+from crypto.keys import (
+    KDF_INTERACTIVE,
+    KDF_MODERATE,
+    KDF_SENSITIVE,
+    Identity,
+    dump_identity,
+    dump_public,
+    load_public,
+)
 from storage.files import write_new
 from waystation.common import PASSPHRASE_ENV, get_passphrase
 from waystation.passphrases import RULE, weakness

@@ -15,24 +15,25 @@ from bot.errors import BotError, TokenMissing
 from bot.form import load_form
 from bot.token import load_token
 from crypto.keys import dump_public, load_identity, load_public
-from storage.backup import (
+from ops.admin_notices import Told, notify_admins
+from ops.backup import (
     RestoreRefused,
     require_stopped,
     restore_backup,
     roster_admin_keys,
     write_backup,
 )
+from ops.doctor import Level, Report, diagnose, in_use_note
+from ops.rekey import Recovery
+from ops.rekey import rotate_bot_key as rotate_bot_identity
+from ops.rekey import rotate_db_key as rotate_database_key
 from storage.config import Config
-from storage.admin_notices import Told, notify_admins
 from storage.db import Database, DatabaseError, connect
-from storage.doctor import Level, Report, diagnose, in_use_note
+from storage.errors import StorageError
 from storage.files import write_new
 from storage.home import Home, KeySource
-from storage.errors import StorageError
-from storage.rekey import Recovery, load_previous_bot_keys
+from storage.keyring import load_previous_bot_keys
 from storage.schema import SCHEMA_VERSION
-from storage.rekey import rotate_bot_key as rotate_bot_identity
-from storage.rekey import rotate_db_key as rotate_database_key
 from waystation.common import home_option, json_option, now, print_json, unlock
 
 BOT_API_TIMEOUT = 5.0

@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from crypto.padding import MAX_PAYLOAD
+from intake.requests import request_from_json
+from intake.requests import submit as submit_request
 from storage.cases import Status
-from storage.intake import request_from_json, submit as submit_request
 from waystation.common import home_option, json_option, now, open_server, print_json
 
 

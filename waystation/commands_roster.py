@@ -11,7 +11,14 @@ from crypto.keys import load_public
 from crypto.roster import DAY, Member, Role, new_roster, sign_roster
 from storage.errors import RosterUnavailable
 from storage.rosterlife import Phase, Standing, expiring_members, renew, sign_edit
-from waystation.common import home_option, json_option, now, open_server, print_json, unlock
+from waystation.common import (
+    home_option,
+    json_option,
+    now,
+    open_server,
+    print_json,
+    unlock,
+)
 
 admin_option = click.option("--admin", "admin_key", required=True,
                             type=click.Path(path_type=Path, dir_okay=False), help="The admin's private key file.")

@@ -25,7 +25,15 @@ from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
 from crypto.keys import Identity, fingerprint, load_public
-from staff.casework import CaseDetail, EventView, age, direct_detail, seal_note, seal_reply, when
+from staff.casework import (
+    CaseDetail,
+    EventView,
+    age,
+    direct_detail,
+    seal_note,
+    seal_reply,
+    when,
+)
 from staff.direct import CaseView, ReadState, StaffSession
 from staff.errors import InputRejected, NotOnRoster, PinMismatched
 from staff.pins import PinStore, pin_admin, pin_bot

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 import click
 
+from bot.errors import BotError
 from crypto.errors import CryptoError, PassphraseRejected
 from crypto.keys import Identity, identity_is_locked, load_identity
-from bot.errors import BotError
 from staff.errors import StaffError
 from storage.db import DatabaseError, database_failure
 from storage.errors import StorageError

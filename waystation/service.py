@@ -29,10 +29,10 @@ from bot.runtime import Runtime
 from bot.token import find_token
 from bot.vanish import Vanisher
 from bot.webhook import WEBHOOK_PATH, webhook_routes
+from staff.api import staff_api_routes
 from storage.config import TelegramConfig
 from storage.deletions import DeletionStore
 from storage.files import write_new
-from staff.api import staff_api_routes
 from storage.home import Home
 from storage.server import Server
 from waystation.health import OK, Health

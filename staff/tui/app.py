@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from crypto.errors import CryptoError
+from model.text import clean_text
 from staff.casework import NOTE_MAX_CHARS, REPLY_MAX_CHARS, CaseDetail
 from staff.direct import CaseView
 from staff.errors import ChangeRefused, StaffError
@@ -34,7 +35,6 @@ from staff.tui.dialogs import Confirm, TextPrompt
 from staff.tui.views import COLUMNS, case_text, row
 from storage.cases import CaseId
 from storage.errors import StorageError
-from storage.intake import clean_text
 
 EXPECTED_ERRORS = (StaffError, StorageError, CryptoError)
 

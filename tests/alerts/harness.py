@@ -29,9 +29,9 @@ from bot.i18n import Translations
 from bot.runtime import Runtime
 from bot.schedule import JOBS
 from bot.sending import send_due
+from intake.requests import Request, submit
 from storage.cases import CaseId
 from storage.daytime import QuietHours
-from storage.intake import Request, submit
 from storage.server import Server
 from storage.volunteers import (
     Settings,

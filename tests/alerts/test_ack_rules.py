@@ -6,10 +6,10 @@ import time
 
 import pytest
 
+from intake.requests import Request, submit
 from storage.alerts import AckResult, AlertStore, Outcome, Results
 from storage.cases import CaseId
 from storage.deletions import DeletionStore
-from storage.intake import Request, submit
 from storage.server import Server
 from storage.volunteers import (
     Removal,

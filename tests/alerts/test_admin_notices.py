@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot import texts
-from storage.admin_notices import REPEAT_ERRORS_SECONDS, Told, notify_admins
+from ops.admin_notices import REPEAT_ERRORS_SECONDS, Told, notify_admins
 from storage.alerts import AlertStore, MessageKind
 from storage.volunteers import Settings, VolunteerStore
 from tests.alerts.conftest import WorldFactory

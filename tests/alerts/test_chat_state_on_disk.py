@@ -19,13 +19,23 @@ import pytest
 from bot import texts
 from storage.chatstate import CHAT_STATE_NAME, read_chat_state, unseal
 from storage.home import Home
-from storage.volunteers import Settings, VolunteerStore, hash_code, new_invite_code, normalise_code
+from storage.volunteers import (
+    Settings,
+    VolunteerStore,
+    hash_code,
+    new_invite_code,
+    normalise_code,
+)
 from tests.alerts.harness import first_line, make_home, wait_for_count
 from tests.bot.flows import complete_intake, tr
 from tests.bot.harness import Sandbox, start_bot, wait_until
 from tests.bot.test_intake import CASES
 from tests.conftest import StaffedHome
-from tests.storage.sqlcipher_pages import decrypt_pages, decrypt_wal_frames, pages_holding
+from tests.storage.sqlcipher_pages import (
+    decrypt_pages,
+    decrypt_wal_frames,
+    pages_holding,
+)
 
 pytestmark = pytest.mark.timeout(180)
 

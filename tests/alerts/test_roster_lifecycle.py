@@ -1,7 +1,7 @@
 """A home through 400 days on the bot's clock: the notices ask, an admin renews, intake never stops.
 
 The real bot (tests/alerts/harness.py) on a FakeClock moved one day at a time; each day a request
-is sealed and stored as the bot stores it (storage.intake, a cheap reference hash), and the
+is sealed and stored as the bot stores it (intake.requests, a cheap reference hash), and the
 admin's chat is read for notices. The admin renews with storage.rosterlife.renew, the function
 behind `waystation roster renew`, when a notice says the roster expires tomorrow; once the
 notice is left unanswered so that the roster runs into its grace period.
@@ -19,7 +19,13 @@ from crypto.envelope import Kind, verify
 from crypto.keys import key_id
 from crypto.reference import REFERENCE_COST_MINIMUM
 from crypto.roster import DAY, sign_roster
-from storage.intake import Request, new_ticket, recipients_for, seal_request, store_sealed
+from intake.requests import (
+    Request,
+    new_ticket,
+    recipients_for,
+    seal_request,
+    store_sealed,
+)
 from storage.rosterlife import Phase, date, renew
 from storage.server import Server
 from tests.alerts.conftest import WorldFactory

@@ -11,8 +11,7 @@ import pytest
 from bot.alertviews import ON_IT
 from crypto.envelope import Kind, seal
 from crypto.reference import REFERENCE_COST_MINIMUM, hash_reference, new_reference
-from storage.alerts import AlertStore
-from storage.intake import (
+from intake.requests import (
     Request,
     SealedCase,
     new_case_id,
@@ -20,6 +19,7 @@ from storage.intake import (
     request_payload,
     store_sealed,
 )
+from storage.alerts import AlertStore
 from storage.volunteers import VolunteerStore
 from tests.alerts.conftest import WorldFactory
 from tests.alerts.events import EventCollector

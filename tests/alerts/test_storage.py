@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.alerts import Alerting
+from intake.requests import Request, submit
 from storage.alerts import AckResult, AlertStore
 from storage.config import parse_config
 from storage.daytime import QuietHours, TimeOfDayInvalid
 from storage.errors import ConfigInvalid
-from storage.intake import Request, submit
 from storage.retention import DAY, run
 from storage.server import Server
 from storage.volunteers import (

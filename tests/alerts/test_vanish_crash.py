@@ -17,9 +17,22 @@ from pathlib import Path
 from bot import texts
 from bot.alertviews import ON_IT
 from storage.deletions import DeletionStore
-from storage.volunteers import Settings, VolunteerStore, hash_code, new_invite_code, normalise_code
+from storage.volunteers import (
+    Settings,
+    VolunteerStore,
+    hash_code,
+    new_invite_code,
+    normalise_code,
+)
 from tests.alerts.conftest import WorldFactory
-from tests.alerts.harness import ROUTINE, FakeClock, RunningBot, first_line, make_home, wait_for_count
+from tests.alerts.harness import (
+    ROUTINE,
+    FakeClock,
+    RunningBot,
+    first_line,
+    make_home,
+    wait_for_count,
+)
 from tests.bot.flows import complete_intake
 from tests.bot.harness import Sandbox, start_bot, wait_until
 from tests.bot.test_intake import CASES

@@ -19,7 +19,14 @@ from bot import texts
 from tests.bot.conftest import BotFactory
 from tests.bot.flows import FORM, T, complete_intake, tr
 from tests.bot.gateway import Fault, Gateway
-from tests.bot.harness import Bot, Person, Sandbox, configure_home, start_bot, wait_until
+from tests.bot.harness import (
+    Bot,
+    Person,
+    Sandbox,
+    configure_home,
+    start_bot,
+    wait_until,
+)
 from tests.conftest import StaffedHome, build_staffed_home
 
 pytestmark = pytest.mark.timeout(180)

@@ -28,8 +28,8 @@ from crypto.roster import Roster, sign_roster
 from staff.casework import seal_reply
 from staff.direct import StaffSession
 from storage.cases import Case, Delivery, EventKind
+from storage.keyring import bot_box_keys
 from storage.outbox import OutboxStore
-from storage.rekey import bot_box_keys
 from storage.server import Server
 from tests.alerts.pages import decrypted_pages
 from tests.bot.conftest import BotFactory

@@ -22,7 +22,16 @@ import pytest
 from bot import texts
 from tests.bot.flows import tr
 from tests.bot.gateway import Gateway
-from tests.bot.harness import TOKEN, Process, Sandbox, configure_home, free_port, spawn, wait_until, waystation
+from tests.bot.harness import (
+    TOKEN,
+    Process,
+    Sandbox,
+    configure_home,
+    free_port,
+    spawn,
+    wait_until,
+    waystation,
+)
 from tests.conftest import StaffedHome, build_staffed_home
 
 pytestmark = pytest.mark.timeout(180)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from bot import texts
+from ops.doctor import diagnose
 from storage.deletions import DeletionStore
-from storage.doctor import diagnose
 from tests.bot.conftest import BotFactory
 from tests.bot.flows import tr
 from tests.bot.harness import Sandbox, configure_home, spawn, wait_until, waystation

@@ -19,10 +19,10 @@ import pytest
 import telegram
 from telegram.error import BadRequest, Forbidden, TimedOut
 
-from sandbox import SandboxSettings
-from sandbox.testing import RunningSandbox, run_bounded, running_sandbox
 from bot.tracking import TrackingBot, UntrackedSendRefused, creates_message
 from bot.vanish import DELETE_WINDOW_SECONDS, SWEEP, Vanisher
+from sandbox import SandboxSettings
+from sandbox.testing import RunningSandbox, run_bounded, running_sandbox
 from storage.db import Database, DatabaseKey
 from storage.deletions import DeletionStore, Intent, new_intent_id
 

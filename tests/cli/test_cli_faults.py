@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from crypto.keys import KDF_MINIMUM, dump_identity, dump_public
-from storage.intake import Request, submit
+from intake.requests import Request, submit
 from tests.cli.runner import PASSPHRASE, assert_user_error, ok, run
 from tests.conftest import build_staffed_home
 

@@ -23,8 +23,17 @@ from crypto.keys import KDF_MINIMUM, Identity, dump_identity, load_identity, loa
 from crypto.reference import normalise_reference
 from crypto.roster import DAY, Member, Role, sign_roster
 from storage.server import Server
+from tests.cli.runner import (
+    PASSPHRASE,
+    TIMEOUT,
+    Result,
+    assert_user_error,
+    child_env,
+    ok,
+    run,
+    waystation_command,
+)
 from tests.conftest import build_staffed_home
-from tests.cli.runner import PASSPHRASE, TIMEOUT, Result, assert_user_error, child_env, ok, run, waystation_command
 
 pytestmark = pytest.mark.timeout(120)
 

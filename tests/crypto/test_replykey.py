@@ -12,7 +12,12 @@ from nacl.public import PrivateKey, SealedBox
 from crypto.envelope import Kind, open_envelope, seal
 from crypto.errors import HandleRejected, NotARecipient, ReferenceInvalid
 from crypto.keys import Identity
-from crypto.reference import REFERENCE_COST, REFERENCE_COST_MINIMUM, hash_reference, new_reference
+from crypto.reference import (
+    REFERENCE_COST,
+    REFERENCE_COST_MINIMUM,
+    hash_reference,
+    new_reference,
+)
 from crypto.replykey import (
     REPLY_KEY_COST,
     TAG_SIZE,

@@ -34,11 +34,11 @@ def filter_is_on() -> None:
 
 def storage_and_crypto(base: Path) -> None:
     from crypto.keys import KDF_INTERACTIVE, dump_identity, load_identity
+    from intake.requests import Request, submit
+    from ops.backup import restore_backup, write_backup
+    from ops.rekey import rotate_db_key
     from staff.direct import ReadState, StaffSession
-    from storage.backup import restore_backup, write_backup
     from storage.home import Home
-    from storage.intake import Request, submit
-    from storage.rekey import rotate_db_key
     from tests.conftest import build_staffed_home
 
     staffed = build_staffed_home(base / "home")

@@ -27,7 +27,15 @@ import pytest
 from bot import texts
 from crypto.keys import KDF_MINIMUM, dump_identity
 from tests.bot.flows import complete_intake, tr
-from tests.bot.harness import TOKEN, Person, Process, Sandbox, configure_home, start_sandbox, wait_until
+from tests.bot.harness import (
+    TOKEN,
+    Person,
+    Process,
+    Sandbox,
+    configure_home,
+    start_sandbox,
+    wait_until,
+)
 from tests.conftest import StaffedHome, build_staffed_home
 from tests.deploy.conftest import DEPLOY, assemble_build_context
 

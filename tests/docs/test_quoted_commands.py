@@ -13,7 +13,14 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from tests.docs.quoted import Quote, command_args, doc_files, quotes_in, unit_quotes, walk
+from tests.docs.quoted import (
+    Quote,
+    command_args,
+    doc_files,
+    quotes_in,
+    unit_quotes,
+    walk,
+)
 from waystation.cli import main
 
 

@@ -1,4 +1,4 @@
-"""Child process for the backup test: enqueue cases through storage.intake.submit until told to stop.
+"""Child process for the backup test: enqueue cases through intake.requests.submit until told to stop.
 
 Prints each case id after its transaction committed (an acknowledged case), one per line.
 """
@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from storage.intake import Request, submit
+from intake.requests import Request, submit
 from storage.server import Server
 
 

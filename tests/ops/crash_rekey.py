@@ -11,8 +11,15 @@ import os
 import sys
 from pathlib import Path
 
+from ops.rekey import (
+    _mark_rotation,
+    _read_key,
+    commit_new_key,
+    rekey_database,
+    reseal_chat_state,
+    stage_new_key,
+)
 from storage.home import Home
-from storage.rekey import _mark_rotation, _read_key, commit_new_key, rekey_database, reseal_chat_state, stage_new_key
 
 
 def main(root: Path, stop_after: str, key_file: Path | None = None) -> None:

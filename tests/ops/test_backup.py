@@ -12,11 +12,11 @@ import pytest
 
 from crypto.keys import load_identity
 from crypto.roster import Role
+from intake.requests import Request, submit
+from ops.backup import BackupRejected, database_in_use, read_backup
 from staff.direct import ReadState, StaffSession
-from storage.backup import BackupRejected, database_in_use, read_backup
 from storage.db import connect
 from storage.home import Home
-from storage.intake import Request, submit
 from storage.server import Server
 from tests.ops.conftest import (
     PASSPHRASE,

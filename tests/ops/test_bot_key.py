@@ -12,11 +12,11 @@ from crypto.encoding import b64
 from crypto.envelope import Kind, open_envelope
 from crypto.errors import SignerUntrusted
 from crypto.keys import Identity, load_identity, load_public
+from intake.requests import Request, seal_reply_handle, submit
 from staff.direct import ReadState, StaffSession
 from storage.errors import HomeInvalid
 from storage.home import Home
-from storage.intake import Request, seal_reply_handle, submit
-from storage.rekey import bot_box_keys, load_previous_bot_keys
+from storage.keyring import bot_box_keys, load_previous_bot_keys
 from storage.server import Server
 from tests.ops.conftest import OpsHome, ok, refused, waystation
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from crypto.encoding import b64
 from crypto.keys import Identity, dump_identity, load_identity, load_public
+from intake.requests import Request, submit
 from staff.direct import ReadState, StaffSession
 from staff.pins import ServerPins, check_bot
 from storage.home import bot_key_history
-from storage.intake import Request, submit
 from storage.server import Server
 from tests.ops.conftest import TOKEN, OpsHome, ok, refused, waystation, with_passphrase
 
@@ -62,6 +62,7 @@ def test_restoring_a_backup_from_before_a_rotation_keeps_the_newer_bot_identity(
     old = _bot(ops_home.root)
     ok("rotate-bot-key", "--home", ops_home.root)
     new = _bot(ops_home.root)
+    assert new.signing_key.verify_key != old.signing_key.verify_key
     ran = ok("restore", "--home", ops_home.root, "--key", ops_home.key("admin"), "--force", archive,
              env=with_passphrase())
     assert "kept the newer bot identity" in ran.out and f"bot key {new.public.fingerprint()}" in ran.out, str(ran)

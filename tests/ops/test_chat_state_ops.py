@@ -10,13 +10,29 @@ from pathlib import Path
 import pytest
 
 from crypto.keys import load_identity
-from storage.backup import read_backup
-from storage.chatstate import CHAT_STATE_NAME, ChatSnapshot, ChatStateDamaged, encode, read_chat_state, seal
+from ops.backup import read_backup
+from storage.chatstate import (
+    CHAT_STATE_NAME,
+    ChatSnapshot,
+    ChatStateDamaged,
+    encode,
+    read_chat_state,
+    seal,
+)
 from storage.db import DatabaseKey
 from storage.deletions import DeletionStore, Intent, new_intent_id
 from storage.home import Home
 from storage.server import Server
-from tests.ops.conftest import PASSPHRASE, REPO, TOKEN, OpsHome, ok, refused, waystation, with_passphrase
+from tests.ops.conftest import (
+    PASSPHRASE,
+    REPO,
+    TOKEN,
+    OpsHome,
+    ok,
+    refused,
+    waystation,
+    with_passphrase,
+)
 from tests.storage.sqlcipher_pages import decrypt_pages, pages_holding
 
 CHATS = {700000011: [1, 2, 3], 700000012: [7]}

@@ -11,10 +11,10 @@ from pathlib import Path
 import nacl.utils
 import pytest
 
-from sandbox import SandboxSettings
-from sandbox.testing import RunningSandbox, running_sandbox
 from crypto.keys import Identity
 from crypto.roster import DAY, Member, Role, Roster, sign_roster
+from sandbox import SandboxSettings
+from sandbox.testing import RunningSandbox, running_sandbox
 from storage.cases import CaseId
 from storage.deletions import DeletionStore
 from tests.ops.conftest import TOKEN, OpsHome, waystation

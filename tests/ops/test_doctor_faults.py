@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from intake.requests import Request, submit
 from storage.home import PEPPER_CHECK_KEY
-from storage.intake import Request, submit
 from storage.server import ROSTER_SERIAL_KEY
 from tests.ops.conftest import TOKEN, OpsHome, waystation
 

@@ -13,7 +13,15 @@ from pathlib import Path
 import nacl.utils
 
 from storage.home import Home
-from tests.ops.conftest import REPO, TOKEN, OpsHome, ok, refused, waystation, with_passphrase
+from tests.ops.conftest import (
+    REPO,
+    TOKEN,
+    OpsHome,
+    ok,
+    refused,
+    waystation,
+    with_passphrase,
+)
 
 TOKEN_ENV = {"WAYSTATION_BOT_TOKEN": TOKEN}
 

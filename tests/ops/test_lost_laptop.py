@@ -13,9 +13,23 @@ import time
 
 from crypto.keys import KDF_MINIMUM, Identity, dump_identity, dump_public
 from crypto.reference import REFERENCE_COST_MINIMUM
-from storage.followups import add_follow_up
-from storage.intake import Request, new_ticket, recipients_for, seal_request, store_sealed
-from tests.ops.conftest import PASSPHRASE, TOKEN, OpsHome, ok, refused, waystation, with_passphrase
+from intake.followups import add_follow_up
+from intake.requests import (
+    Request,
+    new_ticket,
+    recipients_for,
+    seal_request,
+    store_sealed,
+)
+from tests.ops.conftest import (
+    PASSPHRASE,
+    TOKEN,
+    OpsHome,
+    ok,
+    refused,
+    waystation,
+    with_passphrase,
+)
 
 TOKEN_ENV = {"WAYSTATION_BOT_TOKEN": TOKEN}
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from intake.requests import Request, submit
 from storage.deletions import DeletionStore
-from storage.intake import Request, submit
 from storage.server import Server
 from tests.ops.conftest import OpsHome
 from waystation.metrics import COUNTERS, Counters, metrics_route, render

@@ -25,9 +25,23 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tests.seizure.blobs import Opened, carve_envelopes, embedded_blobs, open_blob, parse_envelope
+from tests.seizure.blobs import (
+    Opened,
+    carve_envelopes,
+    embedded_blobs,
+    open_blob,
+    parse_envelope,
+)
 from tests.seizure.btree import Value
-from tests.seizure.carve import Carved, ImageKey, Row, SqlDump, carve, dump_sql, image_key
+from tests.seizure.carve import (
+    Carved,
+    ImageKey,
+    Row,
+    SqlDump,
+    carve,
+    dump_sql,
+    image_key,
+)
 from tests.seizure.chatside import (
     CHAT_STATE_FILES,
     CHAT_STATE_TREE,
@@ -35,13 +49,26 @@ from tests.seizure.chatside import (
     form_message_counts,
     read_chat_states,
 )
-from tests.seizure.disk import WAL_FRAME_HEADER, WAL_HEADER, Disk, DiskUnreadable, PageImage, read_disk
+from tests.seizure.disk import (
+    WAL_FRAME_HEADER,
+    WAL_HEADER,
+    Disk,
+    DiskUnreadable,
+    PageImage,
+    read_disk,
+)
 from tests.seizure.joins import CaseTrace, ChatTrace, Join, Offsets, every_join
-from tests.seizure.traces import case_of, case_traces, chat_traces, fine_times, volunteer_chats
 from tests.seizure.keys import KeyRing, read_keys
 from tests.seizure.logs import time_cases_from_logs
 from tests.seizure.needles import Corpus, Hit, Needle, changed_spans, patterns_for
 from tests.seizure.oracles import cheap_needles, peppers
+from tests.seizure.traces import (
+    case_of,
+    case_traces,
+    chat_traces,
+    fine_times,
+    volunteer_chats,
+)
 
 DB_NAME = "waystation.db"
 #: Every other file of the home is tried as a sealed blob from each of its first bytes (a header before it).

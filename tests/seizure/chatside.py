@@ -15,7 +15,13 @@ from pathlib import Path
 
 from bot.errors import FormInvalid
 from bot.form import QuestionKind, load_form
-from storage.chatstate import CHAT_STATE_NAME, ChatSnapshot, ChatStateDamaged, decode, unseal
+from storage.chatstate import (
+    CHAT_STATE_NAME,
+    ChatSnapshot,
+    ChatStateDamaged,
+    decode,
+    unseal,
+)
 from tests.seizure.keys import KeyRing
 
 #: The files that hold the chat side: the live one, and the sibling a crash mid-write can leave.

@@ -51,10 +51,24 @@ from bot.form import load_form
 from crypto.keys import KDF_MINIMUM, dump_identity
 from staff.pins import PinStore
 from staff.remote import RemoteStaff
-from storage.volunteers import Settings, VolunteerStore, hash_code, new_invite_code, normalise_code
+from storage.volunteers import (
+    Settings,
+    VolunteerStore,
+    hash_code,
+    new_invite_code,
+    normalise_code,
+)
 from tests.alerts.harness import set_config
 from tests.bot.flows import T, tr
-from tests.bot.harness import Bot, Person, Sandbox, configure_home, start_bot, wait_until, waystation
+from tests.bot.harness import (
+    Bot,
+    Person,
+    Sandbox,
+    configure_home,
+    start_bot,
+    wait_until,
+    waystation,
+)
 from tests.conftest import StaffedHome, build_staffed_home
 from tests.seizure.needles import Needle
 from tests.seizure.reply_driver import ReplyDriver, current_driver

@@ -25,13 +25,13 @@ from sqlcipher3 import dbapi2 as sqlcipher
 from crypto.envelope import Kind, seal
 from crypto.keys import key_id
 from crypto.replykey import reply_salt
-from storage.db import connect
-from storage.intake import Request, seal_reply_handle, submit
-from storage.home import Home
+from intake.requests import Request, seal_reply_handle, submit
+from ops.rekey import rotate_bot_key
 from storage.chatstate import ChatEntry, ChatSnapshot, ChatStateFile
+from storage.db import connect
 from storage.deletions import DeletionStore
+from storage.home import Home
 from storage.outbox import OutboxStore
-from storage.rekey import rotate_bot_key
 from tests.conftest import StaffedHome, build_staffed_home
 from tests.seizure.attacker import Report, attack, main
 from tests.seizure.btree import decode_record, encode_varint, varint
@@ -52,7 +52,14 @@ from tests.seizure.joins import (
 from tests.seizure.logs import time_cases_from_logs
 from tests.seizure.needles import Needle, changed_spans
 from tests.seizure.scenario import copy_home
-from tests.seizure.verdict import Pending, chat_leaks, content_leaks, event_cells, fine_time_leaks, join_leaks
+from tests.seizure.verdict import (
+    Pending,
+    chat_leaks,
+    content_leaks,
+    event_cells,
+    fine_time_leaks,
+    join_leaks,
+)
 
 CANARY = "cyplanted9x2k"
 CHAT = 712_345_678

@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 
 from crypto.keys import Identity, dump_identity
 from crypto.reference import CaseReference, hash_reference
+from intake.requests import Request, seal_reply_handle, submit
 from staff.api import staff_api_routes
 from staff.api.limits import Limits
 from staff.api.openapi import document
@@ -36,7 +37,6 @@ from staff.pins import PinStore
 from staff.remote import RemoteStaff
 from storage.cases import CaseId
 from storage.home import Home
-from storage.intake import Request, seal_reply_handle, submit
 from storage.server import Server
 from tests.bot.harness import free_port, wait_until
 from tests.cli.runner import PASSPHRASE

@@ -11,11 +11,11 @@ import pytest
 from crypto.envelope import Kind, open_envelope
 from crypto.errors import NotARecipient
 from crypto.replykey import derive_reply_key
+from intake.followups import add_follow_up
+from intake.requests import open_reply_handle
 from staff.direct import ReadState
 from staff.errors import CaseUnavailable, ChangeRefused
 from storage.cases import Delivery, EventKind, Status
-from storage.followups import add_follow_up
-from storage.intake import open_reply_handle
 from storage.outbox import OutboxStore
 from tests.staff.conftest import (
     CHAT_ID,

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from http_message_signatures import HTTPMessageSigner
-
 from nacl.public import PrivateKey, PublicKey
 
 from crypto.envelope import Kind, seal

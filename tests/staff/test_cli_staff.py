@@ -6,10 +6,10 @@ import json
 import time
 
 from crypto.keys import Identity, dump_identity
+from intake.followups import add_follow_up
 from staff.pins import PinStore, pin_bot
 from tests.bot.harness import free_port
 from tests.cli.runner import PASSPHRASE, Result, assert_user_error, ok, run
-from storage.followups import add_follow_up
 from tests.staff.conftest import REQUEST_CANARY, Site, reference_hash
 
 

@@ -12,11 +12,11 @@ import pytest
 from crypto.envelope import Kind, open_envelope, verify
 from crypto.keys import key_id
 from crypto.replykey import derive_reply_key
+from intake.requests import Request, seal_reply_handle, submit
 from staff.casework import seal_reply
 from staff.direct import StaffSession
 from staff.errors import ReplyImpossible
 from storage.cases import Case
-from storage.intake import Request, seal_reply_handle, submit
 from storage.server import Server
 from tests.conftest import StaffedHome
 

@@ -24,7 +24,12 @@ from staff.tui import DeskThread, DirectDesk, Inbox, RemoteDesk, unsafe_environm
 from staff.tui.app import QueueScreen
 from staff.tui.dialogs import Confirm, TextPrompt
 from storage.outbox import OutboxStore
-from tests.cli.runner import PASSPHRASE, assert_user_error, child_env, waystation_command
+from tests.cli.runner import (
+    PASSPHRASE,
+    assert_user_error,
+    child_env,
+    waystation_command,
+)
 from tests.cli.runner import run as run_cli
 from tests.staff.conftest import REQUEST_CANARY, Site
 

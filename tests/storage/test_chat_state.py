@@ -40,7 +40,11 @@ from storage.deletions import DeletionStore, new_intent_id
 from storage.errors import StorageError
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.fulldisk import fill
-from tests.storage.sqlcipher_pages import decrypt_pages, decrypt_wal_frames, pages_holding
+from tests.storage.sqlcipher_pages import (
+    decrypt_pages,
+    decrypt_wal_frames,
+    pages_holding,
+)
 
 GRANULARITY = 600
 T = 1_700_000_123  # inside a bucket, at an odd second

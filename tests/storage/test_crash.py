@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(90)
 WRITER = """
 import sys, time
 from pathlib import Path
-from storage.intake import Request, submit
+from intake.requests import Request, submit
 from storage.server import Server
 
 with Server.open(Path(sys.argv[1]), environ={}) as server:

@@ -13,13 +13,15 @@ from crypto.envelope import Kind, open_envelope, verify
 from crypto.errors import NotARecipient
 from crypto.keys import Identity, key_id
 from crypto.padding import MAX_PAYLOAD
-from crypto.reference import REFERENCE_COST, REFERENCE_COST_MINIMUM, hash_reference, normalise_reference
+from crypto.reference import (
+    REFERENCE_COST,
+    REFERENCE_COST_MINIMUM,
+    hash_reference,
+    normalise_reference,
+)
 from crypto.replykey import reply_public_key
 from crypto.roster import DAY, Member, Role, sign_roster
-from staff.direct import StaffSession
-from staff.errors import NotOnRoster
-from storage.errors import IntakeRefused
-from storage.intake import (
+from intake.requests import (
     MAX_ANSWER_LENGTH,
     MAX_ANSWERS,
     Receipt,
@@ -34,6 +36,9 @@ from storage.intake import (
     store_sealed,
     submit,
 )
+from staff.direct import StaffSession
+from staff.errors import NotOnRoster
+from storage.errors import IntakeRefused
 from storage.server import Server
 from tests.conftest import StaffedHome
 

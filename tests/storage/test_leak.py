@@ -16,9 +16,9 @@ import pytest
 
 from crypto.envelope import Kind, seal
 from crypto.reference import normalise_reference
+from intake.requests import Request, request_payload, submit
 from staff.direct import ReadState, StaffSession
 from storage.cases import EventKind
-from storage.intake import Request, request_payload, submit
 from storage.server import Server
 from tests.conftest import StaffedHome
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import nacl.utils
 import pytest
 
+from intake.requests import Request, seal_reply_handle, submit
 from staff.casework import SealedReply, seal_reply
 from staff.direct import StaffSession
 from storage.cases import CaseId, CaseStore, Delivery, EventKind
 from storage.db import Database, DatabaseKey, _statements, connect
 from storage.errors import CaseNotFound, TransitionRefused
-from storage.intake import Request, seal_reply_handle, submit
 from storage.outbox import OutboxItem, OutboxStore
 from storage.schema import MIGRATIONS, SCHEMA_VERSION
 from storage.server import Server

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from crypto.reference import REFERENCE_COST, hash_reference, pepper_check
+from intake.followups import add_follow_up
+from intake.requests import Request, submit
 from storage.errors import HomeInvalid
-from storage.followups import add_follow_up
 from storage.home import PEPPER_CHECK_KEY
-from storage.intake import Request, submit
 from storage.server import Server
 from tests.conftest import StaffedHome
 

@@ -12,11 +12,17 @@ from crypto.errors import RosterChangeRefused
 from crypto.keys import Identity, key_id
 from crypto.reference import REFERENCE_COST_MINIMUM, hash_reference
 from crypto.roster import DAY, Member, Role, Roster, sign_roster
-from storage.backup import roster_admin_keys
+from intake.followups import add_follow_up
+from intake.requests import (
+    Request,
+    new_ticket,
+    recipients_for,
+    seal_request,
+    store_sealed,
+)
+from ops.backup import roster_admin_keys
 from storage.errors import IntakeRefused, RosterUnavailable
-from storage.followups import add_follow_up
 from storage.home import Home
-from storage.intake import Request, new_ticket, recipients_for, seal_request, store_sealed
 from storage.rosterlife import Phase, notice_threshold, renew
 from storage.server import Server
 from tests.conftest import StaffedHome

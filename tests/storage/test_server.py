@@ -9,9 +9,9 @@ import pytest
 from crypto.errors import RosterRejected, RosterRolledBack
 from crypto.keys import Identity
 from crypto.roster import DAY, Member, Role, Roster, new_roster, sign_roster
+from intake.requests import Request, submit
 from storage.errors import IntakeRefused, RosterUnavailable
 from storage.home import Home
-from storage.intake import Request, submit
 from storage.server import ROSTER_SERIAL_KEY, Server
 from tests.conftest import StaffedHome
 

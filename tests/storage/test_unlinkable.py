@@ -18,16 +18,23 @@ from pathlib import Path
 import pytest
 
 from crypto.reference import hash_reference
+from intake.followups import add_follow_up
+from intake.requests import Request, new_case_id, submit
 from storage import db as dbmodule
 from storage.alerts import AlertStore, MessageKind, Results
 from storage.cases import CaseId, CaseStore, EventKind
 from storage.db import Database, connect, fresh_row_id
 from storage.deletions import DeletionStore
-from storage.followups import add_follow_up
-from storage.intake import Request, new_case_id, submit
 from storage.schema import MIGRATIONS
 from storage.server import Server
-from storage.volunteers import Settings, VolunteerId, VolunteerStore, hash_code, new_invite_code, normalise_code
+from storage.volunteers import (
+    Settings,
+    VolunteerId,
+    VolunteerStore,
+    hash_code,
+    new_invite_code,
+    normalise_code,
+)
 from tests.conftest import StaffedHome
 
 pytestmark = pytest.mark.timeout(120)

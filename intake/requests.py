@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,8 +20,15 @@ from crypto.envelope import Kind, seal, valid_queue
 from crypto.errors import CryptoError, HandleRejected
 from crypto.keys import Identity, PublicIdentity
 from crypto.padding import MAX_PAYLOAD
-from crypto.reference import REFERENCE_COST, CaseReference, ReferenceCost, hash_reference, new_reference
+from crypto.reference import (
+    REFERENCE_COST,
+    CaseReference,
+    ReferenceCost,
+    hash_reference,
+    new_reference,
+)
 from crypto.replykey import handle_tag, open_handle, reply_public_key, seal_handle
+from model.text import clean_text
 from storage.cases import CaseId
 from storage.errors import IntakeRefused, RosterUnavailable, StorageError
 from storage.server import Server
@@ -94,18 +100,8 @@ def request_from_json(obj: object, channel: str = "cli") -> Request:
     return Request(check_answers(answers), language, channel)
 
 
-_BIDI_OVERRIDES = frozenset(chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
-def clean_text(value: str) -> str:
-    """Text without control characters (newlines kept), bidi overrides, or surrounding space.
-
-    Zero-width joiners and non-joiners stay: Persian spelling and emoji need them.
-    """
-    return "".join(
-        ch for ch in value
-        if ch == "\n" or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _BIDI_OVERRIDES)
-    ).strip()
 
 
 def check_answers(answers: Mapping[object, object]) -> dict[str, str]:

@@ -537,7 +537,7 @@ def _keep_newer_bot_identity(target: Home, staged: Home) -> bool:
     kept only if it and that file load. A home merely made by `init` has an unrelated identity:
     the backup's is used.
     """
-    from storage.rekey import load_previous_bot_keys  # storage.rekey imports this module (require_stopped)
+    from storage.keyring import load_previous_bot_keys
 
     try:
         current = load_identity(target.bot_identity_path.read_bytes(), None)

@@ -11,9 +11,9 @@ import json
 from crypto.envelope import Kind, seal
 from crypto.errors import CryptoError
 from crypto.padding import MAX_PAYLOAD
+from intake.requests import check_answers
 from storage.cases import CaseId, EventKind
 from storage.errors import IntakeRefused, RosterUnavailable
-from storage.intake import check_answers
 from storage.server import Server
 
 FOLLOW_UP_ACTOR = "person"

@@ -21,15 +21,42 @@ from crypto.encoding import b64
 from crypto.errors import CryptoError
 from crypto.keys import load_identity
 from crypto.roster import DAY, Role, Roster, verify_roster
-from storage.backup import database_in_use
+from ops.backup import database_in_use
 from storage.chatstate import CHAT_STATE_NAME, ChatStateDamaged, ChatStateFile
 from storage.config import Config, RosterConfig, load_config
 from storage.coverage import assess, open_cases
-from storage.db import Connection, DatabaseError, DatabaseKey, connect, damage, database_failure
-from storage.errors import DatabaseDamaged, DatabaseKeyMissing, DatabaseKeyRejected, StorageError
-from storage.home import PEPPER_CHECK_KEY, FoundKey, Home, KeySource, bot_key_history, exposed, key_rejected
-from storage.rekey import interrupted_rotation, load_previous_bot_keys, rerun_advice
-from storage.rosterlife import WARN_DAYS, Phase, expired_members, expiring_members, standing, within
+from storage.db import (
+    Connection,
+    DatabaseError,
+    DatabaseKey,
+    connect,
+    damage,
+    database_failure,
+)
+from storage.errors import (
+    DatabaseDamaged,
+    DatabaseKeyMissing,
+    DatabaseKeyRejected,
+    StorageError,
+)
+from storage.home import (
+    PEPPER_CHECK_KEY,
+    FoundKey,
+    Home,
+    KeySource,
+    bot_key_history,
+    exposed,
+    key_rejected,
+)
+from storage.keyring import interrupted_rotation, load_previous_bot_keys, rerun_advice
+from storage.rosterlife import (
+    WARN_DAYS,
+    Phase,
+    expired_members,
+    expiring_members,
+    standing,
+    within,
+)
 from storage.schema import SCHEMA_VERSION
 from storage.server import ROSTER_SERIAL_KEY, pepper_matches
 
