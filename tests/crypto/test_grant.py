@@ -16,7 +16,14 @@ from crypto.errors import (
     GrantSignerUntrusted,
     NotARecipient,
 )
-from crypto.grant import coarse_hour, envelope_digest, make_grant, open_grant, recipient_of, verify_grant
+from crypto.grant import (
+    coarse_hour,
+    envelope_digest,
+    make_grant,
+    open_grant,
+    recipient_of,
+    verify_grant,
+)
 from crypto.keys import key_id
 
 T = 1_767_229_321  # not on the hour

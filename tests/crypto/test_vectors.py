@@ -15,7 +15,13 @@ from crypto.envelope import Kind, open_envelope, open_with_content_key
 from crypto.grant import envelope_digest, open_grant
 from crypto.keys import key_id
 from crypto.reference import ReferenceCost
-from crypto.replykey import REPLY_KEY_COST, derive_reply_key, handle_tag, open_handle, reply_salt
+from crypto.replykey import (
+    REPLY_KEY_COST,
+    derive_reply_key,
+    handle_tag,
+    open_handle,
+    reply_salt,
+)
 from tests.data.make_envelope_vectors import seed
 
 VECTORS = json.loads((Path(__file__).parents[1] / "data" / "envelope_v1_vectors.json").read_text())
