@@ -306,7 +306,7 @@ def staff_reply(ctx: click.Context, home: Path | None, key: Path | None, server:
     else:
         with _direct(target) as session:
             found, t = _direct_case(session, case), now()
-            view = session.read(found)
+            view = session.read(found, book=session.book([found.id]))  # a request granted to me can be answered
             if view.state is not ReadState.OK or view.request is None:
                 raise InputRejected(f"the request of {found.id} does not verify, so it cannot be answered")
             bot = session.server.bot_identity().box_private.public_key

@@ -97,6 +97,10 @@ def test_a_newcomer_reads_every_open_case_after_one_grant(site: Site) -> None:
     direct = json.loads(ok("staff", "--home", site.root, "--key", site.key_files["cas-new"], "show", "--json",
                            main).stdout)
     assert direct["readable"] == "ok" and direct["request"] == shown["request"]
+    # The granted request can be answered, remotely and directly (the reply key is inside it).
+    assert "queued for the bot" in staff_ok(site, "cas-new", "reply", main, "We read you.").stdout
+    assert "queued for the bot" in ok("staff", "--home", site.root, "--key", site.key_files["cas-new"], "reply",
+                                      main, "Again.").stdout
 
     # Stored: one grant per case, coarse times, random ids, audited; running it again replaces, not adds.
     rows = _grant_rows(site)
