@@ -255,18 +255,72 @@ def open_envelope(
     """
     parsed = _verify_and_parse(envelope, trusted_signers)
     _check_binding(parsed.header, case_id, queue, kinds)
+    return _decrypt(parsed, _open_slot(parsed, recipient, recipient_id))
+
+
+def recover_content_key(
+    envelope: bytes,
+    *,
+    recipient: PrivateKey,
+    trusted_signers: Collection[VerifyKey],
+    case_id: str,
+    queue: str,
+    kinds: Collection[Kind],
+    recipient_id: KeyId | None = None,
+) -> bytes:
+    """The content key of an envelope sealed to `recipient`, after every check `open_envelope` makes.
+
+    For re-sealing it to another member in a grant (crypto/grant.py): the payload is
+    decrypted too, so a content key is only ever handed on when it really opens the envelope.
+    """
+    parsed = _verify_and_parse(envelope, trusted_signers)
+    _check_binding(parsed.header, case_id, queue, kinds)
+    content_key = _open_slot(parsed, recipient, recipient_id)
+    _decrypt(parsed, content_key)
+    return content_key
+
+
+def open_with_content_key(
+    envelope: bytes,
+    content_key: bytes,
+    *,
+    trusted_signers: Collection[VerifyKey],
+    case_id: str,
+    queue: str,
+    kinds: Collection[Kind],
+) -> Opened:
+    """Verify, then decrypt an envelope with a content key obtained otherwise (a verified grant).
+
+    Signature, structure and binding are checked exactly as by `open_envelope`; the AEAD binds
+    the key to this envelope's header, so a wrong key fails with DecryptionFailed.
+    """
+    parsed = _verify_and_parse(envelope, trusted_signers)
+    _check_binding(parsed.header, case_id, queue, kinds)
+    if len(content_key) != CONTENT_KEY_SIZE:
+        raise DecryptionFailed("content key has the wrong size")
+    return _decrypt(parsed, content_key)
+
+
+def _open_slot(parsed: _Parsed, recipient: PrivateKey, recipient_id: KeyId | None) -> bytes:
     sealed_key = parsed.slots.get(recipient_id or key_id(recipient.public_key))
     if sealed_key is None:
         raise NotARecipient("this envelope was not encrypted to this key")
     try:
         content_key = SealedBox(recipient).decrypt(sealed_key)
+    except nacl.exceptions.CryptoError as err:
+        raise DecryptionFailed("envelope does not decrypt with this key") from err
+    if len(content_key) != CONTENT_KEY_SIZE:
+        raise DecryptionFailed("content key has the wrong size")
+    return content_key
+
+
+def _decrypt(parsed: _Parsed, content_key: bytes) -> Opened:
+    try:
         padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
             parsed.ciphertext, parsed.header_bytes, parsed.nonce, content_key
         )
     except nacl.exceptions.CryptoError as err:
         raise DecryptionFailed("envelope does not decrypt with this key") from err
-    if len(content_key) != CONTENT_KEY_SIZE:
-        raise DecryptionFailed("content key has the wrong size")
     return Opened(parsed.header, unpad(padded))
 
 

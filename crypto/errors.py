@@ -85,3 +85,23 @@ class ReferenceInvalid(CryptoError, ValueError):
 
 class HandleRejected(CryptoError, ValueError):
     """A reply handle's tag does not verify for this case, or the handle does not open: nothing is sent."""
+
+
+class GrantRejected(CryptoError, ValueError):
+    """A grant failed a check; no content key from it may be used."""
+
+
+class GrantMalformed(GrantRejected):
+    """The grant bytes do not follow the format."""
+
+
+class GrantSignerUntrusted(GrantRejected):
+    """The grant is signed by a key that may not grant this case (not a caseworker of its queue, or revoked)."""
+
+
+class GrantSignatureInvalid(GrantRejected):
+    """The grant signature does not verify: some byte was changed."""
+
+
+class GrantBindingMismatched(GrantRejected):
+    """The grant belongs to another case or queue, another recipient, or does not cover this envelope."""

@@ -26,7 +26,7 @@ from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
 from crypto.encoding import unb64
-from crypto.envelope import Kind, open_envelope, seal
+from crypto.envelope import Kind, seal
 from crypto.errors import CryptoError, EnvelopeRejected, NotARecipient
 from crypto.keys import Identity
 from crypto.replykey import TAG_SIZE
@@ -34,15 +34,14 @@ from crypto.roster import Role, Roster
 from model.text import clean_text
 from staff.direct import CaseView, ReadState, StaffSession
 from staff.errors import InputRejected, ReplyImpossible
-from storage.cases import Case, Event, EventKind
+from staff.grants import GrantBook, GrantsRefused, open_for_me
+from storage.cases import Case, Event
+from storage.grants import CONTENT_KINDS
 
 NOTE_MAX_CHARS = 20_000
 REPLY_MAX_CHARS = 4_000  # Telegram shows at most 4096 characters in one message
 PERSON = "the person (via the bot)"
 
-_CONTENT_KINDS: dict[EventKind, Kind] = {
-    EventKind.NOTE: Kind.NOTE, EventKind.FOLLOW_UP: Kind.FOLLOW_UP, EventKind.REPLY: Kind.REPLY,
-}
 
 
 @dataclass(frozen=True)
@@ -71,23 +70,28 @@ def _json_payload(payload: bytes) -> dict[str, Any]:
     return obj
 
 
-def read_request(case: Case, identity: Identity, bot_keys: Collection[VerifyKey]) -> CaseView:
-    """Verify (bot signature, case and queue binding) and decrypt a case's request."""
+def read_request(case: Case, identity: Identity, bot_keys: Collection[VerifyKey],
+                 book: GrantBook | None = None) -> CaseView:
+    """Verify (bot signature, case and queue binding) and decrypt a case's request (directly or by a grant)."""
     if case.envelope is None:
         return CaseView(case, ReadState.REJECTED, None, "the server sent the case without its envelope")
     try:
-        opened = open_envelope(case.envelope, recipient=identity.box_private, trusted_signers=bot_keys,
-                               case_id=case.id, queue=case.queue, kinds={Kind.REQUEST},
-                               recipient_id=identity.public.key_id)
+        opened = open_for_me(case.envelope, case=case, kind=Kind.REQUEST, identity=identity, signers=bot_keys,
+                             book=book)
         request = _json_payload(opened.payload)
-    except NotARecipient:
-        return CaseView(case, ReadState.NOT_FOR_THIS_KEY, None,
-                        "this request was not encrypted to your key (sealed before you joined the queue?)")
+    except NotARecipient as err:
+        return CaseView(case, ReadState.NOT_FOR_THIS_KEY, None, not_for_me(err))
     except EnvelopeRejected as err:
         return CaseView(case, ReadState.REJECTED, None, f"{type(err).__name__}: {err}")
     except ValueError:
         return CaseView(case, ReadState.REJECTED, None, "the decrypted request is not a JSON object")
     return CaseView(case, ReadState.OK, request, None)
+
+
+def not_for_me(err: NotARecipient) -> str:
+    """What to tell a caseworker about a request not sealed to their key (and, if one was refused, the grant)."""
+    base = "this request was not encrypted to your key (sealed before you joined the queue?)"
+    return f"{base}; a grant for it was refused ({err.reason})" if isinstance(err, GrantsRefused) else base
 
 
 def staff_signers(roster: Roster) -> list[VerifyKey]:
@@ -96,9 +100,9 @@ def staff_signers(roster: Roster) -> list[VerifyKey]:
 
 
 def read_event(case: Case, event: Event, identity: Identity, roster: Roster, bot_keys: Collection[VerifyKey],
-               now: int) -> EventView:
+               now: int, book: GrantBook | None = None) -> EventView:
     """Verify and decrypt one event of `case` (which the caller has already verified)."""
-    kind = _CONTENT_KINDS.get(event.kind)
+    kind = CONTENT_KINDS.get(event.kind)
     if kind is None:
         if event.envelope is not None:
             return EventView(event, ReadState.REJECTED, None, None, "a status event must not carry an envelope")
@@ -107,14 +111,13 @@ def read_event(case: Case, event: Event, identity: Identity, roster: Roster, bot
         return EventView(event, ReadState.REJECTED, None, None, "the content of this event is missing")
     signers = list(bot_keys) if kind is Kind.FOLLOW_UP else staff_signers(roster)
     try:
-        opened = open_envelope(event.envelope, recipient=identity.box_private, trusted_signers=signers,
-                               case_id=case.id, queue=case.queue, kinds={kind})
+        opened = open_for_me(event.envelope, case=case, kind=kind, identity=identity, signers=signers, book=book)
         payload = _json_payload(opened.payload)
         text = payload.get("text")
         if payload.get("v") != 1 or not isinstance(text, str):
             raise ValueError("payload fields")
-    except NotARecipient:
-        return EventView(event, ReadState.NOT_FOR_THIS_KEY, None, None, "not encrypted to your key")
+    except NotARecipient as err:
+        return EventView(event, ReadState.NOT_FOR_THIS_KEY, None, None, str(err))
     except EnvelopeRejected as err:
         return EventView(event, ReadState.REJECTED, None, None, f"{type(err).__name__}: {err}")
     except ValueError:
@@ -132,9 +135,10 @@ def read_event(case: Case, event: Event, identity: Identity, roster: Roster, bot
 
 def direct_detail(session: StaffSession, case: Case, now: int) -> CaseDetail:
     """A case of this server home with its history, read exactly as the remote client reads it."""
-    view = session.read(case)
+    book = session.book([case.id])
+    view = session.read(case, book=book)
     roster, bot_keys = session.server.roster(now), session.server.trusted_bot_keys()
-    events = [read_event(view.case, event, session.identity, roster, bot_keys, now)
+    events = [read_event(view.case, event, session.identity, roster, bot_keys, now, book)
               for event in session.server.cases.events(case.id)]
     return CaseDetail(view, events)
 

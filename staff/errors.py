@@ -65,3 +65,7 @@ class SignatureRejected(StaffError, ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class GrantImpossible(StaffError, ValueError):
+    """A grant cannot be made: the recipient is not an active caseworker of a queue the granter shares."""

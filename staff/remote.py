@@ -41,6 +41,7 @@ from staff.errors import (
     SignatureRefused,
     StaffError,
 )
+from staff.grants import GrantBook, GrantOutcome, choose_recipient, grant_to
 from staff.httpsig import sign_request
 from staff.pins import PinStore, trust_server
 from storage.cases import Case, CaseId, Delivery, Event, EventKind, Status
@@ -241,7 +242,7 @@ class RemoteStaff:
     # -- reading -----------------------------------------------------------------
 
     def list(self, statuses: list[Status] | None = None) -> list[CaseView]:
-        """Cases of my queues; caseworkers get them verified and decrypted, volunteers metadata only."""
+        """Cases of my queues; caseworkers get them verified and decrypted (through grants where need be)."""
         session = self.session
         content = session.me.role is Role.CASEWORKER
         params = {"envelopes": "1" if content else "0"}
@@ -252,7 +253,26 @@ class RemoteStaff:
         if not content:
             return [CaseView(c, ReadState.NOT_FOR_THIS_KEY, None, f"a {session.me.role.value} sees metadata only")
                     for c in cases]
-        return [read_request(c, self.identity, session.bot_keys) for c in cases]
+        views = [read_request(c, self.identity, session.bot_keys) for c in cases]
+        if any(v.state is ReadState.NOT_FOR_THIS_KEY for v in views):
+            book = GrantBook(self.identity, session.roster, self._all_grants())
+            views = [read_request(v.case, self.identity, session.bot_keys, book)
+                     if v.state is ReadState.NOT_FOR_THIS_KEY else v for v in views]
+        return views
+
+    def _all_grants(self) -> dict[CaseId, list[bytes]]:
+        """Every grant the server holds for my key, by case (unverified: GrantBook verifies each when used)."""
+        grants: dict[CaseId, list[bytes]] = {}
+        for item in _list(self._call("GET", "/api/v1/grants"), "grants"):
+            if not isinstance(item, dict) or not isinstance(item.get("case_id"), str) \
+                    or not valid_case_id(item["case_id"]):
+                raise ServerAnswerInvalid("the server sent a malformed grant")
+            grants.setdefault(CaseId(item["case_id"]), []).append(_b64(item.get("grant"), "grant"))
+        return grants
+
+    def _case_grants(self, case_id: CaseId) -> list[bytes]:
+        answer = self._call("GET", f"/api/v1/cases/{case_id}/grants")
+        return [_b64(g, "grant") for g in _list(answer, "grants")]
 
     def resolve(self, case_ref: str) -> CaseId:
         """A full case id from an id or a unique prefix of at least 6 characters (resolved among my cases)."""
@@ -270,18 +290,37 @@ class RemoteStaff:
             raise CaseUnavailable("no such case in your queues" if not matches else f"'{ref}' matches several cases")
         return CaseId(matches[0])
 
-    def fetch(self, case_ref: str) -> CaseDetail:
-        """One case and its events, each verified before it is decrypted."""
-        session = self._caseworker()
-        case_id = self.resolve(case_ref)
+    def _case_and_events(self, case_id: CaseId) -> tuple[Case, list[Event]]:
         answer = self._call("GET", f"/api/v1/cases/{case_id}")
         case = case_from_json(answer.get("case"))
         if case.id != case_id:
             raise ServerAnswerInvalid("the server answered with another case than the one asked for")
-        view = read_request(case, self.identity, session.bot_keys)
-        events = [read_event(case, event_from_json(e, case.id), self.identity, session.roster, session.bot_keys,
-                             session.now) for e in _list(answer, "events")]
-        return CaseDetail(view, events)
+        return case, [event_from_json(e, case.id) for e in _list(answer, "events")]
+
+    def fetch(self, case_ref: str) -> CaseDetail:
+        """One case and its events, each verified before it is decrypted (through grants where need be)."""
+        session = self._caseworker()
+        case, events = self._case_and_events(self.resolve(case_ref))
+
+        def read(book: GrantBook | None) -> CaseDetail:
+            view = read_request(case, self.identity, session.bot_keys, book)
+            return CaseDetail(view, [read_event(case, e, self.identity, session.roster, session.bot_keys,
+                                                session.now, book) for e in events])
+
+        detail = read(None)
+        if detail.view.state is ReadState.NOT_FOR_THIS_KEY or any(
+                e.state is ReadState.NOT_FOR_THIS_KEY for e in detail.events):
+            detail = read(GrantBook(self.identity, session.roster, {case.id: self._case_grants(case.id)}))
+        return detail
+
+    # -- grants ------------------------------------------------------------------
+
+    def grant(self, name: str, queue: str | None = None) -> GrantOutcome:
+        """Re-seal every open case of our shared queues that I can read and `name` cannot, one grant a case."""
+        session = self._caseworker()
+        recipient, queues = choose_recipient(session.roster, session.me, name, queue, session.now)
+        return grant_to(_RemoteCases(self), identity=self.identity, recipient=recipient, queues=queues,
+                        roster=session.roster, bot_keys=session.bot_keys, now=int(self.clock()))
 
     # -- changes -----------------------------------------------------------------
 
@@ -349,6 +388,27 @@ class RemoteStaff:
 
     def __exit__(self, *exc: object) -> None:
         self.close_connection()
+
+
+class _RemoteCases:
+    """The staff API as a grant source (staff.grants.GrantSource)."""
+
+    def __init__(self, client: RemoteStaff) -> None:
+        self.client = client
+
+    def open_cases(self, queues: list[str]) -> list[Case]:
+        answer = self.client._call("GET", "/api/v1/cases", params={"envelopes": "0", "status": "new,claimed"})
+        return [c for c in (case_from_json(c) for c in _list(answer, "cases")) if c.queue in queues]
+
+    def case_and_events(self, case: Case) -> tuple[Case, list[Event]]:
+        return self.client._case_and_events(case.id)
+
+    def my_grants(self, case: Case) -> list[bytes]:
+        return self.client._case_grants(case.id)
+
+    def submit_grant(self, case: Case, grant: bytes) -> None:
+        self.client._call("POST", f"/api/v1/cases/{case.id}/grants",
+                          {"grant": base64.b64encode(grant).decode("ascii")})
 
 
 def _list(answer: dict[str, Any], key: str) -> list[Any]:

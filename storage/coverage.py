@@ -8,7 +8,10 @@ can read it (a lost laptop, a revoked or expired member) and nobody is told unle
 Used by `waystation doctor` and by the bot's daily admin notice (bot/rosterwatch.py).
 
 Only the request itself is judged: notes and follow-ups are sealed to the caseworkers of their
-own moment, and grants (re-sealing a case to another member) do not exist yet.
+own moment. A stored grant (storage/grants.py) counts as a way in when it verifies as a reader
+would check it, still without opening anything: signed by a caseworker of the queue never
+revoked (and a member at its time), bound to the case, naming the request envelope's exact
+digest, and addressed to an active caseworker of the queue.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from dataclasses import dataclass
 from nacl.signing import VerifyKey
 
 from crypto.envelope import Kind, verify
-from crypto.errors import EnvelopeRejected
+from crypto.errors import EnvelopeRejected, GrantRejected
+from crypto.grant import envelope_digest, verify_grant
 from crypto.roster import Role, Roster
 from storage.cases import CaseId
 from storage.db import Connection
+from storage.grants import granter_member, trusted_granters
 
 #: Fewer active caseworkers than this in a queue is announced: one lost key would leave its new cases unreadable.
 MIN_CASEWORKERS = 2
@@ -37,6 +42,7 @@ class OpenCase:
     status: str
     claimed_by: str | None
     envelope: bytes
+    grants: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,11 +76,30 @@ class Coverage:
 
 
 def open_cases(conn: Connection) -> list[OpenCase]:
-    """Every new or claimed case with its request envelope (a read of metadata and ciphertext)."""
+    """Every new or claimed case with its request envelope and its grants (a read of metadata and ciphertext)."""
+    grants: dict[str, list[bytes]] = {}
+    for case_id, body in conn.execute("SELECT g.case_id, g.body FROM case_grants g JOIN cases c ON c.id = g.case_id"
+                                      " WHERE c.status != 'closed'"):
+        grants.setdefault(str(case_id), []).append(bytes(body))
     rows = conn.execute("SELECT id, queue, status, claimed_by, envelope FROM cases WHERE status != 'closed'"
                         " ORDER BY queue, id")
-    return [OpenCase(CaseId(str(r[0])), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]), bytes(r[4]))
-            for r in rows]
+    return [OpenCase(CaseId(str(r[0])), str(r[1]), str(r[2]), None if r[3] is None else str(r[3]), bytes(r[4]),
+                     tuple(grants.get(str(r[0]), ()))) for r in rows]
+
+
+def _granted(roster: Roster, case: OpenCase, readers: set[bytes]) -> bool:
+    """Whether a grant of the case's request to one of `readers` verifies (nothing is opened)."""
+    signers = trusted_granters(roster, case.queue)
+    digest = envelope_digest(case.envelope)
+    for grant in case.grants:
+        try:
+            header = verify_grant(grant, trusted_signers=signers, case_id=case.id, queue=case.queue)
+            granter_member(roster, header)
+        except GrantRejected:
+            continue
+        if bytes(header.recipient) in readers and digest in header.digests:
+            return True
+    return False
 
 
 def assess(roster: Roster, at: int, cases: Iterable[OpenCase], bot_keys: Collection[VerifyKey],
@@ -98,7 +123,7 @@ def assess(roster: Roster, at: int, cases: Iterable[OpenCase], bot_keys: Collect
             unverified.append(case.id)
             continue
         recipients = [bytes(k) for k in header.recipients]
-        if not keys.intersection(recipients):
+        if not keys.intersection(recipients) and not _granted(roster, case, keys):
             unreadable.append(Unreadable(case.id, case.queue, tuple(names.get(k, "?") for k in recipients)))
         if case.status == "claimed" and case.claimed_by is not None:
             owner = roster.find(case.claimed_by)

@@ -272,6 +272,24 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE request_nonces;
     ALTER TABLE request_nonces_expiring RENAME TO request_nonces;
     """,
+    # Grants (issue 12, "team access to existing cases"): a case's content keys re-sealed by a
+    # member who can read it to another active caseworker of its queue, signed by the granter
+    # (crypto/grant.py). The server can neither open nor forge one; it keeps the recipient's key
+    # id (to hand each member their own grants and to judge coverage) and the granter's signing
+    # key (a later grant from the same granter to the same recipient replaces the earlier one).
+    # Random ids, coarse times, deleted with their case; nothing here concerns a chat.
+    """
+    CREATE TABLE case_grants (
+        id          INTEGER PRIMARY KEY,
+        case_id     TEXT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+        recipient   BLOB NOT NULL,
+        granter     BLOB NOT NULL,
+        created_at  INTEGER NOT NULL,
+        body        BLOB NOT NULL,
+        UNIQUE (case_id, recipient, granter)
+    ) STRICT;
+    CREATE INDEX case_grants_by_recipient ON case_grants (recipient, case_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

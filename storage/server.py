@@ -20,6 +20,7 @@ from storage.config import Config, load_config
 from storage.db import Database
 from storage.errors import DatabaseKeyRejected, HomeInvalid, RosterUnavailable
 from storage.files import replace
+from storage.grants import GrantStore
 from storage.home import (
     PEPPER_CHECK_KEY,
     Home,
@@ -104,6 +105,11 @@ class Server:
     def cases(self) -> CaseStore:
         """The case repository."""
         return CaseStore(self.db)
+
+    @property
+    def grants(self) -> GrantStore:
+        """Grants of this server's cases (storage/grants.py)."""
+        return GrantStore(self.db)
 
     def bot_identity(self) -> Identity:
         """The bot's keys (kept unencrypted in secrets/, see docs/architecture.md)."""

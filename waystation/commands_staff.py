@@ -314,7 +314,7 @@ def staff_reply(ctx: click.Context, home: Path | None, key: Path | None, server:
     else:
         with _direct(target) as session:
             found, t = _direct_case(session, case), now()
-            view = session.read(found)
+            view = session.read(found, book=session.book([found.id]))  # a request granted to me can be answered
             if view.state is not ReadState.OK or view.request is None:
                 raise InputRejected(f"the request of {found.id} does not verify, so it cannot be answered")
             bot = session.server.bot_identity().box_private.public_key
@@ -323,6 +323,30 @@ def staff_reply(ctx: click.Context, home: Path | None, key: Path | None, server:
                                                                    sealed.to_person, sealed.copy, t)
             case_id = found.id
     click.echo(f"reply to {case_id} queued for the bot (outbox {outbox_id})")
+
+
+@staff.command("grant")
+@_options
+@click.option("--to", "to", required=True, metavar="NAME",
+              help="The colleague (roster name) to re-seal the cases to: an active caseworker of the queue.")
+@click.option("--queue", default=None, metavar="Q", help="Only this queue (default: every queue you share).")
+@click.pass_context
+def staff_grant(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, to: str,
+                queue: str | None) -> None:
+    """Let a colleague read the open cases you can read (a new member, or a replaced key): one signed grant a case."""
+    target = _target(ctx, home, key, server)
+    if target.server is not None:
+        with _remote(target) as client:
+            outcome = client.grant(to, queue)
+    else:
+        with _direct(target) as session:
+            outcome = session.grant(to, queue)
+    click.echo(f"granted {len(outcome.granted)} open cases to {safe_text(to, 64)}; {len(outcome.already)} they "
+               f"could already read")
+    if outcome.unreadable:
+        listed = ", ".join(c[:6] for c in outcome.unreadable[:10])
+        click.echo(f"{len(outcome.unreadable)} open cases you cannot read either were not granted: {listed} "
+                   "(a colleague who can read them must grant them; 'waystation doctor' lists cases nobody can read)")
 
 
 @staff.command("tui")

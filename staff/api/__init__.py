@@ -38,6 +38,9 @@ ROUTES: tuple[tuple[str, str, Operation], ...] = (
     ("POST", "/api/v1/cases/{case_id}/replies", operations.add_reply),
     ("POST", "/api/v1/cases/{case_id}/close", operations.close),
     ("POST", "/api/v1/cases/{case_id}/reopen", operations.reopen),
+    ("GET", "/api/v1/cases/{case_id}/grants", operations.case_grants),
+    ("POST", "/api/v1/cases/{case_id}/grants", operations.add_grant),
+    ("GET", "/api/v1/grants", operations.my_grants),
 )
 
 

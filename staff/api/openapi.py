@@ -20,7 +20,7 @@ NULLABLE_TIME = {"type": ["integer", "null"]}
 
 ERROR_CODES = [
     "unsigned", "signature_invalid", "signature_expired", "replayed", "not_active", "forbidden", "not_found",
-    "conflict", "too_large", "invalid_body", "stale_recipients", "unavailable", "rate_limited",
+    "conflict", "too_large", "invalid_body", "stale_recipients", "grant_refused", "unavailable", "rate_limited",
 ]
 
 DESCRIPTIONS = {
@@ -30,7 +30,7 @@ DESCRIPTIONS = {
     "404": "No such case in the caller's queues (the same answer whether it exists elsewhere or not at all).",
     "409": "The case's status does not allow this change.",
     "413": "The body is over 256 KiB.",
-    "422": "Malformed JSON, fields, query, base64 or envelope; nothing was stored.",
+    "422": "Malformed JSON, fields, query, base64, envelope or grant; nothing was stored.",
     "429": "Over the request budget of the key named (or, for requests no staff key vouches for, of the "
            "address); nothing was checked further. Retry-After says when to try again.",
     "503": "The server's roster does not verify; nothing can be authorised.",
@@ -163,6 +163,26 @@ SCHEMAS: dict[str, Schema] = {
         "type": "object", "additionalProperties": False, "required": ["event_id"],
         "properties": {"event_id": {"type": "integer"}},
     },
+    "GrantBody": {
+        "type": "object", "additionalProperties": False, "required": ["grant"],
+        "properties": {"grant": {**B64, "description": "a grant (docs/envelope.md, Grants) signed by the caller, "
+                                                       "to an active caseworker of the case's queue"}},
+    },
+    "GrantStored": {
+        "type": "object", "additionalProperties": False, "required": ["case_id"],
+        "properties": {"case_id": CASE_ID},
+    },
+    "CaseGrants": {
+        "type": "object", "additionalProperties": False, "required": ["grants"],
+        "properties": {"grants": {"type": "array", "items": B64,
+                                  "description": "grants of this case addressed to the caller's key (unverified)"}},
+    },
+    "MyGrants": {
+        "type": "object", "additionalProperties": False, "required": ["grants"],
+        "properties": {"grants": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["case_id", "grant"],
+            "properties": {"case_id": CASE_ID, "grant": B64}}}},
+    },
     "ReplyQueued": {
         "type": "object", "additionalProperties": False, "required": ["outbox_id"],
         "properties": {"outbox_id": {"type": "integer"}},
@@ -214,6 +234,20 @@ DOCUMENT: Schema = {
             ("ReplyBody", True), [CASE_PATH_PARAMETER])},
         "/api/v1/cases/{case_id}/close": _action("closeCase", "Close a new or claimed case"),
         "/api/v1/cases/{case_id}/reopen": _action("reopenCase", "Reopen a closed case"),
+        "/api/v1/cases/{case_id}/grants": {
+            "get": _operation(
+                "getCaseGrants", "Grants of one case addressed to the caller's key",
+                ("200", _ref("CaseGrants"), "Possibly none; the client verifies each."), ("403", "404"),
+                parameters=[CASE_PATH_PARAMETER]),
+            "post": _operation(
+                "addGrant", "Store a grant by the caller of this case's content keys to a colleague of its queue",
+                ("201", _ref("GrantStored"),
+                 "Stored (replacing the caller's earlier grant to that key); audited as case.grant."),
+                ("403", "404", "422"), ("GrantBody", True), [CASE_PATH_PARAMETER]),
+        },
+        "/api/v1/grants": {"get": _operation(
+            "listMyGrants", "Every grant addressed to the caller's key, for cases of the caller's queues",
+            ("200", _ref("MyGrants"), "Possibly none; the client verifies each."), ("403",))},
         "/openapi.json": {"get": {
             "operationId": "getOpenApi", "summary": "This document (not signed)", "security": [],
             "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {

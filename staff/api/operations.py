@@ -16,10 +16,11 @@ from crypto.encoding import b64
 from crypto.envelope import valid_case_id, valid_queue
 from crypto.roster import Member, Role
 from staff.api.auth import Caller
-from staff.api.bodies import check_note, check_reply, json_object
+from staff.api.bodies import check_note, check_reply, envelope_field, json_object
 from staff.api.problems import BodyInvalid, CaseHidden, Conflict, Forbidden
 from storage.cases import Case, Event, EventKind, Status
 from storage.errors import CaseNotFound, ClaimConflict, TransitionRefused
+from storage.grants import GrantRefused, check_grant
 from storage.outbox import OutboxStore
 from storage.server import Server
 
@@ -214,3 +215,33 @@ def add_reply(call: Call) -> Result:
     except CaseNotFound as err:
         raise CaseHidden() from err
     return 202, {"outbox_id": outbox_id}
+
+
+def add_grant(call: Call) -> Result:
+    """Store a grant by the caller of this case's content keys to an active caseworker of its queue (422 if not)."""
+    case = _visible_case(call)
+    grant = envelope_field(json_object(call.body, ("grant",)), "grant")
+    member = call.caller.member
+    try:
+        header = check_grant(grant, case, call.server.cases.events(case.id), call.caller.roster, member,
+                             call.caller.now)
+        call.server.grants.store(case.id, grant, header, member.name, call.caller.now)
+    except GrantRefused as err:
+        raise BodyInvalid(str(err), "grant_refused") from err
+    except CaseNotFound as err:
+        raise CaseHidden() from err
+    return 201, {"case_id": case.id}
+
+
+def case_grants(call: Call) -> Result:
+    """The grants of one case addressed to the caller's key (the caller verifies them)."""
+    case = _visible_case(call)
+    grants = call.server.grants.for_case(case.id, call.caller.member.identity.key_id)
+    return 200, {"grants": [b64(g) for g in grants]}
+
+
+def my_grants(call: Call) -> Result:
+    """Every grant addressed to the caller's key, for cases of the caller's queues."""
+    member = _caseworker(call)
+    stored = call.server.grants.for_recipient(member.identity.key_id, member.queues)
+    return 200, {"grants": [{"case_id": g.case_id, "grant": b64(g.body)} for g in stored]}

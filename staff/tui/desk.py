@@ -177,7 +177,8 @@ class DirectDesk:
             self.server.cases.add_event(case_id, EventKind.NOTE, self.me, now, envelope)
 
     def reply(self, case_id: CaseId, text: str) -> None:
-        view, now = self.session.read(self._case(case_id)), self._now()
+        case, now = self._case(case_id), self._now()
+        view = self.session.read(case, book=self.session.book([case.id]))  # a request granted to me can be answered
         if view.state is not ReadState.OK or view.request is None:
             raise InputRejected(f"the request of {case_id} does not verify, so it cannot be answered")
         bot = self.server.bot_identity().box_private.public_key

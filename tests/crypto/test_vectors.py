@@ -11,7 +11,9 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 import crypto.errors
-from crypto.envelope import Kind, open_envelope
+from crypto.envelope import Kind, open_envelope, open_with_content_key
+from crypto.grant import envelope_digest, open_grant
+from crypto.keys import key_id
 from crypto.reference import ReferenceCost
 from crypto.replykey import (
     REPLY_KEY_COST,
@@ -81,3 +83,29 @@ def test_handle_tag_vector(vector: dict[str, str]) -> None:
     others = [v["case_id"] for v in VECTORS["handle_tags"] if v["case_id"] != vector["case_id"]]
     with pytest.raises(crypto.errors.HandleRejected):
         open_handle([bot], handle, bytes.fromhex(vector["tag"]), others[0])
+
+
+@pytest.mark.parametrize("vector", VECTORS["grants"], ids=lambda v: v["description"])
+def test_grant_vector(vector: dict[str, Any]) -> None:
+    """A committed grant opens (or fails) as docs/envelope.md, "Grants", says; it opens the first envelope vector."""
+    envelope = bytes.fromhex(VECTORS["vectors"][0]["envelope"])
+    grant = bytes.fromhex(vector["grant"])
+    granter = SigningKey(seed(vector["granter"])).verify_key
+    kwargs = dict(recipient=PrivateKey(seed(vector["recipient"])), trusted_signers=[granter],
+                  case_id=vector["case_id"], queue=vector["queue"])
+    if vector["error"] is not None:
+        with pytest.raises(getattr(crypto.errors, vector["error"])):
+            open_grant(grant, envelope, **kwargs)  # type: ignore[arg-type]
+        return
+    content_key = open_grant(grant, envelope, **kwargs)  # type: ignore[arg-type]
+    opened = open_with_content_key(envelope, content_key, trusted_signers=[SigningKey(seed("signer")).verify_key],
+                                   case_id="vector-case-1", queue="main", kinds={Kind.REQUEST})
+    assert opened.payload == bytes.fromhex(VECTORS["vectors"][0]["payload"])
+    # The documented layout: magic, version, signer, granter and recipient key ids, time, labels, stanzas.
+    assert grant[0:4] == b"WSGR" and grant[4] == 1 and grant[5:37] == bytes(granter)
+    assert grant[37:45] == key_id(PrivateKey(seed(vector["granter_box"])).public_key)
+    assert grant[45:53] == key_id(PrivateKey(seed("recipient-2")).public_key)
+    assert int.from_bytes(grant[53:61], "big") % 3600 == 0
+    assert grant[61] == 13 and grant[62:75] == b"vector-case-1" and grant[75] == 4 and grant[76:80] == b"main"
+    assert grant[80] == 1 and grant[81:113] == envelope_digest(envelope)
+    assert len(grant) == 81 + 32 + 80 + 64

@@ -4,7 +4,7 @@ Keys are derived from public labels, so the vectors carry no secret: anybody can
 rebuild them. The committed file is the reference. Sealing is randomised, so an
 envelope vector already in the file is kept as it is; only missing ones are added
 (regenerate every envelope only when the format version changes, never to make a
-failing test pass). Reply keys and handle tags are deterministic and recomputed.
+failing test pass); so is a grant vector. Reply keys and handle tags are deterministic and recomputed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from nacl.encoding import RawEncoder
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from crypto.envelope import SIGNATURE_SIZE, Kind, seal
+from crypto.envelope import SIGNATURE_SIZE, Kind, recover_content_key, seal
+from crypto.grant import envelope_digest, make_grant
 from crypto.reference import REFERENCE_COST_MINIMUM
 from crypto.replykey import REPLY_KEY_COST, derive_reply_key, handle_tag, reply_salt
 
@@ -100,12 +101,42 @@ def handle_tag_vectors() -> list[dict[str, Any]]:
             for case in (REPLY_CASE, "vector-case-3")]
 
 
+def grant_vectors(envelope: bytes) -> list[dict[str, Any]]:
+    """A grant by 'granter' to recipient-2 of the content key of `envelope` (the first vector), and its failures.
+
+    The content key is recovered with recipient-0's key, as a granting caseworker does.
+    """
+    content_key = recover_content_key(envelope, recipient=PrivateKey(seed("recipient-0")),
+                                      trusted_signers=[SigningKey(seed("signer")).verify_key],
+                                      case_id="vector-case-1", queue="main", kinds={Kind.REQUEST})
+    granter = SigningKey(seed("granter"))
+    grant = make_grant({envelope_digest(envelope): content_key}, case_id="vector-case-1", queue="main",
+                       recipient=PrivateKey(seed("recipient-2")).public_key,
+                       granter=PrivateKey(seed("granter-box")).public_key, signer=granter, at=1_767_225_600)
+    tampered = bytearray(grant)
+    tampered[len(grant) - SIGNATURE_SIZE - 1] ^= 0x01
+    common = {"granter": "granter", "granter_box": "granter-box", "case_id": "vector-case-1", "queue": "main"}
+    return [
+        {"description": "grant of vector 0's content key to recipient-2, opened by recipient-2", "grant": grant.hex(),
+         "recipient": "recipient-2", **common, "error": None},
+        {"description": "same grant, opened by recipient-1 (not addressed to it)", "grant": grant.hex(),
+         "recipient": "recipient-1", **common, "error": "GrantBindingMismatched"},
+        {"description": "same grant, expected for another case", "grant": grant.hex(), "recipient": "recipient-2",
+         **common, "case_id": "vector-case-2", "error": "GrantBindingMismatched"},
+        {"description": "last stanza byte flipped", "grant": bytes(tampered).hex(), "recipient": "recipient-2",
+         **common, "error": "GrantSignatureInvalid"},
+    ]
+
+
 def main() -> None:
     existing = json.loads(PATH.read_text()) if PATH.exists() else {"vectors": []}
     kept = {v["description"]: v for v in existing["vectors"]}
     vectors = [kept.get(v["description"], v) for v in _envelope_vectors()]
+    kept_grants = {v["description"]: v for v in existing.get("grants", [])}
+    grants = [kept_grants.get(v["description"], v) for v in grant_vectors(bytes.fromhex(vectors[0]["envelope"]))]
     out = {"signer": "signer", "seed_derivation": "blake2b(label, digest_size=32, person='ws-test-vector')",
-           "vectors": vectors, "reply_keys": reply_key_vectors(), "handle_tags": handle_tag_vectors()}
+           "vectors": vectors, "reply_keys": reply_key_vectors(), "handle_tags": handle_tag_vectors(),
+           "grants": grants}
     PATH.write_text(json.dumps(out, indent=1) + "\n")
 
 

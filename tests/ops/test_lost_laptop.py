@@ -1,9 +1,15 @@
-""""A laptop is lost", as far as it goes today (docs/operations.md), through the real CLI.
+""""A laptop is lost" and "A caseworker joins" (docs/operations.md), through the real CLI.
 
-revoke -> doctor lists the open cases nobody active can read and the claimed cases left without an
-owner -> a colleague takes the claimed one over -> who can still read what. Re-sealing a case to
-another member needs grants (a later issue); until then only a follow-up from the person, sealed
-to today's caseworkers, is readable again, and doctor keeps listing the case.
+The first test: a queue whose cases were sealed to the lost key alone. revoke -> doctor lists the
+open cases nobody active can read and the claimed cases left without an owner -> a colleague takes
+the claimed one over -> who can still read what: only a follow-up from the person, sealed to
+today's caseworkers; nobody is left who could grant the request, and doctor keeps listing it.
+
+The second: the documented procedure where a colleague can still read the cases. revoke the lost
+key -> enrol the replacement key -> a colleague runs `staff grant` -> the replacement takes the
+claimed case over -> every open case is readable by an active key again and doctor's coverage check
+passes. Before that, a newcomer joins a queue, is granted its cases and grants them to herself, so
+her access outlives her colleague's revocation.
 """
 
 from __future__ import annotations
@@ -98,3 +104,74 @@ def test_a_lost_laptop_revoke_doctor_take_over_and_who_reads_what(ops_home: OpsH
     assert [(e["kind"], e["readable"], e["text"]) for e in events][-1] == ("follow_up", "ok", "still here")
     # ... and the main queue was never affected.
     assert json.loads(_staff(ops_home, "cas-main", "show", "--json", tickets["main"].case_id))["readable"] == "ok"
+
+
+def _new_key(ops_home: OpsHome, label: str, name: str) -> None:
+    identity = Identity.generate(name)
+    (ops_home.keys / f"{label}.key").write_bytes(dump_identity(identity, PASSPHRASE.encode(), KDF_MINIMUM))
+    (ops_home.keys / f"{label}.key.pub").write_bytes(dump_public(identity.public))
+
+
+def _readable(ops_home: OpsHome, who: str) -> dict[str, str]:
+    return {c["id"]: c["readable"] for c in json.loads(_staff(ops_home, who, "list", "--json"))}
+
+
+def _add(ops_home: OpsHome, label: str, queue: str) -> None:
+    ok("roster", "add", "--home", ops_home.root, "--admin", ops_home.key("admin"), "--role", "caseworker",
+       "--queue", queue, ops_home.keys / f"{label}.key.pub", env=with_passphrase())
+
+
+def _revoke(ops_home: OpsHome, name: str) -> None:
+    ok("roster", "revoke", "--home", ops_home.root, "--admin", ops_home.key("admin"), name, env=with_passphrase())
+
+
+def test_a_lost_laptop_ends_with_every_open_case_readable_again(ops_home: OpsHome) -> None:
+    now = int(time.time())
+    cases: dict[str, str] = {}
+    with ops_home.staffed.open() as server:
+        for label, queue in (("main-a", "main"), ("main-b", "main"), ("other", "other")):
+            ticket = new_ticket(server.pepper(), reply_key=False, cost=REFERENCE_COST_MINIMUM)
+            store_sealed(server, seal_request(Request({"help": label}), queue=queue, ticket=ticket,
+                                              recipients=recipients_for(server, queue, now),
+                                              bot=server.bot_identity(), pepper=server.pepper(), now=now), now)
+            cases[label] = ticket.case_id
+    _staff(ops_home, "cas-main", "claim", cases["main-a"])
+    _staff(ops_home, "cas-main", "note", cases["main-a"], "called back")
+
+    # A caseworker joins 'other' after its case arrived: a colleague grants her the open cases, and she
+    # grants them to herself, so that her access does not depend on the colleague's key.
+    _new_key(ops_home, "bea", "Bea Other")
+    _add(ops_home, "bea", "other")
+    assert _readable(ops_home, "bea")[cases["other"]] == "not-for-this-key"
+    assert "granted 1 open cases to Bea Other" in _staff(ops_home, "cas-other", "grant", "--to", "Bea Other")
+    assert _readable(ops_home, "bea")[cases["other"]] == "ok"
+    assert "granted 1 open cases to Bea Other" in _staff(ops_home, "bea", "grant", "--to", "Bea Other")
+    _revoke(ops_home, "cas-other")  # "A caseworker leaves": her grant to Bea stops counting, Bea's own does not
+    assert _readable(ops_home, "bea")[cases["other"]] == "ok"
+    assert not _coverage(_doctor(ops_home), "error", "cannot be read")  # doctor counts Bea's grant
+
+    # cas-main's laptop is lost. 1. revoke. 2. doctor: the claimed case has no owner; main is thin.
+    _revoke(ops_home, "cas-main")
+    findings = _doctor(ops_home)
+    assert not _coverage(findings, "error", "cannot be read")  # cas-main-2 still reads main's cases
+    assert _coverage(findings, "warning", "claimed cases belong to someone no longer")
+    assert _coverage(findings, "warning", "queue 'main' has fewer than two active caseworkers")
+    # 4. The replacement key, enrolled under a new name, reads nothing old yet ...
+    _new_key(ops_home, "cas-main-new", "cas-main (2026)")
+    _add(ops_home, "cas-main-new", "main")
+    assert set(_readable(ops_home, "cas-main-new").values()) == {"not-for-this-key"}
+    # 5. ... until a colleague who reads them runs one grant; 3. the replacement takes the claimed case over.
+    granted = _staff(ops_home, "cas-main-2", "grant", "--to", "cas-main (2026)")
+    assert "granted 2 open cases to cas-main (2026)" in granted
+    assert f"took over {cases['main-a']}" in _staff(ops_home, "cas-main-new", "take-over", cases["main-a"])
+
+    assert _readable(ops_home, "cas-main-new") == {cases["main-a"]: "ok", cases["main-b"]: "ok"}
+    shown = json.loads(_staff(ops_home, "cas-main-new", "show", "--json", cases["main-a"]))
+    assert ("note", "ok", "called back") in [(e["kind"], e["readable"], e["text"]) for e in shown["events"]]
+    findings = _doctor(ops_home)
+    coverage = [f for f in findings if f["check"] == "coverage"]
+    assert [f for f in coverage if f["level"] == "error"] == [], coverage
+    # Left: the lone admin, and 'other' down to Bea since cas-other left; nothing unreadable, no orphan.
+    left = [f["problem"] for f in coverage]
+    assert len(left) == 2 and any("active admins" in p for p in left), coverage
+    assert any(p.startswith("queue 'other' has fewer than two") for p in left), coverage
