@@ -12,7 +12,7 @@
 #                 plus what the build stage installs. It carries this host's CA bundle, so that
 #                 pip inside the build trusts what this host trusts (a TLS-inspecting proxy, say);
 #                 nothing of the build stage reaches the runtime image but /opt/venv and /data.
-#   runtime base  like gcr.io/distroless/python3-debian12:nonroot: the files of python3.11 and
+#   runtime base  like gcr.io/distroless/python3-debian12:nonroot: the files of python3.11, tzdata and
 #                 ca-certificates (with their libraries) extracted, no maintainer script run
 #                 (the variant "extract" runs extract hooks only),
 #                 the package tools deleted, so no shell and no package manager; /etc/passwd
@@ -44,7 +44,7 @@ mmdebstrap --quiet --variant=minbase --include=python3.11,python3.11-venv \
 
 say "runtime base $runtime_base"
 # shellcheck disable=SC2016  # as above
-mmdebstrap --quiet --variant=extract --include=python3.11,ca-certificates \
+mmdebstrap --quiet --variant=extract --skip=chroot/start-stop-daemon --include=python3.11,ca-certificates,tzdata \
     --extract-hook='install -d "$1/etc/ssl/certs" && cat "$1"/usr/share/ca-certificates/mozilla/*.crt > "$1/etc/ssl/certs/ca-certificates.crt"' \
     --extract-hook='printf "%s\n" "root:x:0:0:root:/root:/sbin/nologin" "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin" "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin" > "$1/etc/passwd"' \
     --extract-hook='printf "%s\n" "root:x:0:" "nogroup:x:65534:" "nonroot:x:65532:" > "$1/etc/group"' \
