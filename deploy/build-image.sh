@@ -26,6 +26,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build_base=localhost/waystation-base-build:$suite
 runtime_base=localhost/waystation-base-runtime:$suite
 host_ca=/etc/ssl/certs/ca-certificates.crt
+# Marks the bases and what inherits from them, so that the untagged leftovers of earlier builds
+# (replaced bases, build stages) can be pruned without touching anyone else's images.
+label=org.waystation.base
 
 say() { printf 'build-image.sh: %s\n' "$*" >&2; }
 for tool in mmdebstrap podman; do
@@ -39,7 +42,7 @@ say "build base $build_base from $mirror"
 mmdebstrap --quiet --variant=minbase --include=python3.11,python3.11-venv \
     --customize-hook="install -m 0644 '$host_ca' \"\$1/etc/ssl/certs/ca-certificates.crt\"" \
     "$suite" - "$mirror" \
-    | $podman import --quiet --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
+    | $podman import --quiet --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' --change "LABEL $label=build" \
         --change 'CMD ["/bin/bash"]' - "$build_base" >/dev/null
 
 say "runtime base $runtime_base"
@@ -51,7 +54,7 @@ mmdebstrap --quiet --variant=extract --skip=chroot/start-stop-daemon --include=p
     --extract-hook='install -d -m 0700 -o 65532 -g 65532 "$1/home/nonroot" && install -d -m 1777 "$1/tmp"' \
     --extract-hook='cd "$1" && rm -f bin/sh bin/bash bin/dash bin/tar sbin/start-stop-daemon usr/bin/dpkg* usr/sbin/dpkg* usr/bin/debconf* usr/bin/update-alternatives usr/sbin/update-ca-certificates usr/sbin/rmt-tar usr/sbin/tarcat usr/bin/c_rehash usr/bin/openssl' \
     "$suite" - "$mirror" \
-    | $podman import --quiet --change 'USER 65532:65532' --change 'WORKDIR /home/nonroot' \
+    | $podman import --quiet --change 'USER 65532:65532' --change 'WORKDIR /home/nonroot' --change "LABEL $label=runtime" \
         --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENTRYPOINT ["/usr/bin/python3.11"]' \
         - "$runtime_base" >/dev/null
 bases=$(date +%s)
@@ -63,4 +66,5 @@ $podman build --pull=never --network host \
     --ignorefile "$repo/deploy/Containerfile.dockerignore" \
     -f "$repo/deploy/Containerfile" -t "$tag" "$repo" >&2
 done_at=$(date +%s)
+$podman image prune --force --filter "label=$label" >/dev/null || say "could not prune earlier bases (harmless)"
 say "bases in $((bases - start)) s, image in $((done_at - bases)) s: $tag"

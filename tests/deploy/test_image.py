@@ -182,9 +182,10 @@ def test_image_runs_as_the_unit_user_with_no_shell_and_a_read_only_root(image: I
     # The root filesystem refuses writes (EROFS = 30), even where the user owns the directory.
     assert "/opt/venv/probe 30" in lines and "/probe 30" in lines
     assert "/data/probe written" in lines, "the /data volume is the one place the bot writes"
-    for shell in ("/bin/sh", "/bin/bash", "/usr/bin/dash"):
-        refused = image.run("-c", "true", entrypoint=shell)
-        assert refused.returncode != 0, f"{shell} exists in the image"
+    # No shell and no package manager to run, as in distroless.
+    for program in ("/bin/sh", "/bin/bash", "/usr/bin/dash", "/usr/bin/dpkg", "/usr/bin/apt-get"):
+        refused = image.run("--version", entrypoint=program)
+        assert refused.returncode != 0, f"{program} exists in the image"
 
 
 def test_container_passes_doctor_takes_an_intake_and_answers_a_signed_staff_request(
