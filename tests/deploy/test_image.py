@@ -131,6 +131,8 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Image]:
         _build(tag, tmp_path_factory.mktemp("image") / "build.log")
     yield Image(tag, podman, limits)
     subprocess.run([*podman, "rmi", "--force", tag], capture_output=True, timeout=120, check=False)
+    if background:
+        shutil.rmtree(background, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
