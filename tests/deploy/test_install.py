@@ -72,3 +72,20 @@ def test_install_builds_from_exactly_the_sources_the_wheel_is_made_of() -> None:
     project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
     packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
     assert sorted(names) == sorted(["pyproject.toml", project["project"]["readme"], *packages])
+
+
+def test_the_image_copies_and_lets_through_every_package_the_wheel_is_made_of() -> None:
+    """deploy/Containerfile's COPY lines and its build-context allow-list name exactly pyproject's packages."""
+    import re
+    import tomllib
+
+    from tests.deploy.conftest import DEPLOY
+
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
+    packages = sorted(p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"])
+    containerfile = (DEPLOY / "Containerfile").read_text()
+    copied = sorted(re.findall(r"^COPY (\w+) \./\1$", containerfile, flags=re.M))
+    assert copied == packages, "deploy/Containerfile must COPY every package pyproject.toml ships"
+    allowed = sorted(line[1:].rstrip("/") for line in (DEPLOY / "Containerfile.dockerignore").read_text().splitlines()
+                     if line.startswith("!") and line.endswith("/"))
+    assert allowed == packages, "deploy/Containerfile.dockerignore must let every package into the build context"
