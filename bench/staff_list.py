@@ -90,7 +90,7 @@ from crypto.keys import (
 )
 from crypto.roster import DAY, Member, Role, new_roster, sign_roster
 from intake.requests import Request, new_case_id, request_payload, seal_reply_handle
-from staff.api import staff_api_routes
+from staffapi import staff_api_routes
 from staff.direct import ReadState, StaffSession
 from staff.httpsig import sign_request
 from staff.pins import PinStore

@@ -23,7 +23,7 @@ trap 'exit 130' INT TERM
 # place, setuptools would reuse SOURCE/build/, and a module deleted upstream would still be shipped;
 # copying only these also keeps anything else in the checkout (a demo home, keys) out of /tmp.
 mkdir "$work/src" "$work/wheels"
-(cd "$src" && tar --exclude=__pycache__ --exclude='*.pyc' -cf - pyproject.toml README.md bot crypto intake model ops sandbox staff storage waystation) \
+(cd "$src" && tar --exclude=__pycache__ --exclude='*.pyc' -cf - pyproject.toml README.md bot crypto intake model ops sandbox staff staffapi storage waystation) \
     | tar -C "$work/src" -xf -
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --require-hashes --only-binary=:all: -r "$src/deploy/requirements.txt"

@@ -31,17 +31,16 @@ from crypto.errors import CryptoError, EnvelopeRejected, NotARecipient
 from crypto.keys import Identity
 from crypto.replykey import TAG_SIZE
 from crypto.roster import Role, Roster
+from model.cases import Case, Event
+from model.grants import CONTENT_KINDS
 from model.text import clean_text
-from staff.direct import CaseView, ReadState, StaffSession
+from model.views import CaseView, ReadState
 from staff.errors import InputRejected, ReplyImpossible
 from staff.grants import GrantBook, GrantsRefused, open_for_me
-from storage.cases import Case, Event
-from storage.grants import CONTENT_KINDS
 
 NOTE_MAX_CHARS = 20_000
 REPLY_MAX_CHARS = 4_000  # Telegram shows at most 4096 characters in one message
 PERSON = "the person (via the bot)"
-
 
 
 @dataclass(frozen=True)
@@ -131,16 +130,6 @@ def read_event(case: Case, event: Event, identity: Identity, roster: Roster, bot
                          f"signed by {name}, but the server names someone else as its author")
     problem = None if member is not None and member.active(now) else f"{name} is no longer active on the roster"
     return EventView(event, ReadState.OK, name, text, problem)
-
-
-def direct_detail(session: StaffSession, case: Case, now: int) -> CaseDetail:
-    """A case of this server home with its history, read exactly as the remote client reads it."""
-    book = session.book([case.id])
-    view = session.read(case, book=book)
-    roster, bot_keys = session.server.roster(now), session.server.trusted_bot_keys()
-    events = [read_event(view.case, event, session.identity, roster, bot_keys, now, book)
-              for event in session.server.cases.events(case.id)]
-    return CaseDetail(view, events)
 
 
 def _text(text: str, limit: int, what: str) -> str:

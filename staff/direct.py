@@ -1,15 +1,21 @@
-"""Direct mode: a caseworker on the server machine reads cases with their own key.
+"""Direct mode: a caseworker on the server machine reads and works on cases with their own key.
 
-Every envelope is verified (bot signature, case and queue binding) before
-anything is shown; a case that fails is reported as rejected, never skipped.
+The server side of the staff package: it opens the server home (storage, SQLCipher), so the
+caseworker's client modules never import it (tests/test_crypto_policy.py). Every envelope is
+verified (bot signature, case and queue binding) before anything is shown; a case that fails
+is reported as rejected, never skipped. DirectDesk is staff.desk.Desk on a server home: the
+same sealing as the remote client, and the same audit entries as the staff API.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
+from pathlib import Path
 
 from nacl.signing import VerifyKey
 
@@ -17,7 +23,11 @@ from crypto.envelope import Kind
 from crypto.errors import EnvelopeRejected, NotARecipient
 from crypto.keys import Identity
 from crypto.roster import Member, Role
-from staff.errors import NotOnRoster
+from model.cases import Case, CaseId, Event, EventKind, Status
+from model.views import CaseView as CaseView
+from model.views import ReadState as ReadState
+from staff.casework import CaseDetail, read_event, seal_note, seal_reply
+from staff.errors import CaseUnavailable, ChangeRefused, InputRejected, NotOnRoster, ServerHomeFailed
 from staff.grants import (
     GrantBook,
     GrantOutcome,
@@ -26,27 +36,10 @@ from staff.grants import (
     grant_to,
     open_for_me,
 )
-from storage.cases import Case, CaseId, Event, Status
+from storage.errors import CaseNotFound, ClaimConflict, StorageError, TransitionRefused
 from storage.grants import check_grant
+from storage.outbox import OutboxStore
 from storage.server import Server
-
-
-class ReadState(StrEnum):
-    """Whether a case could be read with this key."""
-
-    OK = "ok"
-    REJECTED = "rejected"
-    NOT_FOR_THIS_KEY = "not-for-this-key"
-
-
-@dataclass(frozen=True)
-class CaseView:
-    """A case as one caseworker sees it."""
-
-    case: Case
-    state: ReadState
-    request: dict[str, Any] | None
-    problem: str | None
 
 
 @dataclass(frozen=True)
@@ -132,7 +125,7 @@ class StaffSession:
         return grant_to(DirectCases(self), identity=self.identity, recipient=recipient, queues=queues, roster=roster,
                         bot_keys=self.server.trusted_bot_keys(), now=self.now)
 
-    def show(self, case_ref: str) -> tuple[CaseView, list[Event]]:
+    def show(self, case_ref: str) -> tuple[CaseView, builtins.list[Event]]:
         """One case (by id or unique prefix) and its events."""
         store = self.server.cases
         case = store.fetch(store.resolve(case_ref))
@@ -141,6 +134,15 @@ class StaffSession:
             # Direct mode runs on the server, where the database already shows which cases exist.
             raise NotOnRoster(view.problem or "not readable with this key")
         return view, store.events(case.id)
+
+    def detail(self, case: Case, now: int) -> CaseDetail:
+        """A case of this server home with its history, read exactly as the remote client reads it."""
+        book = self.book([case.id])
+        view = self.read(case, book=book)
+        roster, bot_keys = self.server.roster(now), self.server.trusted_bot_keys()
+        events = [read_event(view.case, event, self.identity, roster, bot_keys, now, book)
+                  for event in self.server.cases.events(case.id)]
+        return CaseDetail(view, events)
 
 
 class DirectCases:
@@ -163,3 +165,110 @@ class DirectCases:
         server, now = self.session.server, self.session.now
         header = check_grant(grant, case, server.cases.events(case.id), server.roster(now), self.session.member, now)
         server.grants.store(case.id, grant, header, self.session.member.name, now)
+
+
+@contextmanager
+def _storage_refusals() -> Iterator[None]:
+    """Storage's refusals as staff errors, in the same words (the CLI prints them as it always did)."""
+    try:
+        yield
+    except CaseNotFound as err:
+        raise CaseUnavailable(str(err)) from err
+    except (ClaimConflict, TransitionRefused) as err:
+        raise ChangeRefused(str(err)) from err
+    except StorageError as err:
+        raise ServerHomeFailed(str(err)) from err
+
+
+class DirectDesk:
+    """staff.desk.Desk on a server home on this machine: storage, with the staff API's sealing and audit."""
+
+    def __init__(self, server: Server, identity: Identity, clock: Callable[[], float] = time.time) -> None:
+        self.server = server
+        self.identity = identity
+        self.clock = clock
+        self.where = str(server.home.root)
+        self.greeting: str | None = None
+        with _storage_refusals():
+            self.session = StaffSession.start(server, identity, self._now())
+        self.me = self.session.member.name
+
+    @classmethod
+    def open(cls, home: Path, identity: Identity, clock: Callable[[], float] = time.time) -> DirectDesk:
+        """Open a server home and check that `identity` is an active caseworker on its roster."""
+        with _storage_refusals():
+            server = Server.open(home)
+        try:
+            return cls(server, identity, clock)
+        except BaseException:
+            server.close()
+            raise
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+    def _case(self, case_ref: str) -> Case:
+        """The case named by its id or a unique prefix, if it is in one of my queues."""
+        store = self.server.cases
+        with _storage_refusals():
+            case = store.fetch(store.resolve(case_ref))
+        if case.queue not in self.session.member.queues:
+            raise NotOnRoster(f"this key is not on the roster for queue '{case.queue}'")
+        return case
+
+    def refresh(self) -> None:
+        """Check the roster again (a revoked key stops working at the next refresh)."""
+        with _storage_refusals():
+            self.session = StaffSession.start(self.server, self.identity, self._now())
+
+    def list(self, statuses: Collection[Status] | None = None) -> list[CaseView]:
+        with _storage_refusals():
+            views = self.session.list()
+        return [v for v in views if statuses is None or v.case.status in statuses]
+
+    def detail(self, case_ref: str) -> CaseDetail:
+        case = self._case(case_ref)
+        with _storage_refusals():
+            return self.session.detail(case, self._now())
+
+    def _change(self, case_ref: str, change: Callable[[CaseId, str, int], object]) -> Case:
+        case = self._case(case_ref)
+        with _storage_refusals():
+            change(case.id, self.me, self._now())
+            return self.server.cases.fetch(case.id)
+
+    def claim(self, case_ref: str) -> Case:
+        return self._change(case_ref, self.server.cases.claim)
+
+    def take_over(self, case_ref: str) -> Case:
+        return self._change(case_ref, self.server.cases.take_over)
+
+    def close(self, case_ref: str) -> Case:
+        return self._change(case_ref, self.server.cases.close)
+
+    def reopen(self, case_ref: str) -> Case:
+        return self._change(case_ref, self.server.cases.reopen)
+
+    def note(self, case_ref: str, text: str) -> tuple[CaseId, int]:
+        case, now = self._case(case_ref), self._now()
+        with _storage_refusals():
+            envelope = seal_note(text, case, self.identity, self.server.roster(now), now)
+            return case.id, self.server.cases.add_event(case.id, EventKind.NOTE, self.me, now, envelope)
+
+    def reply(self, case_ref: str, text: str) -> tuple[CaseId, int]:
+        case, now = self._case(case_ref), self._now()
+        with _storage_refusals():
+            view = self.session.read(case, book=self.session.book([case.id]))  # a request granted to me can be answered
+            if view.state is not ReadState.OK or view.request is None:
+                raise InputRejected(f"the request of {case.id} does not verify, so it cannot be answered")
+            bot = self.server.bot_identity().box_private.public_key
+            sealed = seal_reply(text, view.request, case, self.identity, self.server.roster(now), bot, now)
+            return case.id, OutboxStore(self.server.db).queue_reply(case.id, self.me, sealed.to_bot,
+                                                                    sealed.to_person, sealed.copy, now)
+
+    def grant(self, name: str, queue: str | None = None) -> GrantOutcome:
+        with _storage_refusals():
+            return self.session.grant(name, queue)
+
+    def shut(self) -> None:
+        self.server.close()

@@ -69,3 +69,7 @@ class SignatureRejected(StaffError, ValueError):
 
 class GrantImpossible(StaffError, ValueError):
     """A grant cannot be made: the recipient is not an active caseworker of a queue the granter shares."""
+
+
+class ServerHomeFailed(StaffError, RuntimeError):
+    """Direct mode: the server home refused or failed (its storage error, in the same words)."""

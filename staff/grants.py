@@ -3,7 +3,7 @@
 Reading (`GrantBook`, `open_for_me`): an envelope not sealed to my key is opened with a
 content key from a grant only after the grant verified against *my* verified roster: its
 signer is a caseworker of the case's queue who was never revoked and was a member at the
-grant's time, with the granter key id theirs (storage.grants.trusted_granters,
+grant's time, with the granter key id theirs (model.grants.trusted_granters,
 granter_member); it is bound to this case id and queue, addressed to my key, and names this
 envelope's exact digest. The envelope itself then passes every envelope check (signer,
 binding, AEAD), so a wrong key fails. A refused grant is reported, never used.
@@ -35,9 +35,9 @@ from crypto.errors import EnvelopeRejected, GrantRejected, NotARecipient
 from crypto.grant import envelope_digest, make_grant, open_grant, verify_grant
 from crypto.keys import Identity
 from crypto.roster import Member, Role, Roster
+from model.cases import Case, CaseId, Event, Status
+from model.grants import granter_member, sealed_envelopes, trusted_granters
 from staff.errors import GrantImpossible
-from storage.cases import Case, CaseId, Event, Status
-from storage.grants import granter_member, sealed_envelopes, trusted_granters
 
 
 class GrantsRefused(NotARecipient):

@@ -41,8 +41,8 @@ from crypto.errors import (
 )
 from crypto.keys import PublicIdentity, fingerprint
 from crypto.roster import Roster, load_roster
+from model.files import replace
 from staff.errors import PinMismatched, PinsInvalid, ServerAnswerInvalid
-from storage.files import replace
 
 CONFIG_ENV = "WAYSTATION_CONFIG_DIR"
 PINS_FORMAT = "waystation-pins"

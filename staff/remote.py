@@ -11,6 +11,7 @@ Errors are typed (staff.errors) and worded for a person.
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import time
 from collections.abc import Callable
@@ -26,9 +27,10 @@ from crypto.envelope import valid_case_id, valid_queue
 from crypto.errors import CryptoError
 from crypto.keys import Identity, PublicIdentity, check_name
 from crypto.roster import Member, Role, Roster
+from model.cases import Case, CaseId, Delivery, Event, EventKind, Status
 from model.text import clean_text
+from model.views import CaseView, ReadState
 from staff.casework import CaseDetail, read_event, read_request, seal_note, seal_reply
-from staff.direct import CaseView, ReadState
 from staff.errors import (
     CaseUnavailable,
     ChangeRefused,
@@ -44,7 +46,6 @@ from staff.errors import (
 from staff.grants import GrantBook, GrantOutcome, choose_recipient, grant_to
 from staff.httpsig import sign_request
 from staff.pins import PinStore, trust_server
-from storage.cases import Case, CaseId, Delivery, Event, EventKind, Status
 
 FULL_ID_LENGTH = 16
 MIN_PREFIX = 6
@@ -260,7 +261,7 @@ class RemoteStaff:
                      if v.state is ReadState.NOT_FOR_THIS_KEY else v for v in views]
         return views
 
-    def _all_grants(self) -> dict[CaseId, list[bytes]]:
+    def _all_grants(self) -> dict[CaseId, builtins.list[bytes]]:
         """Every grant the server holds for my key, by case (unverified: GrantBook verifies each when used)."""
         grants: dict[CaseId, list[bytes]] = {}
         for item in _list(self._call("GET", "/api/v1/grants"), "grants"):
@@ -270,7 +271,7 @@ class RemoteStaff:
             grants.setdefault(CaseId(item["case_id"]), []).append(_b64(item.get("grant"), "grant"))
         return grants
 
-    def _case_grants(self, case_id: CaseId) -> list[bytes]:
+    def _case_grants(self, case_id: CaseId) -> builtins.list[bytes]:
         answer = self._call("GET", f"/api/v1/cases/{case_id}/grants")
         return [_b64(g, "grant") for g in _list(answer, "grants")]
 
@@ -290,7 +291,7 @@ class RemoteStaff:
             raise CaseUnavailable("no such case in your queues" if not matches else f"'{ref}' matches several cases")
         return CaseId(matches[0])
 
-    def _case_and_events(self, case_id: CaseId) -> tuple[Case, list[Event]]:
+    def _case_and_events(self, case_id: CaseId) -> tuple[Case, builtins.list[Event]]:
         answer = self._call("GET", f"/api/v1/cases/{case_id}")
         case = case_from_json(answer.get("case"))
         if case.id != case_id:

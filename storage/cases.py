@@ -15,72 +15,15 @@ from __future__ import annotations
 import builtins
 from collections.abc import Collection
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import NewType
 
+from model.cases import Case as Case
+from model.cases import CaseId as CaseId
+from model.cases import Delivery as Delivery
+from model.cases import Event as Event
+from model.cases import EventKind as EventKind
+from model.cases import Status as Status
 from storage.db import Connection, Database, IntegrityError, fresh_row_id
 from storage.errors import CaseNotFound, ClaimConflict, StorageError, TransitionRefused
-
-CaseId = NewType("CaseId", str)
-
-
-class Status(StrEnum):
-    """Where a case stands."""
-
-    NEW = "new"
-    CLAIMED = "claimed"
-    CLOSED = "closed"
-
-
-class EventKind(StrEnum):
-    """Things that happen to a case after intake."""
-
-    CLAIM = "claim"
-    NOTE = "note"
-    FOLLOW_UP = "follow_up"
-    REPLY = "reply"
-    CLOSE = "close"
-    REOPEN = "reopen"
-    ACK = "ack"
-
-
-class Delivery(StrEnum):
-    """Where a reply to the person stands (kept on the caseworkers' copy; docs/architecture.md)."""
-
-    QUEUED = "queued"  # waiting for its notice
-    NOTIFIED = "notified"  # the neutral notice went out; waiting for the person's reference
-    READ = "read"  # the person gave their reference and Telegram took the reply
-    EXPIRED = "expired"  # not read within [replies] expire_after_days: erased
-    UNDELIVERABLE = "undeliverable"  # Telegram refused the chat: no notice, still readable by reference
-    REJECTED = "rejected"  # the bot refused it (signature, signer, binding or handle): erased
-
-
-@dataclass(frozen=True)
-class Case:
-    """A case row; `envelope` is None when it was not asked for."""
-
-    id: CaseId
-    queue: str
-    status: Status
-    created_at: int
-    updated_at: int
-    claimed_by: str | None
-    claimed_at: int | None
-    closed_at: int | None
-    envelope: bytes | None
-
-
-@dataclass(frozen=True)
-class Event:
-    """One event of a case; `envelope` holds encrypted content for notes and follow-ups."""
-
-    id: int
-    case_id: CaseId
-    kind: EventKind
-    actor: str
-    created_at: int
-    envelope: bytes | None
-    delivery: Delivery | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["crypto", "model", "storage", "intake", "ops", "bot", "staff", "waystation", "sandbox"]
+PACKAGES = ["crypto", "model", "storage", "intake", "ops", "bot", "staff", "staffapi", "waystation", "sandbox"]
 FORBIDDEN = {"cryptography", "hashlib", "hmac", "secrets", "random", "Crypto", "nacl.hashlib"}
 
 
@@ -45,16 +45,18 @@ def test_crypto_package_imports_nothing_of_ours_and_does_no_io() -> None:
             assert top not in {"storage", "bot", "staff", "waystation", "os", "pathlib", "time", "socket"}, (path, name)
 
 
-OURS = {"crypto", "model", "storage", "intake", "ops", "bot", "staff", "waystation", "sandbox"}
+OURS = {"crypto", "model", "storage", "intake", "ops", "bot", "staff", "staffapi", "waystation", "sandbox"}
 
 
 @pytest.mark.parametrize(("package", "forbidden"), [
     ("model", OURS - {"crypto", "model"}),
-    ("storage", {"intake", "ops", "bot", "staff", "waystation", "sandbox"}),
-    ("intake", {"ops", "bot", "staff", "waystation", "sandbox"}),
-    ("ops", {"bot", "staff", "waystation", "sandbox"}),
-    ("bot", {"ops", "staff", "waystation", "sandbox"}),
-    ("staff", {"intake", "ops", "bot", "waystation", "sandbox"}),
+    ("storage", {"intake", "ops", "bot", "staff", "staffapi", "waystation", "sandbox"}),
+    ("intake", {"ops", "bot", "staff", "staffapi", "waystation", "sandbox"}),
+    ("ops", {"bot", "staff", "staffapi", "waystation", "sandbox"}),
+    ("bot", {"ops", "staff", "staffapi", "waystation", "sandbox"}),
+    ("staff", {"intake", "ops", "bot", "staffapi", "waystation", "sandbox"}),
+    # the server side of the staff API: the signature scheme and error root it shares with staff/, never a client
+    ("staffapi", {"intake", "ops", "bot", "waystation", "sandbox"}),
     # the emulator stands in for Telegram: it knows nothing of ours
     ("sandbox", OURS - {"sandbox"}),
 ])
@@ -62,3 +64,26 @@ def test_imports_run_one_way(package: str, forbidden: set[str]) -> None:
     for path in (ROOT / package).rglob("*.py"):
         for name in imported_modules(path):
             assert name.split(".")[0] not in forbidden, (path.relative_to(ROOT), name)
+
+
+#: staff/'s server side: direct mode, which opens the server home on the server machine.
+STAFF_SERVER_SIDE = {"staff/direct.py"}
+
+
+def test_staff_client_modules_import_no_server_code() -> None:
+    # What runs on a caseworker's laptop imports neither storage nor direct mode (tests/staff/test_client_imports.py
+    # checks the same by importing them).
+    for path in sorted((ROOT / "staff").rglob("*.py")):
+        if str(path.relative_to(ROOT)) in STAFF_SERVER_SIDE:
+            continue
+        for name in imported_modules(path):
+            assert name.split(".")[0] not in {"storage", "sqlcipher3"} and name != "staff.direct", (
+                path.relative_to(ROOT), name)
+
+
+def test_staff_api_is_imported_only_by_waystation() -> None:
+    for package in PACKAGES:
+        if package in {"staffapi", "waystation"}:
+            continue
+        for path in (ROOT / package).rglob("*.py"):
+            assert not any(n.split(".")[0] == "staffapi" for n in imported_modules(path)), path.relative_to(ROOT)

@@ -1,11 +1,11 @@
 """`waystation staff`: the caseworker client.
 
-Remote mode (`--server URL`) talks to the signed staff API and verifies
-everything it receives against keys pinned on first use (staff.remote,
-staff.pins). Direct mode (`--home HOME`) works on a server home on the same
-machine: `list` and `show` read as they always did; `claim`, `take-over`, `note`,
-`reply`, `close` and `reopen` change the database through storage, with the same
-sealing as the remote client and the same audit entries.
+Each command is written once, over a staff.desk.Desk: remote mode (`--server URL`,
+staff.desk.RemoteDesk) talks to the signed staff API and verifies everything it
+receives against keys pinned on first use (staff.remote, staff.pins); direct mode
+(`--home HOME`, staff.direct.DirectDesk) works on a server home on the same machine,
+with the same sealing as the remote client and the same audit entries. The terminal
+inbox (`tui`) uses the same desks.
 """
 
 from __future__ import annotations
@@ -25,22 +25,15 @@ from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
 from crypto.keys import Identity, fingerprint, load_public
-from staff.casework import (
-    CaseDetail,
-    EventView,
-    age,
-    direct_detail,
-    seal_note,
-    seal_reply,
-    when,
-)
-from staff.direct import CaseView, ReadState, StaffSession
-from staff.errors import InputRejected, NotOnRoster, PinMismatched
+from model.cases import Case, Event, Status
+from model.views import CaseView, ReadState
+from staff.casework import EventView, age, when
+from staff.desk import INBOX_TIMEOUT, TIMEOUT, Desk, RemoteDesk
+from staff.direct import DirectDesk
+from staff.errors import InputRejected, PinMismatched
 from staff.pins import PinStore, pin_admin, pin_bot
 from staff.remote import RemoteStaff, normalize_server, safe_text
-from storage.cases import Case, Event, EventKind, Status
-from storage.outbox import OutboxStore
-from waystation.common import json_option, now, open_server, print_json, unlock
+from waystation.common import json_option, now, print_json, unlock
 
 
 @dataclass
@@ -87,32 +80,26 @@ def _unlock(target: Target) -> Identity:
     return unlock(target.key)
 
 
-@contextmanager
-def _remote(target: Target) -> Iterator[RemoteStaff]:
-    identity = _unlock(target)
-    with RemoteStaff(target.server or "", identity, PinStore.default()) as client:
-        session = client.connect()
-        if session.newly_pinned:
-            click.echo(f"first contact with {client.server}: pinned {'; '.join(session.newly_pinned)}. "
-                       "Compare these fingerprints with your admin.", err=True)
-        yield client
-
-
-@contextmanager
-def _direct(target: Target) -> Iterator[StaffSession]:
-    identity = _unlock(target)
+def _opener(target: Target, identity: Identity, *, inbox: bool = False) -> Callable[[], Desk]:
+    """How to open the desk `target` names (the inbox: caseworkers only, a shorter network timeout)."""
+    if target.server is not None:
+        timeout = INBOX_TIMEOUT if inbox else TIMEOUT
+        return partial(RemoteDesk.open, target.server, identity, PinStore.default(), timeout=timeout,
+                       caseworker_only=inbox)
     if target.home is None:
-        raise click.UsageError("--home is required (direct mode)")
-    with open_server(target.home) as server:
-        yield StaffSession.start(server, identity, now())
+        raise click.UsageError("--home is required (direct mode), or --server URL (remote mode)")
+    return partial(DirectDesk.open, target.home, identity)
 
 
-def _direct_case(session: StaffSession, case_ref: str) -> Case:
-    store = session.server.cases
-    case = store.fetch(store.resolve(case_ref))
-    if case.queue not in session.member.queues:
-        raise NotOnRoster(f"this key is not on the roster for queue '{case.queue}'")
-    return case
+@contextmanager
+def _desk(target: Target) -> Iterator[Desk]:
+    desk = _opener(target, _unlock(target))()
+    try:
+        if desk.greeting:
+            click.echo(desk.greeting, err=True)
+        yield desk
+    finally:
+        desk.shut()
 
 
 def _view_json(view: CaseView) -> dict[str, object]:
@@ -154,12 +141,8 @@ def staff_list(ctx: click.Context, home: Path | None, key: Path | None, server: 
     """List and decrypt the cases of your queues."""
     target, wanted = _target(ctx, home, key, server), _statuses(status)
     t = now()
-    if target.server is not None:
-        with _remote(target) as client:
-            views = client.list(wanted)
-    else:
-        with _direct(target) as session:
-            views = [v for v in session.list() if wanted is None or v.case.status in wanted]
+    with _desk(target) as desk:
+        views = desk.list(wanted)
     if as_json:
         print_json([_view_json(v) for v in views])
         return
@@ -221,15 +204,8 @@ def _print_event(v: EventView) -> None:
 def staff_show(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, as_json: bool,
                case: str) -> None:
     """Decrypt and show one case (its id or a unique prefix of 6+ characters) with its history."""
-    target = _target(ctx, home, key, server)
-    detail: CaseDetail
-    if target.server is not None:
-        with _remote(target) as client:
-            detail = client.fetch(case)
-    else:
-        with _direct(target) as session:
-            detail = direct_detail(session, _direct_case(session, case), now())
-    # Both modes print from the same verified, decrypted CaseDetail.
+    with _desk(_target(ctx, home, key, server)) as desk:
+        detail = desk.detail(case)  # both modes: the same verified, decrypted CaseDetail
     if as_json:
         print_json({**_view_json(detail.view), "events": [_event_view_json(e) for e in detail.events]})
         return
@@ -249,33 +225,22 @@ def _text_argument(text: str) -> str:
         raise InputRejected("the text on stdin is not UTF-8") from err
 
 
-def _change(name: str, doc: str, remote: Callable[[RemoteStaff, str], Case],
-            direct: Callable[[StaffSession, Case], None], done: str) -> None:
+def _change(name: str, doc: str, change: Callable[[Desk, str], Case], done: str) -> None:
     @staff.command(name, help=doc)
     @_options
     @click.argument("case")
     @click.pass_context
     def command(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, case: str) -> None:
-        target = _target(ctx, home, key, server)
-        if target.server is not None:
-            with _remote(target) as client:
-                changed = remote(client, case)
-        else:
-            with _direct(target) as session:
-                found = _direct_case(session, case)
-                direct(session, found)
-                changed = session.server.cases.fetch(found.id)
+        with _desk(_target(ctx, home, key, server)) as desk:
+            changed = change(desk, case)
         click.echo(f"{done} {changed.id} (now {changed.status.value})")
 
 
-_change("claim", "Claim a new case, so colleagues see it is yours.", RemoteStaff.claim,
-        lambda s, c: s.server.cases.claim(c.id, s.member.name, now()), "claimed")
+_change("claim", "Claim a new case, so colleagues see it is yours.", lambda d, c: d.claim(c), "claimed")
 _change("take-over", "Take over a case a colleague claimed (they left, lost their key, or handed it on).",
-        RemoteStaff.take_over, lambda s, c: s.server.cases.take_over(c.id, s.member.name, now()), "took over")
-_change("close", "Close a case (new or claimed).", RemoteStaff.close,
-        lambda s, c: s.server.cases.close(c.id, s.member.name, now()), "closed")
-_change("reopen", "Reopen a closed case.", RemoteStaff.reopen,
-        lambda s, c: s.server.cases.reopen(c.id, s.member.name, now()), "reopened")
+        lambda d, c: d.take_over(c), "took over")
+_change("close", "Close a case (new or claimed).", lambda d, c: d.close(c), "closed")
+_change("reopen", "Reopen a closed case.", lambda d, c: d.reopen(c), "reopened")
 
 
 @staff.command("note")
@@ -287,15 +252,8 @@ def staff_note(ctx: click.Context, home: Path | None, key: Path | None, server: 
                text: str) -> None:
     """Add a note to a case, encrypted to the queue's caseworkers (TEXT '-' reads stdin)."""
     target, body = _target(ctx, home, key, server), _text_argument(text)
-    if target.server is not None:
-        with _remote(target) as client:
-            case_id, event_id = client.note(case, body)
-    else:
-        with _direct(target) as session:
-            found, t = _direct_case(session, case), now()
-            envelope = seal_note(body, found, session.identity, session.server.roster(t), t)
-            event_id = session.server.cases.add_event(found.id, EventKind.NOTE, session.member.name, t, envelope)
-            case_id = found.id
+    with _desk(target) as desk:
+        case_id, event_id = desk.note(case, body)
     click.echo(f"note {event_id} added to {case_id}")
 
 
@@ -308,20 +266,8 @@ def staff_reply(ctx: click.Context, home: Path | None, key: Path | None, server:
                 text: str) -> None:
     """Reply to the person behind a case; the bot delivers it discreetly (TEXT '-' reads stdin)."""
     target, body = _target(ctx, home, key, server), _text_argument(text)
-    if target.server is not None:
-        with _remote(target) as client:
-            case_id, outbox_id = client.reply(case, body)
-    else:
-        with _direct(target) as session:
-            found, t = _direct_case(session, case), now()
-            view = session.read(found, book=session.book([found.id]))  # a request granted to me can be answered
-            if view.state is not ReadState.OK or view.request is None:
-                raise InputRejected(f"the request of {found.id} does not verify, so it cannot be answered")
-            bot = session.server.bot_identity().box_private.public_key
-            sealed = seal_reply(body, view.request, found, session.identity, session.server.roster(t), bot, t)
-            outbox_id = OutboxStore(session.server.db).queue_reply(found.id, session.member.name, sealed.to_bot,
-                                                                   sealed.to_person, sealed.copy, t)
-            case_id = found.id
+    with _desk(target) as desk:
+        case_id, outbox_id = desk.reply(case, body)
     click.echo(f"reply to {case_id} queued for the bot (outbox {outbox_id})")
 
 
@@ -334,13 +280,8 @@ def staff_reply(ctx: click.Context, home: Path | None, key: Path | None, server:
 def staff_grant(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, to: str,
                 queue: str | None) -> None:
     """Let a colleague read the open cases you can read (a new member, or a replaced key): one signed grant a case."""
-    target = _target(ctx, home, key, server)
-    if target.server is not None:
-        with _remote(target) as client:
-            outcome = client.grant(to, queue)
-    else:
-        with _direct(target) as session:
-            outcome = session.grant(to, queue)
+    with _desk(_target(ctx, home, key, server)) as desk:
+        outcome = desk.grant(to, queue)
     click.echo(f"granted {len(outcome.granted)} open cases to {safe_text(to, 64)}; {len(outcome.already)} they "
                f"could already read")
     if outcome.unreadable:
@@ -354,14 +295,7 @@ def staff_grant(ctx: click.Context, home: Path | None, key: Path | None, server:
 @click.pass_context
 def staff_tui(ctx: click.Context, home: Path | None, key: Path | None, server: str | None) -> None:
     """A terminal inbox: your queues, the decrypted case and its history; keys to claim, note, reply, close."""
-    from staff.tui import (  # Textual: only here
-        Desk,
-        DeskThread,
-        DirectDesk,
-        Inbox,
-        RemoteDesk,
-        unsafe_environment,
-    )
+    from staff.tui import DeskThread, Inbox, unsafe_environment  # Textual: only here
 
     target = _target(ctx, home, key, server)
     unsafe = unsafe_environment(os.environ)
@@ -369,13 +303,7 @@ def staff_tui(ctx: click.Context, home: Path | None, key: Path | None, server: s
         raise click.ClickException(f"the inbox does not start: {unsafe}; unset it")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise click.ClickException("the inbox needs a terminal; in scripts use 'list --json' and 'show --json'")
-    identity = _unlock(target)
-    if target.server is not None:
-        opener: Callable[[], Desk] = partial(RemoteDesk.open, target.server, identity, PinStore.default())
-    elif target.home is not None:
-        opener = partial(DirectDesk.open, target.home, identity)
-    else:
-        raise click.UsageError("--home is required (direct mode), or --server URL (remote mode)")
+    opener = _opener(target, _unlock(target), inbox=True)
     with DeskThread(opener) as desk:  # the desk is opened, used and closed on its own thread
         if desk.desk.greeting:
             click.echo(desk.desk.greeting, err=True)

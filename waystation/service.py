@@ -29,7 +29,7 @@ from bot.runtime import Runtime
 from bot.token import find_token
 from bot.vanish import Vanisher
 from bot.webhook import WEBHOOK_PATH, webhook_routes
-from staff.api import staff_api_routes
+from staffapi import staff_api_routes
 from storage.config import TelegramConfig
 from storage.deletions import DeletionStore
 from storage.files import write_new

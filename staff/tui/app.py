@@ -25,18 +25,18 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from crypto.errors import CryptoError
+from model.cases import CaseId
 from model.text import clean_text
+from model.views import CaseView
 from staff.casework import NOTE_MAX_CHARS, REPLY_MAX_CHARS, CaseDetail
-from staff.direct import CaseView
+from staff.desk import Desk
 from staff.errors import ChangeRefused, StaffError
 from staff.remote import safe_text
-from staff.tui.desk import Desk, DeskThread
+from staff.tui.desk import DeskThread
 from staff.tui.dialogs import Confirm, TextPrompt
 from staff.tui.views import COLUMNS, case_text, row
-from storage.cases import CaseId
-from storage.errors import StorageError
 
-EXPECTED_ERRORS = (StaffError, StorageError, CryptoError)
+EXPECTED_ERRORS = (StaffError, CryptoError)
 
 
 def describe(err: BaseException) -> str:
@@ -176,7 +176,7 @@ class QueueScreen(Screen[None]):
         if self.current == case_id:
             self._show(case_id, detail)
 
-    def _change(self, case_id: CaseId, doing: str, done: str, work: Callable[[Desk], None]) -> None:
+    def _change(self, case_id: CaseId, doing: str, done: str, work: Callable[[Desk], object]) -> None:
         async def change() -> None:
             self.say(f"{doing} {case_id}...")
             try:

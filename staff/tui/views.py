@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
+from model.cases import Delivery, EventKind
 from model.text import clean_text
+from model.views import CaseView, ReadState
 from staff.casework import EventView, age, when
-from staff.direct import CaseView, ReadState
 from staff.remote import safe_text
-from storage.cases import Delivery, EventKind
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("id", "case", 16), ("queue", "queue", 10), ("urgency", "urgency", 9), ("age", "age", 4),

@@ -29,12 +29,12 @@ from starlette.applications import Starlette
 from crypto.keys import Identity, dump_identity
 from crypto.reference import CaseReference, hash_reference
 from intake.requests import Request, seal_reply_handle, submit
-from staff.api import staff_api_routes
-from staff.api.limits import Limits
-from staff.api.openapi import document
 from staff.httpsig import sign_request
 from staff.pins import PinStore
 from staff.remote import RemoteStaff
+from staffapi import staff_api_routes
+from staffapi.limits import Limits
+from staffapi.openapi import document
 from storage.cases import CaseId
 from storage.home import Home
 from storage.server import Server

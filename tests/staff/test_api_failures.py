@@ -26,5 +26,5 @@ def test_an_internal_failure_is_logged_as_type_and_frames(site: Site, caplog: py
     (record,) = [r for r in caplog.records if r.name == "waystation.staff_api"]
     line = record.getMessage()
     assert line.startswith("staff API info failed: storage.errors.HomeInvalid at ")
-    assert "staff/api/operations.py:" in line and ":info > " in line and "storage/rekey.py:" in line
+    assert "staffapi/operations.py:" in line and ":info > " in line and "storage/keyring.py:" in line
     assert "canary-Kq93" not in line and "/tmp/" not in line

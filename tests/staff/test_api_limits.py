@@ -16,8 +16,8 @@ import pytest
 
 from crypto.keys import Identity
 from crypto.roster import sign_roster
-from staff.api.limits import OVERFLOW, Buckets, Limits
 from staff.httpsig import sign_request
+from staffapi.limits import OVERFLOW, Buckets, Limits
 from storage.server import Server
 from tests.staff.conftest import Site
 from tests.staff.test_api_refusals import assert_refused

@@ -25,10 +25,10 @@ from schemathesis.specs.openapi.checks import (
 from starlette.routing import Route
 
 from crypto.keys import Identity
-from staff.api import staff_api_routes
-from staff.api.limits import Limits
-from staff.api.openapi import document
 from staff.httpsig import HttpMessage, sign_request
+from staffapi import staff_api_routes
+from staffapi.limits import Limits
+from staffapi.openapi import document
 from storage.server import Server
 from tests.staff.conftest import Site
 

@@ -20,7 +20,8 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from staff.tui import DeskThread, DirectDesk, Inbox, RemoteDesk, unsafe_environment
+from staff.direct import DirectDesk
+from staff.tui import DeskThread, Inbox, RemoteDesk, unsafe_environment
 from staff.tui.app import QueueScreen
 from staff.tui.dialogs import Confirm, TextPrompt
 from storage.outbox import OutboxStore

@@ -24,8 +24,6 @@ from nacl.signing import VerifyKey
 from starlette.requests import Request
 
 from crypto.roster import Member, Roster
-from staff.api.limits import Buckets, Limits
-from staff.api.problems import BodyTooLarge, RateLimited, Unauthenticated, Unavailable
 from staff.errors import SignatureRejected
 from staff.httpsig import (
     WINDOW_SECONDS,
@@ -35,6 +33,8 @@ from staff.httpsig import (
     key_id,
     verify_request,
 )
+from staffapi.limits import Buckets, Limits
+from staffapi.problems import BodyTooLarge, RateLimited, Unauthenticated, Unavailable
 from storage.errors import RosterUnavailable
 from storage.nonces import NonceStore
 from storage.server import Server

@@ -19,8 +19,8 @@ from crypto.encoding import unb64
 from crypto.envelope import Kind, verify
 from crypto.errors import EnvelopeMalformed, EnvelopeRejected
 from crypto.keys import key_id
-from staff.api.auth import Caller
-from staff.api.problems import BodyInvalid
+from staffapi.auth import Caller
+from staffapi.problems import BodyInvalid
 from storage.cases import Case
 
 

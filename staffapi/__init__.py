@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from staff.api import operations
-from staff.api.auth import Authenticator
-from staff.api.limits import Limits
-from staff.api.openapi import document
-from staff.api.operations import Call, Operation
-from staff.api.problems import ApiRefused, RateLimited
+from staffapi import operations
+from staffapi.auth import Authenticator
+from staffapi.limits import Limits
+from staffapi.openapi import document
+from staffapi.operations import Call, Operation
+from staffapi.problems import ApiRefused, RateLimited
 from storage.failures import describe_error
 from storage.server import Server
 

@@ -15,9 +15,9 @@ from typing import Any
 from crypto.encoding import b64
 from crypto.envelope import valid_case_id, valid_queue
 from crypto.roster import Member, Role
-from staff.api.auth import Caller
-from staff.api.bodies import check_note, check_reply, envelope_field, json_object
-from staff.api.problems import BodyInvalid, CaseHidden, Conflict, Forbidden
+from staffapi.auth import Caller
+from staffapi.bodies import check_note, check_reply, envelope_field, json_object
+from staffapi.problems import BodyInvalid, CaseHidden, Conflict, Forbidden
 from storage.cases import Case, Event, EventKind, Status
 from storage.errors import CaseNotFound, ClaimConflict, TransitionRefused
 from storage.grants import GrantRefused, check_grant
