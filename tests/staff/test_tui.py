@@ -286,7 +286,7 @@ def _in_terminal(site: Site, *args: str, until: bytes, passphrase: str = PASSPHR
     process = subprocess.Popen(waystation_command() + list(args), stdin=slave, stdout=slave, stderr=slave,
                                env=child_env(passphrase, extra), close_fds=True)
     os.close(slave)
-    output, sent, deadline = b"", False, time.monotonic() + 30
+    output, sent, deadline = b"", False, time.monotonic() + 90
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 0.1)
@@ -301,7 +301,7 @@ def _in_terminal(site: Site, *args: str, until: bytes, passphrase: str = PASSPHR
                 sent = True
             if process.poll() is not None and not ready:
                 break
-        returncode = process.wait(10)
+        returncode = process.wait(60)  # a loaded machine (four test workers) can be slow to start Python
     finally:
         if process.poll() is None:
             process.kill()
