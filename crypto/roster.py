@@ -184,10 +184,13 @@ def _member_from_json(obj: object) -> Member:
         identity = public_from_json(obj)
     except KeyFileInvalid as err:
         raise RosterMalformed(f"roster member key: {err}") from err
+    role_name = obj.get("role")
     try:
-        role = Role(obj.get("role"))
-    except ValueError as err:
-        raise RosterMalformed("roster member has an unknown role") from err
+        role = Role(role_name) if isinstance(role_name, str) else None
+    except ValueError:
+        role = None
+    if role is None:
+        raise RosterMalformed("roster member has an unknown role")
     queues = obj.get("queues")
     if not isinstance(queues, list) or not all(isinstance(q, str) and valid_queue(q) for q in queues):
         raise RosterMalformed("roster member queues must be a list of queue names")

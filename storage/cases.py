@@ -16,7 +16,7 @@ import builtins
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NewType
+from typing import Any, NewType
 
 from storage.db import Connection, Database, IntegrityError, fresh_row_id
 from storage.errors import CaseNotFound, ClaimConflict, StorageError, TransitionRefused
@@ -97,17 +97,18 @@ class AuditEntry:
 _CASE_COLUMNS = "id, queue, status, created_at, updated_at, claimed_by, claimed_at, closed_at"
 
 
-def _case(row: tuple[object, ...], with_envelope: bool) -> Case:
+def _case(row: tuple[Any, ...], with_envelope: bool) -> Case:
+    # A row as SQLite returns it: columns carry no static type (an INTEGER column may hold text).
     return Case(
         CaseId(str(row[0])),
         str(row[1]),
-        Status(row[2]),
-        int(row[3]),  # type: ignore[call-overload]
-        int(row[4]),  # type: ignore[call-overload]
+        Status(str(row[2])),
+        int(row[3]),
+        int(row[4]),
         None if row[5] is None else str(row[5]),
-        None if row[6] is None else int(row[6]),  # type: ignore[call-overload]
-        None if row[7] is None else int(row[7]),  # type: ignore[call-overload]
-        bytes(row[8]) if with_envelope else None,  # type: ignore[arg-type]
+        None if row[6] is None else int(row[6]),
+        None if row[7] is None else int(row[7]),
+        bytes(row[8]) if with_envelope else None,
     )
 
 

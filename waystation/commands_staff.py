@@ -250,7 +250,7 @@ def _text_argument(text: str) -> str:
 
 
 def _change(name: str, doc: str, remote: Callable[[RemoteStaff, str], Case],
-            direct: Callable[[StaffSession, Case], None], done: str) -> None:
+            direct: Callable[[StaffSession, Case], object], done: str) -> None:
     @staff.command(name, help=doc)
     @_options
     @click.argument("case")
