@@ -32,17 +32,6 @@ import nacl.bindings
 import nacl.utils
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey
-from timing import (
-    Contender,
-    Timing,
-    alternate,
-    busy_warning,
-    loop,
-    machine,
-    paired_median,
-    paired_ratios,
-    quartiles,
-)
 
 from crypto.envelope import (
     CONTENT_KEY_SIZE,
@@ -55,6 +44,17 @@ from crypto.envelope import (
 )
 from crypto.keys import PublicIdentity, key_id
 from crypto.padding import pad
+from timing import (
+    Contender,
+    Timing,
+    alternate,
+    busy_warning,
+    loop,
+    machine,
+    paired_median,
+    paired_ratios,
+    quartiles,
+)
 
 PAYLOAD_SIZE = 2048
 RECIPIENTS = 5

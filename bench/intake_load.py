@@ -72,9 +72,8 @@ from processes import (
     start_bot,
     start_sandbox,
 )
-from timing import busy_warning, machine
-
 from storage.config import TelegramConfig
+from timing import busy_warning, machine
 
 P99_TARGET = 0.300
 #: Other work (cores busy in the second before a run, or on average during it) that flags the figures.
@@ -475,7 +474,8 @@ def summary(results: Sequence[Result], people: int, think: float, rate: int, war
     if warnings:
         lines.append(f"  WARNING: other work took >= {BUSY_CORES} cores just before or during {', '.join(warnings)}: "
                      "it competed with the benchmark; those figures are unreliable")
-    lines.append(f"  {'limits':<8} {'bot':<12} {'intakes/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  exactly once")
+    lines.append(f"  {'limits':<8} {'bot':<12} {'intakes/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+                 "  exactly once")
     for r in results:
         exact = "-" if r.crowd is None else ("yes" if r.complete else "NO")
         lines.append(f"  {r.limits:<8} {r.bot:<12} {r.per_second:>9.2f} {ms(r.p50):>8} {ms(r.p95):>8} "

@@ -129,7 +129,9 @@ def seal(
     for kid, key in unique.values():
         header += kid + SealedBox(key).encrypt(content_key)
     nonce = nacl.utils.random(NONCE_SIZE)
-    ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(pad(payload), bytes(header), nonce, content_key)
+    ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        pad(payload), bytes(header), nonce, content_key
+    )
     body = bytes(header) + nonce + len(ciphertext).to_bytes(4, "big") + ciphertext
     return body + signer.sign(body).signature
 

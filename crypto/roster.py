@@ -110,7 +110,9 @@ class Roster:
         for other in self.members:
             if other.name == member.name:
                 raise RosterChangeRefused(f"the roster already has a member called {member.name!r}")
-            if other.identity.verify_key == member.identity.verify_key or other.identity.box_key == member.identity.box_key:
+            same_key = (other.identity.verify_key == member.identity.verify_key
+                        or other.identity.box_key == member.identity.box_key)
+            if same_key:
                 raise RosterChangeRefused(f"this key is already on the roster as {other.name!r}")
         _check_member(member)
         return self._next(self.members + (member,), now, valid_days)

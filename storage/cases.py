@@ -135,7 +135,8 @@ def record_event(conn: Connection, case_id: str, kind: EventKind, actor: str, no
     """
     event_id = fresh_row_id(conn, "case_events", "id")
     conn.execute(
-        "INSERT INTO case_events (id, case_id, kind, actor, created_at, envelope) VALUES (?, ?, ?, ?, coarse_time(?), ?)",
+        "INSERT INTO case_events (id, case_id, kind, actor, created_at, envelope)"
+        " VALUES (?, ?, ?, ?, coarse_time(?), ?)",
         (event_id, case_id, kind.value, actor, now, envelope),
     )
     audit(conn, actor=actor, action=action or f"case.{kind.value}", case_id=case_id, now=now)
@@ -221,8 +222,8 @@ class CaseStore:
             (case_id,),
         )
         return [
-            Event(int(r[0]), CaseId(str(r[1])), EventKind(r[2]), str(r[3]), int(r[4]), None if r[5] is None else bytes(r[5]),
-                  None if r[6] is None else Delivery(r[6]))
+            Event(int(r[0]), CaseId(str(r[1])), EventKind(r[2]), str(r[3]), int(r[4]),
+                  None if r[5] is None else bytes(r[5]), None if r[6] is None else Delivery(r[6]))
             for r in rows
         ]
 
@@ -298,7 +299,9 @@ class CaseStore:
             conn.execute(f"UPDATE cases SET {assignment}, updated_at = ? WHERE id = ?", (*params, now, case_id))
             self._event(conn, case_id, kind, actor, now, None)
 
-    def purge_closed(self, *, closed_before: int, quiet_since: int | None, now: int, actor: str = "retention") -> builtins.list[CaseId]:
+    def purge_closed(
+        self, *, closed_before: int, quiet_since: int | None, now: int, actor: str = "retention"
+    ) -> builtins.list[CaseId]:
         """Delete closed cases closed before `closed_before`, except those with an event since `quiet_since`.
 
         Stored times are coarse, so both bounds are too: a case closed, or active, in the same
