@@ -162,18 +162,6 @@ def _label(data: bytes, pos: int, end: int, pattern: re.Pattern[str], what: str)
     return text, stop
 
 
-def _labels_and_count(envelope: bytes, end: int) -> tuple[str, str, int, int]:
-    """Case id, queue, recipient count and the offset after them, each checked on its own."""
-    case_id, pos = _label(envelope, SIGNER_OFFSET + SIGNER_SIZE, end, _CASE_ID, "case id")
-    queue, pos = _label(envelope, pos, end, _QUEUE, "queue")
-    if pos >= end:
-        raise _truncated()
-    count = envelope[pos]
-    if not 1 <= count <= MAX_RECIPIENTS:
-        raise EnvelopeMalformed("recipient count out of range")
-    return case_id, queue, count, pos + 1
-
-
 class _Parsed:
     """A verified envelope's header, and where in the envelope its slots, nonce and ciphertext are."""
 
@@ -222,7 +210,14 @@ def _verify_and_parse(envelope: bytes, trusted_signers: Collection[VerifyKey]) -
     kind = _KINDS.get(envelope[5])
     if kind is None:
         raise EnvelopeMalformed("envelope kind is unknown")
-    case_id, queue, count, pos = _labels_and_count(envelope, end)
+    case_id, pos = _label(envelope, SIGNER_OFFSET + SIGNER_SIZE, end, _CASE_ID, "case id")
+    queue, pos = _label(envelope, pos, end, _QUEUE, "queue")
+    if pos >= end:
+        raise _truncated()
+    count = envelope[pos]
+    pos += 1
+    if not 1 <= count <= MAX_RECIPIENTS:
+        raise EnvelopeMalformed("recipient count out of range")
     slots_start = pos
     header_end = pos + count * _SLOT_SIZE
     if header_end + NONCE_SIZE + 4 > end:
