@@ -35,6 +35,13 @@ from pathlib import Path
 import nacl.utils
 from nacl.public import PrivateKey
 from sqlcipher3 import dbapi2 as sqlcipher
+
+from crypto.envelope import Kind, seal
+from crypto.keys import load_identity
+from intake.requests import new_case_id
+from storage.cases import CaseId, CaseStore
+from storage.db import PRAGMAS, Database, DatabaseKey
+from storage.home import Home, init_home
 from timing import (
     Contender,
     Timing,
@@ -45,13 +52,6 @@ from timing import (
     paired_ratios,
     quartiles,
 )
-
-from crypto.envelope import Kind, seal
-from crypto.keys import load_identity
-from intake.requests import new_case_id
-from storage.cases import CaseId, CaseStore
-from storage.db import PRAGMAS, Database, DatabaseKey
-from storage.home import Home, init_home
 
 PAYLOAD_SIZE = 2048
 RECIPIENTS = 5
@@ -211,7 +211,8 @@ def report(fig: Figures) -> str:
         f"  ratio: {fig.ratio:.2f} of bare + checkpoint (quartiles {low:.2f} .. {high:.2f};"
         f" target >= {RATIO_TARGET}: {verdict})"
     )
-    lines.append(f"  ratio to the plain bare insert+commit: {fig.ratio_to_plain:.2f} (the price of leaving no WAL history)")
+    lines.append(f"  ratio to the plain bare insert+commit: {fig.ratio_to_plain:.2f}"
+                 " (the price of leaving no WAL history)")
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ bare PyNaCl calls on buffers of the same sizes and nothing else:
           1 XChaCha20-Poly1305 decrypt
 
 Everything else the envelope does (nonce, key ids, header, padding, parsing,
-checks) is counted as overhead. Target: overhead at most 15 %.
+checks) is counted as overhead. Targets: seal overhead at most 15 %, open at most 10 % (issue 10).
 """
 
 from __future__ import annotations
@@ -32,17 +32,6 @@ import nacl.bindings
 import nacl.utils
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey
-from timing import (
-    Contender,
-    Timing,
-    alternate,
-    busy_warning,
-    loop,
-    machine,
-    paired_median,
-    paired_ratios,
-    quartiles,
-)
 
 from crypto.envelope import (
     CONTENT_KEY_SIZE,
@@ -55,10 +44,22 @@ from crypto.envelope import (
 )
 from crypto.keys import PublicIdentity, key_id
 from crypto.padding import pad
+from timing import (
+    Contender,
+    Timing,
+    alternate,
+    busy_warning,
+    loop,
+    machine,
+    paired_median,
+    paired_ratios,
+    quartiles,
+)
 
 PAYLOAD_SIZE = 2048
 RECIPIENTS = 5
 OVERHEAD_TARGET = 0.15
+OPEN_OVERHEAD_TARGET = 0.10
 CASE_ID = "k3v7q2m9x4w8r6t5"  # the shape of intake.requests.new_case_id()
 QUEUE = "main"
 
@@ -214,7 +215,7 @@ class Figures:
 
     @property
     def open_met(self) -> bool:
-        return self.open_overhead <= OVERHEAD_TARGET
+        return self.open_overhead <= OPEN_OVERHEAD_TARGET
 
 
 def measure(*, seconds: float = 5.0, rounds: int = 51) -> Figures:
@@ -243,9 +244,9 @@ def report(fig: Figures) -> str:
     ]
     if fig.warning:
         lines.insert(0, fig.warning)
-    for env, raw, parts, overhead, met in (
-        (SEAL, RAW_SEAL, SEAL_PARTS, fig.seal_overhead, fig.seal_met),
-        (OPEN, RAW_OPEN, OPEN_PARTS, fig.open_overhead, fig.open_met),
+    for env, raw, parts, overhead, met, target in (
+        (SEAL, RAW_SEAL, SEAL_PARTS, fig.seal_overhead, fig.seal_met, OVERHEAD_TARGET),
+        (OPEN, RAW_OPEN, OPEN_PARTS, fig.open_overhead, fig.open_met, OPEN_OVERHEAD_TARGET),
     ):
         lines.append(_row(env, t[env]))
         lines.append(_row(raw, t[raw]))
@@ -257,7 +258,7 @@ def report(fig: Figures) -> str:
         verdict = "met" if met else "NOT MET"
         lines.append(
             f"  {env.split()[1]} overhead: {overhead:+.1%} (quartiles {low:+.1%} .. {high:+.1%}; "
-            f"target <= {OVERHEAD_TARGET:.0%}: {verdict})"
+            f"target <= {target:.0%}: {verdict})"
         )
     return "\n".join(lines)
 

@@ -61,22 +61,19 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.* helpers from the repository
-
 from load_people import ECHO_BUTTON, Crowd, intake_steps, quantile, run_crowd
-from timing import busy_warning, machine
-
-from storage.config import TelegramConfig
-from tests.bot.harness import (
+from processes import (
     TOKEN,
     Process,
     Sandbox,
+    build_staffed_home,
     configure_home,
     spawn,
     start_bot,
     start_sandbox,
 )
-from tests.conftest import build_staffed_home
+from storage.config import TelegramConfig
+from timing import busy_warning, machine
 
 P99_TARGET = 0.300
 #: Other work (cores busy in the second before a run, or on average during it) that flags the figures.
@@ -282,7 +279,7 @@ def start_contender(bot: str, sandbox: Sandbox, tmp: Path, bot_rate: int | None)
         port = configure_home(home, sandbox, delete_after=HOLD_SECONDS, after_submit=HOLD_SECONDS, flood=1_000_000)
         if bot_rate is not None:
             set_bot_rate(home, bot_rate)
-        process = start_bot(home, port, tmp / "bot.log").process
+        process = start_bot(home, port, tmp / "bot.log")
         wait_for_polling(sandbox, process)
         return process, home
     args = [sys.executable, str(Path(__file__).resolve()), "--echo-bot", sandbox.bot_base_url]
@@ -477,7 +474,8 @@ def summary(results: Sequence[Result], people: int, think: float, rate: int, war
     if warnings:
         lines.append(f"  WARNING: other work took >= {BUSY_CORES} cores just before or during {', '.join(warnings)}: "
                      "it competed with the benchmark; those figures are unreliable")
-    lines.append(f"  {'limits':<8} {'bot':<12} {'intakes/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  exactly once")
+    lines.append(f"  {'limits':<8} {'bot':<12} {'intakes/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+                 "  exactly once")
     for r in results:
         exact = "-" if r.crowd is None else ("yes" if r.complete else "NO")
         lines.append(f"  {r.limits:<8} {r.bot:<12} {r.per_second:>9.2f} {ms(r.p50):>8} {ms(r.p95):>8} "

@@ -1,4 +1,4 @@
-"""Isolation under flood: a genuine person's step latency alone, next to a flooding chat, next to bad staff-API requests.
+"""Isolation under flood: a person's step latency alone, next to a flooding chat, next to bad staff-API requests.
 
 Run from the repository root (project installed):
 
@@ -61,14 +61,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load_people import EventWatcher, Person, create_people, intake_steps, quantile
-from timing import busy_warning, machine
-
 from crypto.keys import Identity
 from crypto.roster import DAY, Member, Role, new_roster, sign_roster
+from load_people import EventWatcher, Person, create_people, intake_steps, quantile
 from staff.httpsig import key_id, sign_request
 from storage.home import init_home
 from storage.server import Server
+from timing import busy_warning, machine
 
 TOKEN = "424242:" + "B" * 35  # made up here: the sandbox accepts any well-formed token
 TARGET = 1.5
@@ -309,7 +308,8 @@ async def run_phase(name: str, api: str, args: argparse.Namespace, seed: int,
 def report(phases: Sequence[Phase], args: argparse.Namespace) -> None:
     alone = phases[0]
     base50, base99 = quantile(alone.latencies, 50), quantile(alone.latencies, 99)
-    print(f"\n{'phase':<7} {'steps':>6} {'p50 ms':>8} {'p99 ms':>8} {'p50 x':>7} {'p99 x':>7} {'bot cores':>10}  failed")
+    print(f"\n{'phase':<7} {'steps':>6} {'p50 ms':>8} {'p99 ms':>8} {'p50 x':>7} {'p99 x':>7}"
+          f" {'bot cores':>10}  failed")
     for phase in phases:
         p50, p99 = quantile(phase.latencies, 50), quantile(phase.latencies, 99)
         cores = phase.bot_cpu / phase.wall if phase.wall else float("nan")
@@ -322,7 +322,8 @@ def report(phases: Sequence[Phase], args: argparse.Namespace) -> None:
         print(f"{phase.name}: {bg.sent} sent in {bg.seconds:.0f} s ({rate:.0f}/s), answered {answers}")
     for phase in phases:
         if phase.limited:
-            print(f"{phase.name}: 429s from the sandbox: " + ", ".join(f"{n} to {who}" for who, n in phase.limited.items()))
+            drawn = ", ".join(f"{n} to {who}" for who, n in phase.limited.items())
+            print(f"{phase.name}: 429s from the sandbox: {drawn}")
         if phase.failures:
             print(f"{phase.name}: people who could not go on: {dict(phase.failures)}")
     worst = max(quantile(p.latencies, 99) / base99 for p in phases[1:])

@@ -70,7 +70,6 @@ import uvicorn
 from nacl.public import SealedBox
 from nacl.signing import VerifyKey
 from starlette.applications import Starlette
-from timing import Contender, Timing, busy_warning, machine, paired_median, quartiles
 
 from crypto.envelope import (
     NONCE_SIZE,
@@ -90,14 +89,15 @@ from crypto.keys import (
 )
 from crypto.roster import DAY, Member, Role, new_roster, sign_roster
 from intake.requests import Request, new_case_id, request_payload, seal_reply_handle
-from staffapi import staff_api_routes
 from staff.direct import ReadState, StaffSession
 from staff.httpsig import sign_request
 from staff.pins import PinStore
 from staff.remote import RemoteStaff
+from staffapi import staff_api_routes
 from storage.cases import CaseId
 from storage.home import init_home
 from storage.server import Server
+from timing import Contender, Timing, busy_warning, machine, paired_median, quartiles
 
 QUEUE = "main"
 CASEWORKERS = 5
@@ -392,7 +392,8 @@ def report(fig: Figures) -> str:
         f"key unlock (Argon2id moderate, once per command): median {statistics.median(fig.unlock):.2f} s "
         f"of {len(fig.unlock)} ({', '.join(f'{s:.2f}' for s in fig.unlock)})",
         f"{fig.rounds} alternating rounds, medians; GC on; spread = interquartile range / median",
-        f"  {'':<24} {'seconds':>8} {'cases/s':>9} {'us/case':>8} {'x raw':>6} {'spread':>7}  target < {TARGET_SECONDS:.0f} s",
+        f"  {'':<24} {'seconds':>8} {'cases/s':>9} {'us/case':>8} {'x raw':>6} {'spread':>7}"
+        f"  target < {TARGET_SECONDS:.0f} s",
     ]
     if fig.warning:
         lines.insert(0, fig.warning)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import cast
 
 import nacl.bindings
 import nacl.exceptions
@@ -129,90 +130,111 @@ def seal(
     for kid, key in unique.values():
         header += kid + SealedBox(key).encrypt(content_key)
     nonce = nacl.utils.random(NONCE_SIZE)
-    ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(pad(payload), bytes(header), nonce, content_key)
+    ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        pad(payload), bytes(header), nonce, content_key
+    )
     body = bytes(header) + nonce + len(ciphertext).to_bytes(4, "big") + ciphertext
     return body + signer.sign(body).signature
 
 
-class _Reader:
-    """Bounds-checked cursor over signed envelope bytes."""
-
-    def __init__(self, data: bytes, start: int) -> None:
-        self.data = data
-        self.pos = start
-
-    def take(self, count: int) -> bytes:
-        if count < 0 or self.pos + count > len(self.data):
-            raise EnvelopeMalformed("envelope is truncated")
-        chunk = self.data[self.pos : self.pos + count]
-        self.pos += count
-        return chunk
-
-    def byte(self) -> int:
-        return self.take(1)[0]
+_SLOT_SIZE = KEY_ID_SIZE + SEALED_KEY_SIZE
+#: Kind by its byte, for a dictionary lookup instead of IntEnum's slower call.
+_KINDS: dict[int, Kind] = {kind.value: kind for kind in Kind}
 
 
-def _label(reader: _Reader, pattern: re.Pattern[str], what: str) -> str:
-    length = reader.byte()
-    raw = reader.take(length)
+def _truncated() -> EnvelopeMalformed:
+    return EnvelopeMalformed("envelope is truncated")
+
+
+def _label(data: bytes, pos: int, end: int, pattern: re.Pattern[str], what: str) -> tuple[str, int]:
+    """The length-prefixed label at `pos` of `data[:end]`, checked against `pattern`, and the next offset."""
+    if pos >= end:
+        raise _truncated()
+    stop = pos + 1 + data[pos]
+    if stop > end:
+        raise _truncated()
     try:
-        text = raw.decode("ascii")
+        text = data[pos + 1 : stop].decode("ascii")
     except UnicodeDecodeError as err:
         raise EnvelopeMalformed(f"{what} is not ASCII") from err
     if not pattern.fullmatch(text):
         raise EnvelopeMalformed(f"{what} has characters outside its alphabet")
-    return text
+    return text, stop
 
 
-@dataclass(frozen=True)
 class _Parsed:
-    header: Header
-    header_bytes: bytes
-    slots: dict[bytes, bytes]
-    nonce: bytes
-    ciphertext: bytes
+    """A verified envelope's header, and where in the envelope its slots, nonce and ciphertext are."""
+
+    __slots__ = ("header", "envelope", "slots_start", "header_end", "end")
+
+    def __init__(self, header: Header, envelope: bytes, slots_start: int, header_end: int, end: int) -> None:
+        self.header = header
+        self.envelope = envelope
+        self.slots_start = slots_start
+        self.header_end = header_end
+        self.end = end
+
+    def sealed_key(self, kid: bytes) -> bytes | None:
+        """The sealed content key in the slot of key id `kid`, or None if there is none."""
+        try:
+            index = self.header.recipients.index(cast(KeyId, kid))
+        except ValueError:
+            return None
+        at = self.slots_start + index * _SLOT_SIZE + KEY_ID_SIZE
+        return self.envelope[at : at + SEALED_KEY_SIZE]
 
 
 def _verify_and_parse(envelope: bytes, trusted_signers: Collection[VerifyKey]) -> _Parsed:
-    if len(envelope) < SIGNER_OFFSET + SIGNER_SIZE + SIGNATURE_SIZE:
+    # The open path's cost beyond libsodium's is mostly this function: it indexes the envelope in
+    # place (no reader object, no copy of the body); decryption slices out only what it needs.
+    size = len(envelope)
+    if size < SIGNER_OFFSET + SIGNER_SIZE + SIGNATURE_SIZE:
         raise EnvelopeMalformed("envelope is too short")
     if envelope[:4] != MAGIC:
         raise EnvelopeMalformed("not a Waystation envelope (magic)")
     if envelope[4] != VERSION:
         raise UnknownVersion(f"envelope version {envelope[4]} is not supported")
     signer_bytes = envelope[SIGNER_OFFSET : SIGNER_OFFSET + SIGNER_SIZE]
-    signer = next((k for k in trusted_signers if bytes(k) == signer_bytes), None)
-    if signer is None:
+    for signer in trusted_signers:
+        if bytes(signer) == signer_bytes:
+            break
+    else:
         raise SignerUntrusted("envelope is signed by an unknown key")
-    body, signature = envelope[:-SIGNATURE_SIZE], envelope[-SIGNATURE_SIZE:]
+    end = size - SIGNATURE_SIZE  # the body is envelope[:end], the signature the rest
     try:
-        signer.verify(body, signature)
+        # Ed25519 over the body, before anything past the signer is interpreted. libsodium's
+        # combined form is signature || message: one copy, as VerifyKey.verify makes too.
+        nacl.bindings.crypto_sign_open(envelope[end:] + envelope[:end], signer_bytes)
     except nacl.exceptions.BadSignatureError as err:
         raise SignatureInvalid("envelope signature does not verify") from err
-    try:
-        kind = Kind(envelope[5])
-    except ValueError as err:
-        raise EnvelopeMalformed("envelope kind is unknown") from err
-    reader = _Reader(body, SIGNER_OFFSET + SIGNER_SIZE)
-    case_id = _label(reader, _CASE_ID, "case id")
-    queue = _label(reader, _QUEUE, "queue")
-    count = reader.byte()
+    kind = _KINDS.get(envelope[5])
+    if kind is None:
+        raise EnvelopeMalformed("envelope kind is unknown")
+    case_id, pos = _label(envelope, SIGNER_OFFSET + SIGNER_SIZE, end, _CASE_ID, "case id")
+    queue, pos = _label(envelope, pos, end, _QUEUE, "queue")
+    if pos >= end:
+        raise _truncated()
+    count = envelope[pos]
+    pos += 1
     if not 1 <= count <= MAX_RECIPIENTS:
         raise EnvelopeMalformed("recipient count out of range")
-    slots: dict[bytes, bytes] = {}
-    for _ in range(count):
-        kid = reader.take(KEY_ID_SIZE)
-        if kid in slots:
-            raise EnvelopeMalformed("duplicate recipient slot")
-        slots[kid] = reader.take(SEALED_KEY_SIZE)
-    header_end = reader.pos
-    nonce = reader.take(NONCE_SIZE)
-    length = int.from_bytes(reader.take(4), "big")
-    ciphertext = reader.take(length)
-    if reader.pos != len(body):
+    slots_start = pos
+    header_end = pos + count * _SLOT_SIZE
+    if header_end + NONCE_SIZE + 4 > end:
+        raise _truncated()
+    # KeyId is a NewType over bytes: the slices are KeyIds at run time, without a call each.
+    slot_starts = range(pos, header_end, _SLOT_SIZE)
+    key_ids = cast(tuple[KeyId, ...], tuple([envelope[at : at + KEY_ID_SIZE] for at in slot_starts]))
+    if len(set(key_ids)) != count:
+        raise EnvelopeMalformed("duplicate recipient slot")
+    nonce_end = header_end + NONCE_SIZE
+    length = int.from_bytes(envelope[nonce_end : nonce_end + 4], "big")
+    if nonce_end + 4 + length > end:
+        raise _truncated()
+    if nonce_end + 4 + length != end:
         raise EnvelopeMalformed("trailing bytes after ciphertext")
-    header = Header(kind, signer, case_id, queue, tuple(KeyId(k) for k in slots), len(envelope))
-    return _Parsed(header, body[:header_end], slots, nonce, ciphertext)
+    header = Header(kind, signer, case_id, queue, key_ids, size)
+    return _Parsed(header, envelope, slots_start, header_end, end)
 
 
 def verify(
@@ -302,11 +324,13 @@ def open_with_content_key(
 
 
 def _open_slot(parsed: _Parsed, recipient: PrivateKey, recipient_id: KeyId | None) -> bytes:
-    sealed_key = parsed.slots.get(recipient_id or key_id(recipient.public_key))
+    sealed_key = parsed.sealed_key(recipient_id or key_id(recipient.public_key))
     if sealed_key is None:
         raise NotARecipient("this envelope was not encrypted to this key")
     try:
-        content_key = SealedBox(recipient).decrypt(sealed_key)
+        # The binding takes the key bytes as they are (SealedBox(recipient) would copy them out
+        # of the PrivateKey through an encoder first).
+        content_key = nacl.bindings.crypto_box_seal_open(sealed_key, bytes(recipient.public_key), bytes(recipient))
     except nacl.exceptions.CryptoError as err:
         raise DecryptionFailed("envelope does not decrypt with this key") from err
     if len(content_key) != CONTENT_KEY_SIZE:
@@ -316,8 +340,9 @@ def _open_slot(parsed: _Parsed, recipient: PrivateKey, recipient_id: KeyId | Non
 
 def _decrypt(parsed: _Parsed, content_key: bytes) -> Opened:
     try:
+        envelope, header_end, nonce_end = parsed.envelope, parsed.header_end, parsed.header_end + NONCE_SIZE
         padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            parsed.ciphertext, parsed.header_bytes, parsed.nonce, content_key
+            envelope[nonce_end + 4 : parsed.end], envelope[:header_end], envelope[header_end:nonce_end], content_key
         )
     except nacl.exceptions.CryptoError as err:
         raise DecryptionFailed("envelope does not decrypt with this key") from err

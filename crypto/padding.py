@@ -8,6 +8,7 @@ from crypto.errors import DecryptionFailed, PayloadTooLarge
 BUCKETS: tuple[int, ...] = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
 LENGTH_PREFIX = 4
 MAX_PAYLOAD = BUCKETS[-1] - LENGTH_PREFIX
+_ZEROS = memoryview(bytes(BUCKETS[-1]))
 
 
 def pad(payload: bytes) -> bytes:
@@ -25,6 +26,8 @@ def unpad(padded: bytes) -> bytes:
         raise DecryptionFailed("padded payload is not a bucket size")
     length = int.from_bytes(padded[:LENGTH_PREFIX], "big")
     end = LENGTH_PREFIX + length
-    if end > len(padded) or padded.count(0, end) != len(padded) - end:
+    # endswith(zeros) compares with memcmp (count(0, end) looked at the padding a byte at a time),
+    # against a view of one shared run of zeros, so that no buffer is made for the comparison.
+    if end > len(padded) or not padded.endswith(_ZEROS[: len(padded) - end]):
         raise DecryptionFailed("payload padding is malformed")
     return padded[LENGTH_PREFIX:end]

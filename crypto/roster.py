@@ -110,7 +110,9 @@ class Roster:
         for other in self.members:
             if other.name == member.name:
                 raise RosterChangeRefused(f"the roster already has a member called {member.name!r}")
-            if other.identity.verify_key == member.identity.verify_key or other.identity.box_key == member.identity.box_key:
+            same_key = (other.identity.verify_key == member.identity.verify_key
+                        or other.identity.box_key == member.identity.box_key)
+            if same_key:
                 raise RosterChangeRefused(f"this key is already on the roster as {other.name!r}")
         _check_member(member)
         return self._next(self.members + (member,), now, valid_days)
@@ -184,10 +186,13 @@ def _member_from_json(obj: object) -> Member:
         identity = public_from_json(obj)
     except KeyFileInvalid as err:
         raise RosterMalformed(f"roster member key: {err}") from err
+    role_name = obj.get("role")
     try:
-        role = Role(obj.get("role"))
-    except ValueError as err:
-        raise RosterMalformed("roster member has an unknown role") from err
+        role = Role(role_name) if isinstance(role_name, str) else None
+    except ValueError:
+        role = None
+    if role is None:
+        raise RosterMalformed("roster member has an unknown role")
     queues = obj.get("queues")
     if not isinstance(queues, list) or not all(isinstance(q, str) and valid_queue(q) for q in queues):
         raise RosterMalformed("roster member queues must be a list of queue names")

@@ -555,7 +555,9 @@ def _keep_newer_bot_identity(target: Home, staged: Home) -> bool:
     return True
 
 
-def restore_backup(archive: Path, target: Path, box_key: PrivateKey, now: int, *, force: bool = False) -> RestoreSummary:
+def restore_backup(
+    archive: Path, target: Path, box_key: PrivateKey, now: int, *, force: bool = False
+) -> RestoreSummary:
     """Verify a backup completely, then put it in place as the home `target`.
 
     An existing, non-empty `target` is refused unless `force`; with `force` it is moved aside

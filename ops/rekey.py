@@ -134,7 +134,7 @@ def _mark_rotation(home: Home, key_file: Path) -> None:
     marker = rotation_marker(home)
     if marker.exists():
         return
-    write_new(marker, f"{key_file.absolute()}\n".encode("utf-8"))
+    write_new(marker, f"{key_file.absolute()}\n".encode())
     if os.geteuid() == 0:  # e.g. --key-file /etc/credstore/...: doctor runs as the service user and must read it
         owner = home.root.stat()
         os.chown(marker, owner.st_uid, owner.st_gid)

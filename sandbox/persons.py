@@ -5,6 +5,7 @@ from __future__ import annotations
 import nacl.utils
 
 from sandbox.errors import ControlError
+from sandbox.events import EventValue
 from sandbox.formatting import command_entities
 from sandbox.markup import has_callback_button
 from sandbox.models import (
@@ -118,7 +119,7 @@ def _person_sends(
     chat.messages[message.message_id] = message
     chat.touch()
     update_id = world.enqueue("message", world.telegram_message(chat, message))
-    extra: dict[str, object] = {"media": media} if media else {}
+    extra: dict[str, EventValue] = {"media": media} if media else {}
     sandbox.events.record(
         "user_media" if media else "user_message",
         world.id,

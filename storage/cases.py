@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from model.cases import Case as Case
 from model.cases import CaseId as CaseId
@@ -40,17 +41,18 @@ class AuditEntry:
 _CASE_COLUMNS = "id, queue, status, created_at, updated_at, claimed_by, claimed_at, closed_at"
 
 
-def _case(row: tuple[object, ...], with_envelope: bool) -> Case:
+def _case(row: tuple[Any, ...], with_envelope: bool) -> Case:
+    # A row as SQLite returns it: columns carry no static type (an INTEGER column may hold text).
     return Case(
         CaseId(str(row[0])),
         str(row[1]),
-        Status(row[2]),
-        int(row[3]),  # type: ignore[call-overload]
-        int(row[4]),  # type: ignore[call-overload]
+        Status(str(row[2])),
+        int(row[3]),
+        int(row[4]),
         None if row[5] is None else str(row[5]),
-        None if row[6] is None else int(row[6]),  # type: ignore[call-overload]
-        None if row[7] is None else int(row[7]),  # type: ignore[call-overload]
-        bytes(row[8]) if with_envelope else None,  # type: ignore[arg-type]
+        None if row[6] is None else int(row[6]),
+        None if row[7] is None else int(row[7]),
+        bytes(row[8]) if with_envelope else None,
     )
 
 
@@ -77,7 +79,8 @@ def record_event(conn: Connection, case_id: str, kind: EventKind, actor: str, no
     """
     event_id = fresh_row_id(conn, "case_events", "id")
     conn.execute(
-        "INSERT INTO case_events (id, case_id, kind, actor, created_at, envelope) VALUES (?, ?, ?, ?, coarse_time(?), ?)",
+        "INSERT INTO case_events (id, case_id, kind, actor, created_at, envelope)"
+        " VALUES (?, ?, ?, ?, coarse_time(?), ?)",
         (event_id, case_id, kind.value, actor, now, envelope),
     )
     audit(conn, actor=actor, action=action or f"case.{kind.value}", case_id=case_id, now=now)
@@ -163,8 +166,8 @@ class CaseStore:
             (case_id,),
         )
         return [
-            Event(int(r[0]), CaseId(str(r[1])), EventKind(r[2]), str(r[3]), int(r[4]), None if r[5] is None else bytes(r[5]),
-                  None if r[6] is None else Delivery(r[6]))
+            Event(int(r[0]), CaseId(str(r[1])), EventKind(r[2]), str(r[3]), int(r[4]),
+                  None if r[5] is None else bytes(r[5]), None if r[6] is None else Delivery(r[6]))
             for r in rows
         ]
 
@@ -240,7 +243,9 @@ class CaseStore:
             conn.execute(f"UPDATE cases SET {assignment}, updated_at = ? WHERE id = ?", (*params, now, case_id))
             self._event(conn, case_id, kind, actor, now, None)
 
-    def purge_closed(self, *, closed_before: int, quiet_since: int | None, now: int, actor: str = "retention") -> builtins.list[CaseId]:
+    def purge_closed(
+        self, *, closed_before: int, quiet_since: int | None, now: int, actor: str = "retention"
+    ) -> builtins.list[CaseId]:
         """Delete closed cases closed before `closed_before`, except those with an event since `quiet_since`.
 
         Stored times are coarse, so both bounds are too: a case closed, or active, in the same

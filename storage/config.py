@@ -261,7 +261,8 @@ def parse_config(text: str) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigInvalid(f"config.toml is not valid TOML: {err}") from err
-    sections = {f.name: f.default_factory for f in fields(Config) if f.name != "routing"}  # type: ignore[misc]
+    defaults = Config()
+    sections: dict[str, type] = {f.name: type(getattr(defaults, f.name)) for f in fields(Config) if f.name != "routing"}
     unknown = sorted(set(raw) - set(sections) - {"routing"})
     if unknown:
         raise ConfigInvalid(f"config.toml: unknown section [{unknown[0]}] (check the spelling)")

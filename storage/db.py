@@ -55,6 +55,8 @@ Connection = sqlcipher.Connection
 DatabaseError = sqlcipher.DatabaseError
 IntegrityError = sqlcipher.IntegrityError
 OperationalError = sqlcipher.OperationalError
+#: A value as SQLite hands it to (and takes it from) a function we register on a connection.
+SqlValue = int | float | str | bytes | None
 #: SQLite result codes that mean "this write could not be made" rather than a programming error:
 #: BUSY, LOCKED, READONLY, IOERR, CORRUPT, FULL, CANTOPEN.
 WRITE_FAILURES = frozenset({5, 6, 8, 10, 11, 13, 14})
@@ -379,7 +381,7 @@ class Database:
         """`now` rounded down to the granularity: the only form in which a case-side time is stored."""
         return now - now % self.granularity
 
-    def _coarse_sql(self, value: object) -> object:
+    def _coarse_sql(self, value: SqlValue) -> SqlValue:
         return self.coarse(value) if isinstance(value, int) else value
 
     def coarse_after(self, when: int) -> int:
@@ -390,7 +392,7 @@ class Database:
         """
         return -(-when // self.granularity) * self.granularity
 
-    def _coarse_after_sql(self, value: object) -> object:
+    def _coarse_after_sql(self, value: SqlValue) -> SqlValue:
         return self.coarse_after(value) if isinstance(value, int) else value
 
     def deadline(self, now: int, delay: int) -> int:

@@ -172,7 +172,7 @@ class DeletionStore:
     # -- what is known about a chat ----------------------------------------------------------------
 
     def floor(self, chat_id: int) -> int | None:
-        """The highest message id known to exist in a chat: pending ones (not swept ones), else alerts sent to a volunteer."""
+        """The highest message id known to exist in a chat: pending ones (not swept), else alerts to a volunteer."""
         entry = self.state.current().chats.get(chat_id)
         if entry is not None:
             known = [m for m in entry.message_ids if m not in entry.swept]

@@ -222,7 +222,7 @@ class Home:
             return
         old = self.trusted_admins_path.read_bytes() if self.trusted_admins_path.exists() else b""
         safe_name = "".join(ch for ch in name if ch.isprintable())
-        replace(self.trusted_admins_path, old + f"{b64(bytes(key))}  # {safe_name}\n".encode("utf-8"))
+        replace(self.trusted_admins_path, old + f"{b64(bytes(key))}  # {safe_name}\n".encode())
 
     def remove_trusted_admin(self, key: VerifyKey) -> None:
         """Unpin an admin key (after revoking that admin): it can no longer sign a roster here."""

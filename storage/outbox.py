@@ -60,7 +60,9 @@ class OutboxStore:
                 raise TransitionRefused("cannot reply to a closed case: reopen it first")
             event_id = record_event(conn, case_id, EventKind.REPLY, actor, t, copy)  # audited as case.reply
             conn.execute("UPDATE case_events SET delivery = ? WHERE id = ?", (Delivery.QUEUED.value, event_id))
-            (seq,) = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox WHERE case_id = ?", (case_id,)).fetchone()
+            (seq,) = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox WHERE case_id = ?", (case_id,)
+            ).fetchone()
             item_id = fresh_row_id(conn, "outbox", "id")
             conn.execute(
                 "INSERT INTO outbox (id, case_id, event_id, seq, created_at, next_attempt_at, delivery, envelope)"

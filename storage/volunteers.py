@@ -207,7 +207,8 @@ class VolunteerStore:
             queues = tuple(q for q in str(row[0]).split(",") if q)
             conn.execute(
                 "INSERT INTO volunteers (chat_id, label, language, tier, admin_notices, quiet_start, quiet_end,"
-                " timezone, active, inactive_reason, enrolled_at, invited_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?, ?)"
+                " timezone, active, inactive_reason, enrolled_at, invited_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?, ?)"
                 " ON CONFLICT (chat_id) DO UPDATE SET label = excluded.label, language = excluded.language,"
                 " tier = excluded.tier, admin_notices = excluded.admin_notices, quiet_start = excluded.quiet_start,"
                 " quiet_end = excluded.quiet_end, timezone = excluded.timezone, active = 1, inactive_reason = NULL,"

@@ -171,7 +171,7 @@ def _tell_admins(home: Home, report: Report, config: Config | None) -> tuple[str
 @click.option("--to", "extra", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Also encrypt to this public key file, e.g. an offline backup key (repeatable).")
 def backup(home: Path, out: Path, extra: tuple[Path, ...]) -> None:
-    """Write an encrypted, consistent backup while the bot runs; only the roster's admins (and --to keys) can open it."""
+    """Write an encrypted, consistent backup while the bot runs; only the roster's admins (and --to keys) open it."""
     t = now()
     target = Home(home).require()
     recipients = roster_admin_keys(target, t) + [load_public(p.read_bytes()).box_key for p in extra]
@@ -272,7 +272,8 @@ def rotate_db_key(home: Path, key_file: Path | None) -> None:
     else:
         click.echo(f"database re-keyed; the new key is in {path} and the old one opens nothing")
     if key_file is not None:
-        click.echo("update every place that supplies the key (systemd credential, compose secret) before starting the bot")
+        click.echo("update every place that supplies the key (systemd credential, compose secret)"
+                   " before starting the bot")
 
 
 @click.command("rotate-bot-key")

@@ -52,7 +52,9 @@ def roster_init(home: Path, admin_key: Path) -> None:
 @click.option("--days", type=click.IntRange(1, 3650), default=None,
               help="Days until this member expires (default: roster.member_days in config).")
 @click.argument("pubfile", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-def roster_add(home: Path, admin_key: Path, role: str, queues: tuple[str, ...], days: int | None, pubfile: Path) -> None:
+def roster_add(
+    home: Path, admin_key: Path, role: str, queues: tuple[str, ...], days: int | None, pubfile: Path
+) -> None:
     """Add a vetted person from their public key file. Compare the printed fingerprint with them first."""
     public = load_public(pubfile.read_bytes())
     with open_server(home) as server:

@@ -66,7 +66,9 @@ def _require_admin(server: Server, admin_key: Path, t: int) -> str:
     admin = unlock(admin_key)
     member = server.roster(t).by_verify_key(admin.signing_key.verify_key)
     if member is None or member.role is not Role.ADMIN or not member.active(t):
-        raise click.ClickException(f"{admin_key.name} is not an active admin on the roster: only admins invite volunteers")
+        raise click.ClickException(
+            f"{admin_key.name} is not an active admin on the roster: only admins invite volunteers"
+        )
     return member.name
 
 
@@ -150,7 +152,8 @@ def volunteers_list(home: Path, as_json: bool) -> None:
         click.echo(f"unused invitation by {invite.invited_by} for {','.join(invite.queues)}, "
                    f"valid until {_date(invite.expires_at)}")
     if counts.get("pending") or counts.get("failed"):
-        click.echo(f"messages to volunteers: {counts.get('pending', 0)} waiting, {counts.get('failed', 0)} undeliverable")
+        click.echo(f"messages to volunteers: {counts.get('pending', 0)} waiting,"
+                   f" {counts.get('failed', 0)} undeliverable")
 
 
 @volunteers.command("set")

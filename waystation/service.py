@@ -102,7 +102,7 @@ class Stopper:
         self._asgi.should_exit = True
 
     def serving(self, asgi: uvicorn.Server) -> None:
-        """From now on a stop ends the ASGI server, whose return runs the shutdown path (also during the Bot API wait)."""
+        """From now on a stop ends the ASGI server, whose return runs the shutdown path (also in the Bot API wait)."""
         self._asgi = asgi
         if self.requested:
             asgi.should_exit = True
@@ -124,7 +124,9 @@ def stop_signals(stopper: Stopper) -> Iterator[None]:
             loop.remove_signal_handler(sig)
 
 
-async def serve(home: Path, environ: Mapping[str, str] = os.environ, extra_routes: list[BaseRoute] | None = None) -> None:
+async def serve(
+    home: Path, environ: Mapping[str, str] = os.environ, extra_routes: list[BaseRoute] | None = None
+) -> None:
     """Run until SIGINT/SIGTERM: bot (polling or webhook) plus the ASGI server. Both signals stop it the same way."""
     task = asyncio.current_task()
     if task is None:

@@ -230,7 +230,8 @@ def test_staff_list_and_show_decrypt_with_options_before_or_after_the_subcommand
         listed = json.loads(ok(*args).stdout)
         assert sorted(c["id"] for c in listed) == sorted([first, second])  # one time bucket: no order between them
         assert all(c["readable"] == "ok" for c in listed)
-        assert next(c for c in listed if c["id"] == first)["request"]["answers"] == {"help": "Нужна помощь", "urgency": "now"}
+        answers = next(c for c in listed if c["id"] == first)["request"]["answers"]
+        assert answers == {"help": "Нужна помощь", "urgency": "now"}
     text = ok(*before, "show", first[:8]).stdout
     assert f"case {first}" in text and "help: Нужна помощь" in text and "language ru" in text
     shown = json.loads(ok("staff", "show", "--home", fresh.home, "--key", key, "--json", first).stdout)

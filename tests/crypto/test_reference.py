@@ -29,7 +29,9 @@ def test_references_do_not_repeat_and_use_every_digit() -> None:
     assert set(digits) == set("0123456789")
 
 
-@pytest.mark.parametrize("typed", ["1234 567 890 123 456", "1234-5678-9012-3456", "+1234567890123456", " 1234567890123456 "])
+@pytest.mark.parametrize(
+    "typed", ["1234 567 890 123 456", "1234-5678-9012-3456", "+1234567890123456", " 1234567890123456 "]
+)
 def test_typed_variants_normalise(typed: str) -> None:
     assert normalise_reference(typed) == "1234567890123456"
     assert format_reference(typed) == "1234 567 890 123 456"

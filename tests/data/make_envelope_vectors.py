@@ -39,7 +39,7 @@ def seed(label: str) -> bytes:
 def _envelope_vectors() -> list[dict[str, Any]]:
     signer = SigningKey(seed("signer"))
     recipients = [PrivateKey(seed(f"recipient-{i}")) for i in range(3)]
-    payload = '{"answers":{"help":"leave","urgency":"now"},"language":"ru"}'.encode()
+    payload = b'{"answers":{"help":"leave","urgency":"now"},"language":"ru"}'
     good = seal(payload, kind=Kind.REQUEST, case_id="vector-case-1", queue="main",
                 recipients=[r.public_key for r in recipients[:2]], signer=signer)
     tampered = bytearray(good)

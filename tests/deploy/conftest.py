@@ -14,7 +14,7 @@ DEPLOY = REPO / "deploy"
 
 
 def tool(name: str, how: str) -> str:
-    """The path of a linter: beside the test interpreter (pip-installed), else on PATH; else skip saying how to get it."""
+    """The path of a linter: beside the test interpreter (pip-installed), else on PATH; else skip, saying how."""
     beside = Path(sys.executable).with_name(name)
     if beside.is_file():
         return str(beside)

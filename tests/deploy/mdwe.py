@@ -24,7 +24,9 @@ SCMP_CMP_MASKED_EQ = 7
 class ScmpArgCmp(ctypes.Structure):
     """struct scmp_arg_cmp."""
 
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+    _fields_ = [
+        ("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)
+    ]
 
 
 def install_filter() -> None:

@@ -21,7 +21,7 @@ def test_recipe_passes_hadolint(recipe: str) -> None:
 
 
 def _stages(text: str) -> list[list[str]]:
-    """Instructions (continuation lines joined, comments dropped) grouped by stage; [0] is what precedes the first FROM."""
+    """Instructions (continuation lines joined, comments dropped) by stage; [0] is what precedes the first FROM."""
     joined = re.sub(r"\\\n\s*", " ", text)
     stages: list[list[str]] = [[]]
     for line in joined.splitlines():
@@ -81,8 +81,10 @@ def _name(requirement: str) -> str:
 def test_the_lock_pins_every_dependency_the_project_declares() -> None:
     import tomllib
 
-    declared = {_name(r) for r in tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]["dependencies"]}
-    pinned = {p.lower() for p in re.findall(r"^([A-Za-z0-9_.-]+)==", (DEPLOY / "requirements.txt").read_text(), re.MULTILINE)}
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]
+    declared = {_name(r) for r in project["dependencies"]}
+    requirements = (DEPLOY / "requirements.txt").read_text()
+    pinned = {p.lower() for p in re.findall(r"^([A-Za-z0-9_.-]+)==", requirements, re.MULTILINE)}
     missing = sorted(declared - pinned)
     assert not missing, (f"deploy/requirements.txt lacks {missing}: regenerate it with the pip-compile command "
                          "written at its top")

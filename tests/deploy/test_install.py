@@ -27,7 +27,8 @@ def test_install_steps_of_the_image_work_in_a_fresh_venv(tmp_path: Path) -> None
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     waystation = venv / "bin" / "waystation"
     run_env = {**env, "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
-    helped = subprocess.run([str(waystation), "--help"], capture_output=True, text=True, env=run_env, timeout=60, check=False)
+    helped = subprocess.run([str(waystation), "--help"], capture_output=True, text=True, env=run_env, timeout=60,
+                            check=False)
     assert helped.returncode == 0 and "doctor" in helped.stdout and "backup" in helped.stdout
     home = tmp_path / "home"
     init = subprocess.run([str(waystation), "init", str(home)], capture_output=True, text=True, env=run_env,

@@ -26,7 +26,8 @@ def test_caddyfile_is_valid_and_formatted(tmp_path: Path) -> None:
     done = subprocess.run([caddy, "validate", "--adapter", "caddyfile", "--config", str(DEPLOY / "Caddyfile")],
                           capture_output=True, text=True, env=env, timeout=60, check=False)
     assert done.returncode == 0 and "Valid configuration" in done.stdout + done.stderr, done.stderr
-    formatted = subprocess.run([caddy, "fmt", str(DEPLOY / "Caddyfile")], capture_output=True, text=True, timeout=60, check=False)
+    formatted = subprocess.run([caddy, "fmt", str(DEPLOY / "Caddyfile")], capture_output=True, text=True, timeout=60,
+                               check=False)
     assert formatted.stdout == (DEPLOY / "Caddyfile").read_text(), "run: caddy fmt --overwrite deploy/Caddyfile"
 
 
@@ -36,7 +37,8 @@ def test_torrc_is_valid(tmp_path: Path) -> None:
     data.mkdir(mode=0o700)
     torrc = tmp_path / "torrc"
     torrc.write_text((DEPLOY / "torrc").read_text().replace("/var/lib/tor", str(data)))
-    done = subprocess.run([tor, "--verify-config", "-f", str(torrc)], capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run([tor, "--verify-config", "-f", str(torrc)], capture_output=True, text=True, timeout=60,
+                          check=False)
     assert done.returncode == 0 and "Configuration was valid" in done.stdout, done.stdout + done.stderr
 
 

@@ -81,7 +81,8 @@ def _units_here(tmp_path: Path) -> list[Path]:
     copies = []
     for name in [*UNITS, *TIMERS]:
         copy = tmp_path / name
-        copy.write_text((DEPLOY / name).read_text().replace("/opt/waystation/current/venv/bin/waystation", str(executable)))
+        unit = (DEPLOY / name).read_text()
+        copy.write_text(unit.replace("/opt/waystation/current/venv/bin/waystation", str(executable)))
         copies.append(copy)
     return copies
 

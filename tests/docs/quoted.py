@@ -210,7 +210,9 @@ def _walk(command: click.Command, path: tuple[str, ...], args: list[str], result
                     accepted = sorted(o for p in command.get_params(click.Context(command))
                                       if isinstance(p, click.Option) for o in (*p.opts, *p.secondary_opts)
                                       if o.startswith("--"))
-                    result.problems.append(f"option {name} is not accepted by `{shown}` (it takes {', '.join(accepted)})")
+                    result.problems.append(
+                        f"option {name} is not accepted by `{shown}` (it takes {', '.join(accepted)})"
+                    )
                     continue
                 result.options[path].add(name)
                 takes_value = isinstance(param, click.Option) and not param.is_flag and not param.count

@@ -87,7 +87,8 @@ def test_doctor_flags_expired_roster(ops_home: OpsHome) -> None:
     (ops_home.root / "roster.json").write_bytes(sign_roster(expired, staffed.admin))
     code, lines, out = _doctor(ops_home.root, "--no-network", env=TOKEN_ENV)
     assert code == 1, out
-    assert any(line.startswith("error: [roster]") and "expired" in line and "roster renew" in line for line in lines), out
+    assert any(line.startswith("error: [roster]") and "expired" in line and "roster renew" in line
+               for line in lines), out
 
 
 def test_doctor_warns_of_a_member_expiring_within_two_weeks(well_staffed: OpsHome) -> None:

@@ -1,4 +1,4 @@
-"""The roster over time: grace after expiry for intake only, renewal before, during and after, never by a revoked admin."""
+"""The roster over time: grace after expiry for intake only, renewal before, during and after, never by one revoked."""
 
 from __future__ import annotations
 
