@@ -22,8 +22,8 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot import texts
-from bot.alerts import on_it
-from bot.alertviews import ON_IT
+from bot.alerting.alerts import on_it
+from bot.alerting.views import ON_IT
 from bot.conversation import (
     acknowledge,
     build_conversation,
@@ -40,10 +40,10 @@ from bot.reach import BotApiReach, ObservedRequest
 from bot.replies import INTERVAL_SECONDS, deliver_notices
 from bot.replies import JOB_NAME as REPLY_JOB
 from bot.runtime import RUNTIME_KEY, Runtime, runtime
-from bot.schedule import schedule_alert_jobs
+from bot.alerting.schedule import schedule_alert_jobs
 from bot.tracking import TrackingBot
-from bot.volunteers import COMMAND as VOLUNTEER_COMMAND
-from bot.volunteers import volunteer_command
+from bot.alerting.volunteers import COMMAND as VOLUNTEER_COMMAND
+from bot.alerting.volunteers import volunteer_command
 from storage.db import DatabaseError
 from storage.failures import describe_error
 

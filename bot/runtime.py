@@ -17,7 +17,7 @@ from bot.vanish import Vanisher
 from storage.server import Server
 
 if TYPE_CHECKING:
-    from bot.alerts import Alerting
+    from bot.alerting.alerts import Alerting
 
 RUNTIME_KEY = "waystation"
 
@@ -34,7 +34,7 @@ class Runtime:
     clock: Callable[[], float] = time.time
     #: Called with (case_id, queue, alert-safe answers) after a case is stored (volunteer alerts).
     case_listeners: list[Callable[..., object]] = field(default_factory=list)
-    #: Volunteer alerts, escalation, digest and retention (bot/alerts.py); None runs the bot without them.
+    #: Volunteer alerts, escalation, digest and retention (bot/alerting/alerts.py); None runs the bot without them.
     alerting: Alerting | None = None
 
     #: References hashed ahead of time (None: hash at submit).

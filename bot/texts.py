@@ -78,7 +78,7 @@ AGE_DAYS = N_("{count} d")
 # Admin notices (volunteers enrolled with --admin-notices): counts only.
 NOTICE_PURGE = N_("{count} closed requests will be deleted on {date}.")
 NOTICE_UNCLAIMED = N_("{count} requests have been waiting more than {days} days without being picked up.")
-# Admin notices about the roster and who can read the open cases (bot/rosterwatch.py): dates, counts, queues.
+# Admin notices about the roster and who can read the open cases (bot/alerting/rosterwatch.py): dates, counts, queues.
 NOTICE_ROSTER_EXPIRING = N_("The roster expires on {date} (in {days} d). An admin must renew it: waystation roster renew")
 NOTICE_MEMBERS_EXPIRING = N_(
     "{count} roster members expire soon, the first on {date}. An admin must extend them: "

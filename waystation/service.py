@@ -55,7 +55,7 @@ def webhook_secret(server: Server) -> str:
 
 def build_runtime(server: Server) -> Runtime:
     """Form, translations, deletion timers and flood gate for one server."""
-    from bot.alerts import Alerting, on_case_stored  # volunteer alerts (docs/alerts.md)
+    from bot.alerting.alerts import Alerting, on_case_stored  # volunteer alerts (docs/alerts.md)
 
     privacy = server.config.privacy
     return Runtime(

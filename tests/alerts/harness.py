@@ -23,12 +23,13 @@ from typing import Any, TypeVar
 import tomli_w
 from telegram.ext import Application, CallbackContext
 
-from bot import digest, retention, texts
+from bot import texts
+from bot.alerting import digest, retention
 from bot.app import build_application, on_start
 from bot.i18n import Translations
 from bot.runtime import Runtime
-from bot.schedule import JOBS
-from bot.sending import send_due
+from bot.alerting.schedule import JOBS
+from bot.alerting.sending import send_due
 from intake.requests import Request, submit
 from storage.cases import CaseId
 from storage.daytime import QuietHours

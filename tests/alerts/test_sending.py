@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.alertviews import ON_IT
+from bot.alerting.views import ON_IT
 from crypto.envelope import Kind, seal
 from crypto.reference import REFERENCE_COST_MINIMUM, hash_reference, new_reference
 from intake.requests import (

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.alerts import Alerting
+from bot.alerting.alerts import Alerting
 from intake.requests import Request, submit
 from storage.alerts import AckResult, AlertStore
 from storage.config import parse_config

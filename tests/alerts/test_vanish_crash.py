@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import texts
-from bot.alertviews import ON_IT
+from bot.alerting.views import ON_IT
 from storage.deletions import DeletionStore
 from storage.volunteers import (
     Settings,

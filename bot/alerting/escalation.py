@@ -16,7 +16,7 @@ import logging
 from telegram.ext import CallbackContext, JobQueue
 
 from bot.runtime import runtime
-from bot.sending import kick
+from bot.alerting.sending import kick
 from storage.cases import CaseId
 from storage.server import Server
 

@@ -14,7 +14,7 @@ import logging
 from telegram.ext import CallbackContext
 
 from bot.runtime import runtime
-from bot.sending import kick
+from bot.alerting.sending import kick
 from storage.alerts import MessageKind
 from storage.daytime import next_time_of_day, parse_time_of_day, zone
 from storage.db import Database

@@ -24,7 +24,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackContext, JobQueue
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.alertviews import render_alert, render_digest, render_notice, render_outcome
+from bot.alerting.views import render_alert, render_digest, render_notice, render_outcome
 from bot.runtime import Runtime, runtime
 from bot.vanish import seconds
 from storage.alerts import MessageKind, Outgoing, Results
@@ -32,7 +32,7 @@ from storage.cases import CaseId
 from storage.volunteers import Volunteer, VolunteerId
 
 if TYPE_CHECKING:
-    from bot.alerts import Alerting
+    from bot.alerting.alerts import Alerting
 
 log = logging.getLogger("waystation.bot.sending")
 SEND_JOB = "alerts-send"

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 
 from telegram.ext import CallbackContext
 
-from bot.digest import Daily
+from bot.alerting.digest import Daily
 from bot.runtime import runtime
-from bot.sending import kick
+from bot.alerting.sending import kick
 from storage import retention
 from storage.alerts import MessageKind
 

@@ -13,7 +13,7 @@ roster's standing (storage.rosterlife) with the runtime's clock and:
   caseworker can read, queues with fewer than two active caseworkers, fewer than two active
   admins; each is announced when it appears or changes, and again after a week while it lasts.
 
-Notices carry counts, dates and queue names only (bot/alertviews.render_notice).
+Notices carry counts, dates and queue names only (bot/alerting/views.render_notice).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from telegram.ext import CallbackContext
 
 from bot.runtime import Runtime, runtime
-from bot.sending import kick
+from bot.alerting.sending import kick
 from crypto.roster import DAY
 from storage.alerts import MessageKind
 from storage.coverage import assess, open_cases

@@ -15,7 +15,7 @@ from typing import Any
 
 from telegram.ext import CallbackContext, JobQueue
 
-from bot import digest, escalation, retention, rosterwatch, sending
+from bot.alerting import digest, escalation, retention, rosterwatch, sending
 from bot.runtime import Runtime
 
 JobCallback = Callable[[CallbackContext], Coroutine[Any, Any, None]]

@@ -20,10 +20,10 @@ from telegram import Message, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop, CallbackContext, ContextTypes, JobQueue
 
-from bot.alertviews import pressed_case, render_outcome, short_ref
+from bot.alerting.views import pressed_case, render_outcome, short_ref
 from bot.form import Form, QuestionKind
 from bot.runtime import runtime
-from bot.sending import Sender, kick
+from bot.alerting.sending import Sender, kick
 from storage.alerts import AckResult, AlertStore, Outcome
 from storage.cases import CaseId
 from storage.errors import StorageError
