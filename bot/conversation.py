@@ -14,9 +14,9 @@ from typing import Any
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     TypeHandler,
@@ -28,7 +28,7 @@ from bot import texts
 from bot.form import QuestionKind
 from bot.i18n import pick_language
 from bot.replies import read_by_reference, send_replies
-from bot.runtime import Runtime, runtime
+from bot.runtime import BotContext, Runtime
 from intake.followups import add_follow_up
 from intake.requests import (
     Request,
@@ -43,7 +43,7 @@ from model.text import clean_text
 from storage.errors import IntakeRefused, StorageError
 
 log = logging.getLogger("waystation.bot.intake")
-Context = ContextTypes.DEFAULT_TYPE
+Context = BotContext
 
 CONSENT, QUESTION, REVIEW, FOLLOW_UP_REFERENCE, FOLLOW_UP_TEXT = range(5)
 END = ConversationHandler.END
@@ -72,7 +72,7 @@ def _screens(update: Update, context: Context) -> S.Screens:
     if LANG not in data:
         user = update.effective_user
         data[LANG] = pick_language(user.language_code if user else None)
-    rt = runtime(context)
+    rt = context.runtime
     return S.Screens(rt.translations, data[LANG], rt.form)
 
 
@@ -133,7 +133,7 @@ async def start(update: Update, context: Context) -> int:
     _data(context).clear()
     if language:
         _data(context)[LANG] = language
-    rt = runtime(context)
+    rt = context.runtime
     text, markup = _screens(update, context).consent(_minutes(rt, rt.vanisher.delete_after))
     await send(update, context, text, markup)
     return CONSENT
@@ -143,7 +143,7 @@ async def consent_button(update: Update, context: Context) -> int:
     """Continue, language, or follow-up from the consent screen."""
     await _ack(update)
     choice = update.callback_query.data if update.callback_query else ""
-    rt = runtime(context)
+    rt = context.runtime
     data = _data(context)
     if choice == S.LANGUAGE:
         await show(update, context, *_screens(update, context).languages())
@@ -162,7 +162,7 @@ async def consent_button(update: Update, context: Context) -> int:
 
 async def _advance(update: Update, context: Context) -> int:
     data = _data(context)
-    form = runtime(context).form
+    form = context.runtime.form
     if not data.get(EDITING) and data[STEP] + 1 < len(form.questions):
         data[STEP] += 1
         await show(update, context, *_screens(update, context).question(data[STEP]))
@@ -173,7 +173,7 @@ async def _advance(update: Update, context: Context) -> int:
 
 
 def _current(context: Context) -> Any:
-    return runtime(context).form.questions[_data(context)[STEP]]
+    return context.runtime.form.questions[_data(context)[STEP]]
 
 
 async def choice_button(update: Update, context: Context) -> int:
@@ -226,7 +226,7 @@ async def review_button(update: Update, context: Context) -> int:
         return await submit(update, context)
     if choice == S.CANCEL:
         return await cancel(update, context)
-    index = runtime(context).form.index(choice[len(S.EDIT):]) if choice.startswith(S.EDIT) else None
+    index = context.runtime.form.index(choice[len(S.EDIT):]) if choice.startswith(S.EDIT) else None
     if index is None:
         return REVIEW
     data = _data(context)
@@ -237,7 +237,7 @@ async def review_button(update: Update, context: Context) -> int:
 
 async def submit(update: Update, context: Context) -> int:
     """Seal the request to the queue's caseworkers, enqueue it, give the person their reference."""
-    rt = runtime(context)
+    rt = context.runtime
     data = _data(context)
     screens = _screens(update, context)
     chat_id = _chat_id(update)
@@ -251,7 +251,8 @@ async def submit(update: Update, context: Context) -> int:
     try:
         recipients = recipients_for(rt.server, queue, now)
         bot_identity = rt.server.bot_identity()
-        request = Request(check_answers(plain), language, "telegram", seal_reply_handle(bot_identity, chat_id))
+        typed_in: dict[object, object] = {key: value for key, value in plain.items()}
+        request = Request(check_answers(typed_in), language, "telegram", seal_reply_handle(bot_identity, chat_id))
         ready = rt.references.take() if rt.references is not None else None
         sealed = await asyncio.to_thread(seal_request, request, queue=queue, recipients=recipients,
                                          bot=bot_identity, pepper=rt.server.home.pepper(), now=now,
@@ -266,14 +267,14 @@ async def submit(update: Update, context: Context) -> int:
     delay = rt.server.config.privacy.delete_after_submit_seconds
     await show(update, context, screens.text(texts.SUBMITTED, reference=receipt.reference,
                                              minutes=_minutes(rt, delay)), screens.delete_button())
-    safe = {q.id: plain[q.id] for q in rt.form.questions if q.alert_safe}
+    # Option ids, never labels or typed text: the listener keeps only the alert-safe choices.
     for listener in rt.case_listeners:
-        listener(context, receipt.case_id, receipt.queue, safe)
+        listener(context, receipt.case_id, receipt.queue, choices)
     return _finish(update, context, delay)
 
 
 def _finish(update: Update, context: Context, delay: int) -> int:
-    rt = runtime(context)
+    rt = context.runtime
     rt.vanisher.soon(context.job_queue, _chat_id(update), delay)  # type: ignore[arg-type]
     _drop(context, update)
     return END
@@ -282,7 +283,7 @@ def _finish(update: Update, context: Context, delay: int) -> int:
 async def cancel(update: Update, context: Context) -> int:
     """/cancel or the Cancel button: nothing is sent, the chat goes soon."""
     await _ack(update)
-    rt = runtime(context)
+    rt = context.runtime
     delay = rt.server.config.privacy.delete_after_submit_seconds
     await send(update, context, _screens(update, context).text(texts.CANCELLED, minutes=_minutes(rt, delay)))
     return _finish(update, context, delay)
@@ -291,7 +292,7 @@ async def cancel(update: Update, context: Context) -> int:
 async def forget(update: Update, context: Context) -> int:
     """/forget or 'Delete this chat now': every message goes at once, all state is dropped."""
     await _ack(update)
-    rt = runtime(context)
+    rt = context.runtime
     await rt.vanisher.now(context.bot, context.job_queue, _chat_id(update))  # type: ignore[arg-type]
     _drop(context, update)
     return END
@@ -313,7 +314,7 @@ async def read_button(update: Update, context: Context) -> int:
 
 async def follow_up_reference(update: Update, context: Context) -> int:
     """The person typed their reference: any waiting replies are shown; right or wrong, the next step looks the same."""
-    rt = runtime(context)
+    rt = context.runtime
     text = update.effective_message.text if update.effective_message else ""
     reading = await read_by_reference(rt, text or "")
     _data(context)[REF_HASH] = reading.ref_hash
@@ -325,7 +326,7 @@ async def follow_up_reference(update: Update, context: Context) -> int:
 
 async def follow_up_text(update: Update, context: Context) -> int:
     """Seal the added information to the case's caseworkers, if the reference matched."""
-    rt = runtime(context)
+    rt = context.runtime
     data = _data(context)
     text = (update.effective_message.text if update.effective_message else "") or ""
     screens = _screens(update, context)
@@ -376,7 +377,7 @@ async def unknown_command(update: Update, context: Context) -> None:
 def build_conversation(timeout_seconds: int) -> ConversationHandler:  # type: ignore[type-arg]
     """The whole intake conversation as one table of states and handlers."""
     typed = filters.TEXT & ~filters.COMMAND
-    always = [
+    always: list[BaseHandler[Update, BotContext, object]] = [
         CommandHandler("start", start),
         CommandHandler("cancel", cancel),
         CommandHandler("forget", forget),
@@ -387,7 +388,8 @@ def build_conversation(timeout_seconds: int) -> ConversationHandler:  # type: ig
     return ConversationHandler(
         entry_points=[*always, MessageHandler(typed, start)],
         states={
-            CONSENT: [CallbackQueryHandler(consent_button, pattern=f"^({S.CONTINUE}|{S.LANGUAGE}|{S.FOLLOW_UP}|{S.LANGUAGE_SET}[a-z]+)$")],
+            CONSENT: [CallbackQueryHandler(
+                consent_button, pattern=f"^({S.CONTINUE}|{S.LANGUAGE}|{S.FOLLOW_UP}|{S.LANGUAGE_SET}[a-z]+)$")],
             QUESTION: [
                 CallbackQueryHandler(choice_button, pattern=f"^{S.ANSWER}"),
                 CallbackQueryHandler(skip_button, pattern=f"^{S.SKIP}"),

@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from nacl.signing import VerifyKey
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import CallbackContext
 
 from bot import texts
 from bot.i18n import pick_language
-from bot.runtime import Runtime, runtime
+from bot.runtime import BotContext, Runtime
 from bot.screens import READ
 from crypto.envelope import Kind, open_envelope, verify
 from crypto.errors import CryptoError, EnvelopeRejected, NotARecipient, ReferenceInvalid
@@ -121,13 +120,13 @@ def open_delivery(rt: Runtime, item: OutboxItem, now: int) -> Notice:
         raise ReplyRejected("the delivery payload is malformed") from err
 
 
-async def deliver_notices(context: CallbackContext) -> None:  # type: ignore[type-arg]
+async def deliver_notices(context: BotContext) -> None:
     """The repeating job: erase expired replies, then one neutral notice per new reply.
 
     No log line here names a case: a notice's time would otherwise tie a case to the chat
     whose messages are deleted a fixed time later. The audit log has the coarse facts.
     """
-    rt = runtime(context)
+    rt = context.runtime
     store = OutboxStore(rt.server.db)
     now = rt.now()
     expired = store.expire(now, rt.server.config.replies.expire_after_days * DAY)
@@ -223,7 +222,7 @@ async def read_by_reference(rt: Runtime, typed: str) -> Reading:
     return Reading(ref_hash, await asyncio.to_thread(_open_replies, digits, case, items, signers))
 
 
-async def send_replies(context: CallbackContext, rt: Runtime, chat_id: int,  # type: ignore[type-arg]
+async def send_replies(context: BotContext, rt: Runtime, chat_id: int,
                        reading: Reading) -> int:
     """Send each opened reply to the chat that gave the reference, erasing it once Telegram took it.
 
