@@ -92,7 +92,8 @@ def test_retention_warns_admins_purges_quiet_closed_cases_keeps_recent_ones_and_
         server.cases.fetch(waiting)
         assert "case.purged" in [a.action for a in server.cases.audit_log(purged)]
         assert server.db.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
-    assert not (w.staffed.root / "waystation.db-wal").exists() or (w.staffed.root / "waystation.db-wal").stat().st_size == 0
+    wal = w.staffed.root / "waystation.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
     texts_seen = " ".join(m["text"] or "" for m in ordinary.bot_messages())
     assert "will be deleted" not in texts_seen and "without being picked up" not in texts_seen  # admins only
     after = b"".join(decrypted_pages(w.staffed.root / "waystation.db", key))

@@ -64,7 +64,8 @@ BAD_FORMS = {
     "unknown type": '[[questions]]\nid = "a"\ntype = "date"\nprompt = "p"\n',
     "unknown key": '[[questions]]\nid = "a"\ntype = "text"\nprompt = "p"\nsecret = 1\n',
     "choice without options": '[[questions]]\nid = "a"\ntype = "choice"\nprompt = "p"\n',
-    "duplicate ids": '[[questions]]\nid = "a"\ntype = "text"\nprompt = "p"\n[[questions]]\nid = "a"\ntype = "text"\nprompt = "q"\n',
+    "duplicate ids": '[[questions]]\nid = "a"\ntype = "text"\nprompt = "p"\n'
+                     '[[questions]]\nid = "a"\ntype = "text"\nprompt = "q"\n',
     "huge max_length": '[[questions]]\nid = "a"\ntype = "text"\nprompt = "p"\nmax_length = 99999\n',
     "text with options": '[[questions]]\nid = "a"\ntype = "text"\nprompt = "p"\noptions = []\n',
 }
