@@ -7,7 +7,6 @@ conversation is the table in `build_conversation`. Answers live only in
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -30,14 +29,7 @@ from bot.i18n import pick_language
 from bot.replies import read_by_reference, send_replies
 from bot.runtime import BotContext, Runtime
 from intake.followups import add_follow_up
-from intake.requests import (
-    Request,
-    check_answers,
-    recipients_for,
-    seal_reply_handle,
-    seal_request,
-    store_sealed,
-)
+from intake.requests import Request, check_answers, seal_reply_handle, submit_off_loop
 from intake.routing import route
 from model.text import clean_text
 from storage.errors import IntakeRefused, StorageError
@@ -249,15 +241,12 @@ async def submit(update: Update, context: Context) -> int:
                   country=plain.get("country", ""), help_option=choices.get("help", ""))
     now = rt.now()
     try:
-        recipients = recipients_for(rt.server, queue, now)
-        bot_identity = rt.server.bot_identity()
         typed_in: dict[object, object] = {key: value for key, value in plain.items()}
-        request = Request(check_answers(typed_in), language, "telegram", seal_reply_handle(bot_identity, chat_id))
+        request = Request(check_answers(typed_in), language, "telegram",
+                          seal_reply_handle(rt.server.bot_identity(), chat_id))
         ready = rt.references.take() if rt.references is not None else None
-        sealed = await asyncio.to_thread(seal_request, request, queue=queue, recipients=recipients,
-                                         bot=bot_identity, pepper=rt.server.home.pepper(), now=now,
-                                         ticket=ready)
-        receipt = store_sealed(rt.server, sealed, now)
+        # The one intake path (intake.requests), its sealing off the event loop.
+        receipt = await submit_off_loop(rt.server, request, now, queue, ticket=ready, pepper=rt.secrets.pepper())
     except (IntakeRefused, StorageError) as err:
         log.warning("a request could not be stored (%s); the person was asked to try later", type(err).__name__)
         rt.count("intakes_refused")

@@ -37,7 +37,6 @@ from crypto.reference import hash_reference, normalise_reference
 from crypto.replykey import derive_reply_key, open_handle
 from storage.cases import Case
 from storage.errors import CaseNotFound, HomeInvalid, RosterUnavailable
-from storage.keyring import bot_box_keys
 from storage.outbox import OutboxItem, OutboxStore
 
 log = logging.getLogger("waystation.bot.replies")
@@ -88,7 +87,7 @@ def open_delivery(rt: Runtime, item: OutboxItem, now: int) -> Notice:
     try:
         case = rt.server.cases.fetch(item.case_id)
         signers = _signers(rt, case, now)
-        keys = bot_box_keys(rt.server.home)  # current first; retired ones for rows queued before a rotation
+        keys = rt.secrets.box_keys()  # current first; retired ones for rows queued before a rotation
         opened = None
         for key in keys:
             try:
@@ -205,7 +204,7 @@ async def read_by_reference(rt: Runtime, typed: str) -> Reading:
         digits = normalise_reference(typed)
     except ReferenceInvalid:
         digits = _WRONG_REFERENCE  # same work and same answer as a wrong reference: references cannot be probed
-    ref_hash = await asyncio.to_thread(hash_reference, digits, rt.server.home.pepper())
+    ref_hash = await asyncio.to_thread(hash_reference, digits, rt.secrets.pepper())
     case_id = rt.server.cases.find_by_reference(ref_hash)
     now = rt.now()
     case: Case | None = None

@@ -19,6 +19,7 @@ from bot.alerting.alerts import Alerting
 from bot.form import Form
 from bot.guards import FloodGate
 from bot.i18n import Translations
+from bot.keycache import BotSecrets
 from bot.refpool import ReferencePool
 from bot.vanish import Vanisher
 from storage.server import Server
@@ -44,6 +45,8 @@ class Runtime:
     translations: Translations
     vanisher: Vanisher
     flood: FloodGate
+    #: The bot's keys and the pepper, read once and again only when their files change.
+    secrets: BotSecrets
     clock: Callable[[], float] = time.time
     #: Called after a case is stored (volunteer alerts).
     case_listeners: tuple[CaseListener, ...] = ()

@@ -25,6 +25,7 @@ from bot.app import build_application, on_start
 from bot.form import load_form
 from bot.guards import FloodGate
 from bot.i18n import Translations
+from bot.keycache import BotSecrets
 from bot.reach import HEARTBEAT_JOB, BotApiReach, heartbeat
 from bot.refpool import ReferencePool
 from bot.runtime import Counter, Runtime, no_count
@@ -70,6 +71,7 @@ def build_runtime(server: Server, *, clock: Callable[[], float] = time.time, cou
         translations=translations,
         vanisher=vanisher,
         flood=FloodGate(privacy.flood_messages, privacy.flood_window_seconds),
+        secrets=BotSecrets(server.home),
         clock=clock,
         case_listeners=(on_case_stored,),
         alerting=Alerting(server),  # volunteer alerts (docs/alerts.md)

@@ -41,7 +41,7 @@ async def volunteer_command(update: Update, context: BotContext) -> None:
     # "/volunteer K7QM 4XRT 9WPA": a code typed with spaces arrives as several arguments.
     code = normalise_code("".join(args)) if 1 <= len(args) <= MAX_CODE_PARTS else None
     if rt.alerting is not None and chat is not None and code is not None:
-        volunteer = rt.alerting.volunteers.redeem(hash_code(code, rt.server.home.pepper()), chat.id,
+        volunteer = rt.alerting.volunteers.redeem(hash_code(code, rt.secrets.pepper()), chat.id,
                                                   _language(update, context), rt.now())
     if rt.alerting is None or chat is None or volunteer is None or context.job_queue is None:
         await unknown_command(update, context)
