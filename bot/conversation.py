@@ -254,8 +254,9 @@ async def submit(update: Update, context: Context) -> int:
         return _finish(update, context, rt.server.config.privacy.delete_after_submit_seconds)
     rt.count("intakes")
     delay = rt.server.config.privacy.delete_after_submit_seconds
-    await show(update, context, screens.text(texts.SUBMITTED, reference=receipt.reference,
-                                             minutes=_minutes(rt, delay)), screens.delete_button())
+    minutes = _minutes(rt, delay)
+    await show(update, context, screens.counted(texts.SUBMITTED, minutes, reference=receipt.reference, minutes=minutes),
+               screens.delete_button())
     # Option ids, never labels or typed text: the listener keeps only the alert-safe choices.
     for listener in rt.case_listeners:
         listener(context, receipt.case_id, receipt.queue, choices)
@@ -274,7 +275,8 @@ async def cancel(update: Update, context: Context) -> int:
     await _ack(update)
     rt = context.runtime
     delay = rt.server.config.privacy.delete_after_submit_seconds
-    await send(update, context, _screens(update, context).text(texts.CANCELLED, minutes=_minutes(rt, delay)))
+    minutes = _minutes(rt, delay)
+    await send(update, context, _screens(update, context).counted(texts.CANCELLED, minutes, minutes=minutes))
     return _finish(update, context, delay)
 
 
@@ -329,7 +331,8 @@ async def follow_up_text(update: Update, context: Context) -> int:
     except (IntakeRefused, StorageError) as err:
         log.warning("a follow-up could not be stored (%s)", type(err).__name__)
     delay = rt.server.config.privacy.delete_after_submit_seconds
-    await send(update, context, screens.text(texts.FOLLOW_UP_DONE, minutes=_minutes(rt, delay)),
+    minutes = _minutes(rt, delay)
+    await send(update, context, screens.counted(texts.FOLLOW_UP_DONE, minutes, minutes=minutes),
                screens.delete_button())
     return _finish(update, context, delay)
 

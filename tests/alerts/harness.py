@@ -30,6 +30,7 @@ from bot.alerting.sending import send_due
 from bot.app import build_application, on_start
 from bot.i18n import Translations
 from bot.runtime import BotContext, Runtime
+from bot.texts import Plural
 from intake.requests import Request, submit
 from storage.cases import CaseId
 from storage.daytime import QuietHours
@@ -57,9 +58,9 @@ URGENT = {"help": "safe_place", "urgency": "now"}
 LABELS = {"legal": "Legal help", "days": "Within days", "safe_place": "A safe place now", "now": "I am in danger now"}
 
 
-def first_line(language: str, message: str) -> str:
-    """A bot text's fixed beginning (up to its first placeholder)."""
-    return TR.gettext(language, message).split("{", 1)[0]
+def first_line(language: str, message: str | Plural) -> str:
+    """A bot text's fixed beginning (up to its first placeholder; a message with a number in its plural form)."""
+    return TR.text(language, message, 2).split("{", 1)[0]
 
 
 class FakeClock:

@@ -40,8 +40,9 @@ ROSTER = {"valid_days": 180, "member_days": 365, "grace_days": 30}
 TELEGRAM = {"max_messages_per_minute_per_chat": 60000}
 EXPIRING = re.compile(re.escape(TR.gettext("en", texts.NOTICE_ROSTER_EXPIRING)).replace(r"\{date\}", r"(\S+)")
                       .replace(r"\{days\}", r"(\d+)"))
-MEMBERS = re.compile(re.escape(TR.gettext("en", texts.NOTICE_MEMBERS_EXPIRING)).replace(r"\{count\}", r"(\d+)")
-                     .replace(r"\{date\}", r"(\S+)"))
+#: The members notice, in its singular and its plural form.
+MEMBERS = [re.compile(re.escape(TR.ngettext("en", texts.NOTICE_MEMBERS_EXPIRING, n)).replace(r"\{count\}", r"(\d+)")
+                      .replace(r"\{date\}", r"(\S+)")) for n in (1, 2)]
 GRACE = TR.gettext("en", texts.NOTICE_ROSTER_GRACE).split("{", 1)[0]
 ONE_ADMIN = TR.gettext("en", texts.NOTICE_ONE_ADMIN)
 
@@ -98,7 +99,7 @@ def test_a_home_runs_400_days_renewing_when_asked_and_intake_works_every_day(wor
                 if (found := EXPIRING.fullmatch(text)) is not None:
                     expiring[(found.group(1), int(found.group(2)))] += 1
                     tomorrow = tomorrow or found.group(2) == "1"
-                elif (found := MEMBERS.fullmatch(text)) is not None:
+                elif (found := next((m for p in MEMBERS if (m := p.fullmatch(text))), None)) is not None:
                     members.append((day, found.group(2)))
                     extend = extend or found.group(2) <= date(now + 2 * DAY)
                 elif text.startswith(GRACE):
@@ -141,7 +142,7 @@ def test_admins_are_told_of_unreadable_cases_and_thin_queues_once_until_it_chang
     admin.new()
     w.clock.advance(DAY)
     w.tick()
-    unreadable = TR.gettext("en", texts.NOTICE_UNREADABLE)
+    unreadable = TR.ngettext("en", texts.NOTICE_UNREADABLE, 1)
     thin = TR.gettext("en", texts.NOTICE_THIN_QUEUE).format(queue="other")
     seen = admin.new()
     assert unreadable.format(count=1) in seen and thin in seen, seen
