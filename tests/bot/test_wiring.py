@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
 import subprocess
@@ -81,3 +82,36 @@ def test_a_missing_identity_is_refused_each_time_not_remembered(tmp_path: Path) 
         secrets.box_keys()
     _replace(home.bot_identity_path, dump_identity(Identity.generate("bot"), None))
     assert [bytes(k) for k in secrets.box_keys()] != [bytes(k) for k in keys]
+
+
+def _bot_imports() -> dict[str, set[str]]:
+    """Module -> the bot modules it imports (anywhere in it, TYPE_CHECKING blocks included)."""
+    root = Path(__file__).resolve().parents[2]
+    files = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (root / "bot").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "bot":
+                found.add(node.module)
+                found.update(f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in files)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.split(".")[0] == "bot")
+        graph[name] = {m for m in found if m in files and m != name and files[m].name != "__init__.py"}
+    return graph
+
+
+def test_no_bot_module_imports_itself_through_others() -> None:
+    graph = _bot_imports()
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        for dep in sorted(graph[name]):
+            assert dep not in path, f"import circle: {' -> '.join([*path[path.index(dep):], dep])}"
+            if dep not in done:
+                visit(dep, [*path, dep])
+        done.add(name)
+
+    for module in sorted(graph):
+        visit(module, [module])
