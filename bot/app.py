@@ -13,7 +13,6 @@ from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     TypeHandler,
     filters,
@@ -22,8 +21,11 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot import texts
-from bot.alerts import on_it
-from bot.alertviews import ON_IT
+from bot.alerting.handlers import on_it
+from bot.alerting.schedule import schedule_alert_jobs
+from bot.alerting.views import ON_IT
+from bot.alerting.volunteers import COMMAND as VOLUNTEER_COMMAND
+from bot.alerting.volunteers import volunteer_command
 from bot.conversation import (
     acknowledge,
     build_conversation,
@@ -39,16 +41,13 @@ from bot.ratelimit import ChatPacedRateLimiter
 from bot.reach import BotApiReach, ObservedRequest
 from bot.replies import INTERVAL_SECONDS, deliver_notices
 from bot.replies import JOB_NAME as REPLY_JOB
-from bot.runtime import RUNTIME_KEY, Runtime, runtime
-from bot.schedule import schedule_alert_jobs
+from bot.runtime import CONTEXT_TYPES, RUNTIME_KEY, BotContext, Runtime, runtime_of
 from bot.tracking import TrackingBot
-from bot.volunteers import COMMAND as VOLUNTEER_COMMAND
-from bot.volunteers import volunteer_command
 from storage.db import DatabaseError
 from storage.failures import describe_error
 
 log = logging.getLogger("waystation.bot")
-Context = ContextTypes.DEFAULT_TYPE
+Context = BotContext
 MAX_CONCURRENT_UPDATES = 256
 FORGET_JOB = "wal-forget"
 #: Every commit already empties the WAL; this catches what a reader (a backup, a staff command
@@ -71,7 +70,7 @@ async def only_private(update: object, context: Context) -> None:
 
 async def track_and_limit(update: Update, context: Context) -> None:
     """Every incoming message goes on the deletion list; a flooding chat is ignored for a while."""
-    rt = runtime(context)
+    rt = context.runtime
     rt.count("updates")
     chat_id = update.effective_chat.id  # type: ignore[union-attr]
     message_ids = [update.message.message_id] if update.message is not None else []
@@ -95,7 +94,7 @@ async def track_and_limit(update: Update, context: Context) -> None:
 
 async def record_held(context: Context) -> None:
     """Every second: the messages of flooding chats go on the deletion list, one write per chat."""
-    rt = runtime(context)
+    rt = context.runtime
     for chat_id, message_ids in rt.flood.release_all().items():
         rt.vanisher.track(context.job_queue, chat_id, message_ids)  # type: ignore[arg-type]
 
@@ -103,7 +102,7 @@ async def record_held(context: Context) -> None:
 async def on_error(update: object, context: Context) -> None:
     """Log where it failed (exception type and code frames), never what was said; answer a pressed button."""
     error = context.error
-    runtime(context).count("errors")
+    context.runtime.count("errors")
     # The exception's message and locals are left out: they can quote what a person typed.
     what = "update handling" if isinstance(update, Update) else "a scheduled job" if update is None else "an update"
     log.error("%s failed: %s (no message content is logged)", what,
@@ -114,7 +113,7 @@ async def on_error(update: object, context: Context) -> None:
 
 async def forget_history(context: Context) -> None:
     """The periodic disk hygiene: keep free pages shuffled, fold the WAL into the database and truncate it."""
-    rt = runtime(context)
+    rt = context.runtime
     db = rt.server.db
     try:
         db.keep_free_pages(rt.now(), FREE_PAGES)
@@ -127,7 +126,7 @@ async def forget_history(context: Context) -> None:
 
 async def announce_commands(application: Application) -> None:  # type: ignore[type-arg]
     """Neutral command descriptions, in each language."""
-    rt: Runtime = application.bot_data[RUNTIME_KEY]
+    rt = runtime_of(application)
     for code in LANGUAGES:
         commands = [
             BotCommand("start", rt.translations.gettext(code, texts.COMMAND_START)),
@@ -143,7 +142,7 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
     (PTB runs `post_init` only from run_polling/run_webhook; we start the
     application ourselves to share the event loop with the ASGI server.)
     """
-    rt: Runtime = application.bot_data[RUNTIME_KEY]
+    rt = runtime_of(application)
     jobs = application.job_queue
     rt.vanisher.restore(jobs)  # type: ignore[arg-type]
     jobs.run_repeating(deliver_notices, interval=INTERVAL_SECONDS, first=1, name=REPLY_JOB)  # type: ignore[union-attr]
@@ -159,7 +158,9 @@ def build_application(rt: Runtime, token: str, reach: BotApiReach | None = None)
     telegram = rt.server.config.telegram
 
     def request(pool: int) -> HTTPXRequest:  # as ApplicationBuilder would make them
-        return HTTPXRequest(connection_pool_size=pool) if reach is None else ObservedRequest(reach, connection_pool_size=pool)
+        if reach is None:
+            return HTTPXRequest(connection_pool_size=pool)
+        return ObservedRequest(reach, connection_pool_size=pool)
 
     # Every message goes out through TrackingBot: a send intent is committed before each one.
     bot = TrackingBot(
@@ -176,9 +177,10 @@ def build_application(rt: Runtime, token: str, reach: BotApiReach | None = None)
         ApplicationBuilder()
         .bot(bot)
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES, clock=rt.clock))
+        .context_types(CONTEXT_TYPES)  # every handler and job gets a BotContext, its Runtime typed
         .build()
     )
-    application.bot_data[RUNTIME_KEY] = rt
+    application.bot_data[RUNTIME_KEY] = rt  # once, before any handler runs; the Runtime is frozen
     application.add_handler(TypeHandler(object, only_private), group=-2)
     application.add_handler(TypeHandler(Update, track_and_limit), group=-1)
     application.add_handler(CallbackQueryHandler(on_it, pattern=f"^{ON_IT}"), group=0)

@@ -7,16 +7,15 @@ conversation is the table in `build_conversation`. Answers live only in
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     TypeHandler,
@@ -28,22 +27,15 @@ from bot import texts
 from bot.form import QuestionKind
 from bot.i18n import pick_language
 from bot.replies import read_by_reference, send_replies
-from bot.runtime import Runtime, runtime
+from bot.runtime import BotContext, Runtime
 from intake.followups import add_follow_up
-from intake.requests import (
-    Request,
-    check_answers,
-    recipients_for,
-    seal_reply_handle,
-    seal_request,
-    store_sealed,
-)
+from intake.requests import Request, check_answers, seal_reply_handle, submit_off_loop
 from intake.routing import route
 from model.text import clean_text
 from storage.errors import IntakeRefused, StorageError
 
 log = logging.getLogger("waystation.bot.intake")
-Context = ContextTypes.DEFAULT_TYPE
+Context = BotContext
 
 CONSENT, QUESTION, REVIEW, FOLLOW_UP_REFERENCE, FOLLOW_UP_TEXT = range(5)
 END = ConversationHandler.END
@@ -72,7 +64,7 @@ def _screens(update: Update, context: Context) -> S.Screens:
     if LANG not in data:
         user = update.effective_user
         data[LANG] = pick_language(user.language_code if user else None)
-    rt = runtime(context)
+    rt = context.runtime
     return S.Screens(rt.translations, data[LANG], rt.form)
 
 
@@ -133,7 +125,7 @@ async def start(update: Update, context: Context) -> int:
     _data(context).clear()
     if language:
         _data(context)[LANG] = language
-    rt = runtime(context)
+    rt = context.runtime
     text, markup = _screens(update, context).consent(_minutes(rt, rt.vanisher.delete_after))
     await send(update, context, text, markup)
     return CONSENT
@@ -143,7 +135,7 @@ async def consent_button(update: Update, context: Context) -> int:
     """Continue, language, or follow-up from the consent screen."""
     await _ack(update)
     choice = update.callback_query.data if update.callback_query else ""
-    rt = runtime(context)
+    rt = context.runtime
     data = _data(context)
     if choice == S.LANGUAGE:
         await show(update, context, *_screens(update, context).languages())
@@ -162,7 +154,7 @@ async def consent_button(update: Update, context: Context) -> int:
 
 async def _advance(update: Update, context: Context) -> int:
     data = _data(context)
-    form = runtime(context).form
+    form = context.runtime.form
     if not data.get(EDITING) and data[STEP] + 1 < len(form.questions):
         data[STEP] += 1
         await show(update, context, *_screens(update, context).question(data[STEP]))
@@ -173,7 +165,7 @@ async def _advance(update: Update, context: Context) -> int:
 
 
 def _current(context: Context) -> Any:
-    return runtime(context).form.questions[_data(context)[STEP]]
+    return context.runtime.form.questions[_data(context)[STEP]]
 
 
 async def choice_button(update: Update, context: Context) -> int:
@@ -226,7 +218,7 @@ async def review_button(update: Update, context: Context) -> int:
         return await submit(update, context)
     if choice == S.CANCEL:
         return await cancel(update, context)
-    index = runtime(context).form.index(choice[len(S.EDIT):]) if choice.startswith(S.EDIT) else None
+    index = context.runtime.form.index(choice[len(S.EDIT):]) if choice.startswith(S.EDIT) else None
     if index is None:
         return REVIEW
     data = _data(context)
@@ -237,7 +229,7 @@ async def review_button(update: Update, context: Context) -> int:
 
 async def submit(update: Update, context: Context) -> int:
     """Seal the request to the queue's caseworkers, enqueue it, give the person their reference."""
-    rt = runtime(context)
+    rt = context.runtime
     data = _data(context)
     screens = _screens(update, context)
     chat_id = _chat_id(update)
@@ -249,14 +241,12 @@ async def submit(update: Update, context: Context) -> int:
                   country=plain.get("country", ""), help_option=choices.get("help", ""))
     now = rt.now()
     try:
-        recipients = recipients_for(rt.server, queue, now)
-        bot_identity = rt.server.bot_identity()
-        request = Request(check_answers(plain), language, "telegram", seal_reply_handle(bot_identity, chat_id))
+        typed_in: dict[object, object] = {key: value for key, value in plain.items()}
+        request = Request(check_answers(typed_in), language, "telegram",
+                          seal_reply_handle(rt.server.bot_identity(), chat_id))
         ready = rt.references.take() if rt.references is not None else None
-        sealed = await asyncio.to_thread(seal_request, request, queue=queue, recipients=recipients,
-                                         bot=bot_identity, pepper=rt.server.home.pepper(), now=now,
-                                         ticket=ready)
-        receipt = store_sealed(rt.server, sealed, now)
+        # The one intake path (intake.requests), its sealing off the event loop.
+        receipt = await submit_off_loop(rt.server, request, now, queue, ticket=ready, pepper=rt.secrets.pepper())
     except (IntakeRefused, StorageError) as err:
         log.warning("a request could not be stored (%s); the person was asked to try later", type(err).__name__)
         rt.count("intakes_refused")
@@ -264,16 +254,17 @@ async def submit(update: Update, context: Context) -> int:
         return _finish(update, context, rt.server.config.privacy.delete_after_submit_seconds)
     rt.count("intakes")
     delay = rt.server.config.privacy.delete_after_submit_seconds
-    await show(update, context, screens.text(texts.SUBMITTED, reference=receipt.reference,
-                                             minutes=_minutes(rt, delay)), screens.delete_button())
-    safe = {q.id: plain[q.id] for q in rt.form.questions if q.alert_safe}
+    minutes = _minutes(rt, delay)
+    await show(update, context, screens.counted(texts.SUBMITTED, minutes, reference=receipt.reference, minutes=minutes),
+               screens.delete_button())
+    # Option ids, never labels or typed text: the listener keeps only the alert-safe choices.
     for listener in rt.case_listeners:
-        listener(context, receipt.case_id, receipt.queue, safe)
+        listener(context, receipt.case_id, receipt.queue, choices)
     return _finish(update, context, delay)
 
 
 def _finish(update: Update, context: Context, delay: int) -> int:
-    rt = runtime(context)
+    rt = context.runtime
     rt.vanisher.soon(context.job_queue, _chat_id(update), delay)  # type: ignore[arg-type]
     _drop(context, update)
     return END
@@ -282,16 +273,17 @@ def _finish(update: Update, context: Context, delay: int) -> int:
 async def cancel(update: Update, context: Context) -> int:
     """/cancel or the Cancel button: nothing is sent, the chat goes soon."""
     await _ack(update)
-    rt = runtime(context)
+    rt = context.runtime
     delay = rt.server.config.privacy.delete_after_submit_seconds
-    await send(update, context, _screens(update, context).text(texts.CANCELLED, minutes=_minutes(rt, delay)))
+    minutes = _minutes(rt, delay)
+    await send(update, context, _screens(update, context).counted(texts.CANCELLED, minutes, minutes=minutes))
     return _finish(update, context, delay)
 
 
 async def forget(update: Update, context: Context) -> int:
     """/forget or 'Delete this chat now': every message goes at once, all state is dropped."""
     await _ack(update)
-    rt = runtime(context)
+    rt = context.runtime
     await rt.vanisher.now(context.bot, context.job_queue, _chat_id(update))  # type: ignore[arg-type]
     _drop(context, update)
     return END
@@ -313,7 +305,7 @@ async def read_button(update: Update, context: Context) -> int:
 
 async def follow_up_reference(update: Update, context: Context) -> int:
     """The person typed their reference: any waiting replies are shown; right or wrong, the next step looks the same."""
-    rt = runtime(context)
+    rt = context.runtime
     text = update.effective_message.text if update.effective_message else ""
     reading = await read_by_reference(rt, text or "")
     _data(context)[REF_HASH] = reading.ref_hash
@@ -325,7 +317,7 @@ async def follow_up_reference(update: Update, context: Context) -> int:
 
 async def follow_up_text(update: Update, context: Context) -> int:
     """Seal the added information to the case's caseworkers, if the reference matched."""
-    rt = runtime(context)
+    rt = context.runtime
     data = _data(context)
     text = (update.effective_message.text if update.effective_message else "") or ""
     screens = _screens(update, context)
@@ -339,7 +331,8 @@ async def follow_up_text(update: Update, context: Context) -> int:
     except (IntakeRefused, StorageError) as err:
         log.warning("a follow-up could not be stored (%s)", type(err).__name__)
     delay = rt.server.config.privacy.delete_after_submit_seconds
-    await send(update, context, screens.text(texts.FOLLOW_UP_DONE, minutes=_minutes(rt, delay)),
+    minutes = _minutes(rt, delay)
+    await send(update, context, screens.counted(texts.FOLLOW_UP_DONE, minutes, minutes=minutes),
                screens.delete_button())
     return _finish(update, context, delay)
 
@@ -376,7 +369,7 @@ async def unknown_command(update: Update, context: Context) -> None:
 def build_conversation(timeout_seconds: int) -> ConversationHandler:  # type: ignore[type-arg]
     """The whole intake conversation as one table of states and handlers."""
     typed = filters.TEXT & ~filters.COMMAND
-    always = [
+    always: list[BaseHandler[Update, BotContext, object]] = [
         CommandHandler("start", start),
         CommandHandler("cancel", cancel),
         CommandHandler("forget", forget),
@@ -387,7 +380,8 @@ def build_conversation(timeout_seconds: int) -> ConversationHandler:  # type: ig
     return ConversationHandler(
         entry_points=[*always, MessageHandler(typed, start)],
         states={
-            CONSENT: [CallbackQueryHandler(consent_button, pattern=f"^({S.CONTINUE}|{S.LANGUAGE}|{S.FOLLOW_UP}|{S.LANGUAGE_SET}[a-z]+)$")],
+            CONSENT: [CallbackQueryHandler(
+                consent_button, pattern=f"^({S.CONTINUE}|{S.LANGUAGE}|{S.FOLLOW_UP}|{S.LANGUAGE_SET}[a-z]+)$")],
             QUESTION: [
                 CallbackQueryHandler(choice_button, pattern=f"^{S.ANSWER}"),
                 CallbackQueryHandler(skip_button, pattern=f"^{S.SKIP}"),

@@ -73,7 +73,7 @@ def _question(raw: Any, number: int) -> Question:
     if not isinstance(prompt, str) or not prompt.strip():
         raise FormInvalid(f"{where}: prompt must be text")
     try:
-        kind = QuestionKind(raw.get("type"))
+        kind = QuestionKind(str(raw.get("type")))
     except ValueError as err:
         raise FormInvalid(f"{where}: type must be 'choice' or 'text'") from err
     optional, alert_safe = raw.get("optional", False), raw.get("alert_safe", False)

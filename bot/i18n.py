@@ -11,6 +11,8 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from bot.texts import Plural
+
 LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAIN = "waystation"
 DEFAULT_LANGUAGE = "en"
@@ -56,6 +58,19 @@ class Translations:
         """Translate one message id (falls back to English)."""
         catalogue = self.catalogues.get(language) or self.catalogues[DEFAULT_LANGUAGE]
         return catalogue.gettext(message)
+
+    def ngettext(self, language: str, message: Plural, n: int) -> str:
+        """Translate a message showing the number `n`, in the form the language uses for it (falls back to English)."""
+        catalogue = self.catalogues.get(language) or self.catalogues[DEFAULT_LANGUAGE]
+        return catalogue.ngettext(message.singular, message.plural, n)
+
+    def text(self, language: str, message: str | Plural, n: int | None = None) -> str:
+        """`gettext` for a plain message, `ngettext` for one showing a number (`n`, required then)."""
+        if isinstance(message, Plural):
+            if n is None:
+                raise TypeError("a message with a number needs the number")
+            return self.ngettext(language, message, n)
+        return self.gettext(language, message)
 
 
 def pick_language(code: str | None) -> str:

@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from nacl.signing import VerifyKey
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import CallbackContext
 
 from bot import texts
 from bot.i18n import pick_language
-from bot.runtime import Runtime, runtime
+from bot.runtime import BotContext, Runtime
 from bot.screens import READ
 from crypto.envelope import Kind, open_envelope, verify
 from crypto.errors import CryptoError, EnvelopeRejected, NotARecipient, ReferenceInvalid
@@ -38,7 +37,6 @@ from crypto.reference import hash_reference, normalise_reference
 from crypto.replykey import derive_reply_key, open_handle
 from storage.cases import Case
 from storage.errors import CaseNotFound, HomeInvalid, RosterUnavailable
-from storage.keyring import bot_box_keys
 from storage.outbox import OutboxItem, OutboxStore
 
 log = logging.getLogger("waystation.bot.replies")
@@ -89,7 +87,7 @@ def open_delivery(rt: Runtime, item: OutboxItem, now: int) -> Notice:
     try:
         case = rt.server.cases.fetch(item.case_id)
         signers = _signers(rt, case, now)
-        keys = bot_box_keys(rt.server.home)  # current first; retired ones for rows queued before a rotation
+        keys = rt.secrets.box_keys()  # current first; retired ones for rows queued before a rotation
         opened = None
         for key in keys:
             try:
@@ -121,13 +119,13 @@ def open_delivery(rt: Runtime, item: OutboxItem, now: int) -> Notice:
         raise ReplyRejected("the delivery payload is malformed") from err
 
 
-async def deliver_notices(context: CallbackContext) -> None:  # type: ignore[type-arg]
+async def deliver_notices(context: BotContext) -> None:
     """The repeating job: erase expired replies, then one neutral notice per new reply.
 
     No log line here names a case: a notice's time would otherwise tie a case to the chat
     whose messages are deleted a fixed time later. The audit log has the coarse facts.
     """
-    rt = runtime(context)
+    rt = context.runtime
     store = OutboxStore(rt.server.db)
     now = rt.now()
     expired = store.expire(now, rt.server.config.replies.expire_after_days * DAY)
@@ -206,7 +204,7 @@ async def read_by_reference(rt: Runtime, typed: str) -> Reading:
         digits = normalise_reference(typed)
     except ReferenceInvalid:
         digits = _WRONG_REFERENCE  # same work and same answer as a wrong reference: references cannot be probed
-    ref_hash = await asyncio.to_thread(hash_reference, digits, rt.server.home.pepper())
+    ref_hash = await asyncio.to_thread(hash_reference, digits, rt.secrets.pepper())
     case_id = rt.server.cases.find_by_reference(ref_hash)
     now = rt.now()
     case: Case | None = None
@@ -223,7 +221,7 @@ async def read_by_reference(rt: Runtime, typed: str) -> Reading:
     return Reading(ref_hash, await asyncio.to_thread(_open_replies, digits, case, items, signers))
 
 
-async def send_replies(context: CallbackContext, rt: Runtime, chat_id: int,  # type: ignore[type-arg]
+async def send_replies(context: BotContext, rt: Runtime, chat_id: int,
                        reading: Reading) -> int:
     """Send each opened reply to the chat that gave the reference, erasing it once Telegram took it.
 

@@ -9,6 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import texts
 from bot.form import Form, Question, QuestionKind
 from bot.i18n import LANGUAGES, Translations
+from bot.texts import Plural
 
 # Callback data: short, fixed vocabulary; never anything the person typed.
 CONTINUE = "c"
@@ -47,7 +48,7 @@ class Screens:
             [self._button(texts.BUTTON_FOLLOW_UP, FOLLOW_UP)],
             [self._button(texts.BUTTON_LANGUAGE, LANGUAGE), self._button(texts.BUTTON_DELETE_NOW, FORGET)],
         ]
-        return self._(texts.CONSENT).format(minutes=minutes), InlineKeyboardMarkup(keyboard)
+        return self.counted(texts.CONSENT, minutes, minutes=minutes), InlineKeyboardMarkup(keyboard)
 
     def languages(self) -> tuple[str, InlineKeyboardMarkup]:
         """The language picker: each language in its own script."""
@@ -94,6 +95,10 @@ class Screens:
     def text(self, message: str, **values: object) -> str:
         """Any other message."""
         return self._(message).format(**values)
+
+    def counted(self, message: Plural, n: int, **values: object) -> str:
+        """A message showing the number `n`, in the language's form for it."""
+        return self._t.ngettext(self.language, message, n).format(**values)
 
     def delete_button(self) -> InlineKeyboardMarkup:
         """A single 'delete this chat now' button."""

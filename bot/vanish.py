@@ -1,4 +1,4 @@
-"""Disappearing messages: every message of every chat with the bot is deleted on a JobQueue timer.
+"""Disappearing messages: every message of every chat with the bot is deleted on a JobQueue[Any] timer.
 
 Incoming messages are tracked as they arrive (`track`); every message the bot
 sends goes through `bot.tracking.TrackingBot`, which commits a *send intent*
@@ -32,7 +32,8 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 import nacl.hash
 import nacl.utils
@@ -92,7 +93,7 @@ class Vanisher:
         self.count: Callable[..., None] = lambda name, amount=1: None
         # Job names must not carry chat ids (the scheduler may log them): use a keyed hash.
         self._name_key = nacl.utils.random(32)
-        self._jobs: JobQueue | None = None
+        self._jobs: JobQueue[Any] | None = None
         # Memory only, per chat, dropped once the chat is emptied:
         self._seen: dict[int, int] = {}            # highest message id known to exist
         self._timers: dict[int, int] = {}          # when the chat's deletion timer fires
@@ -124,7 +125,7 @@ class Vanisher:
 
     # -- incoming messages and the conversation ---------------------------------------------------
 
-    def track(self, jobs: JobQueue, chat_id: int, message_ids: Iterable[int]) -> None:
+    def track(self, jobs: JobQueue[Any], chat_id: int, message_ids: Iterable[int]) -> None:
         """Remember incoming messages of a chat and push its countdown back: activity counts."""
         due = int(self.clock()) + self.delay_for(chat_id)
         ids = list(message_ids)
@@ -136,7 +137,7 @@ class Vanisher:
         # earlier due time, so after a restart the chat is deleted sooner, never later: no write needed.
         self._schedule(jobs, chat_id, due)
 
-    def soon(self, jobs: JobQueue, chat_id: int, delay: int) -> None:
+    def soon(self, jobs: JobQueue[Any], chat_id: int, delay: int) -> None:
         """Bring an intake chat's deletion forward (after submit or cancel); a volunteer chat keeps its delay."""
         if self.volunteer_delete_after is not None and self._volunteer(chat_id):
             # Whatever a volunteer presses, their alerts keep the volunteer delay.
@@ -147,14 +148,14 @@ class Vanisher:
         self._write(lambda: self.store.reschedule(chat_id, due))
         self._schedule(jobs, chat_id, due, sooner=True)
 
-    async def now(self, bot: Bot, jobs: JobQueue, chat_id: int) -> None:
+    async def now(self, bot: Bot, jobs: JobQueue[Any], chat_id: int) -> None:
         """Delete everything of a chat at once (/forget)."""
         for job in jobs.get_jobs_by_name(self.job_name(chat_id)):
             job.schedule_removal()
         self._timers.pop(chat_id, None)
         await self._delete(bot, jobs, chat_id)
 
-    def restore(self, jobs: JobQueue) -> int:
+    def restore(self, jobs: JobQueue[Any]) -> int:
         """On start: turn left-over intents into sweeps, re-create timers; overdue chats are deleted at once."""
         self._jobs = jobs
         now = int(self.clock())
@@ -218,7 +219,10 @@ class Vanisher:
         self._commit_soon()
 
     def unresolved(self, intent: Intent) -> None:
-        """The outcome is unknown (timeout, network error, cancelled): sweep after the floor now, below the next id later."""
+        """The outcome is unknown (timeout, network error, cancelled).
+
+        Sweep after the floor now, below the next id later.
+        """
         log.warning("a send ended without an answer from Telegram; the ids where it may have landed will be deleted")
         if intent.floor is None:
             self._suspect(intent.chat_id, intent.due_at, [intent.id])  # the intent stays until that next id
@@ -234,7 +238,8 @@ class Vanisher:
         done, self._committed = self._committed, None
         self._queued_intents, self._queued_settles, self._queued_drops = [], [], []
         try:
-            if (intents or settles or drops) and not self._write(lambda: self.store.write_batch(intents, settles, drops)):
+            batch = partial(self.store.write_batch, intents, settles, drops)
+            if (intents or settles or drops) and not self._write(batch):
                 for settle in settles:
                     self._keep(settle.chat_id, [*settle.known, *(i for i in settle.swept if i > 0)])
         finally:
@@ -305,7 +310,7 @@ class Vanisher:
 
     # -- timers and deletion ------------------------------------------------------------------------
 
-    def _schedule(self, jobs: JobQueue | None, chat_id: int, due: int, *, sooner: bool = False) -> None:
+    def _schedule(self, jobs: JobQueue[Any] | None, chat_id: int, due: int, *, sooner: bool = False) -> None:
         """(Re)set a chat's timer to `due`; never earlier than it was set unless `sooner`."""
         if jobs is None:
             return  # before start: the entries are stored and `restore` sets the timer
@@ -318,7 +323,7 @@ class Vanisher:
         jobs.run_once(self._job, when=max(0.0, due - self.clock()), data=chat_id, name=name)
         self._timers[chat_id] = due
 
-    async def _job(self, context: CallbackContext) -> None:
+    async def _job(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
         job = context.job
         if job is None or not isinstance(job.data, int):
             return
@@ -333,7 +338,7 @@ class Vanisher:
         self._queued_drops += [i for chat_id in expired for i in self._suspects.pop(chat_id).intent_ids]
         self.flush()
 
-    async def _delete(self, bot: Bot, jobs: JobQueue, chat_id: int) -> None:
+    async def _delete(self, bot: Bot, jobs: JobQueue[Any], chat_id: int) -> None:
         self.flush()  # ids of sends settled a moment ago are stored
         pending = self._read(lambda: self.store.chat(chat_id), None)
         stored = set(pending.message_ids) if pending is not None else set()
@@ -355,7 +360,7 @@ class Vanisher:
             self.count("messages_deleted", len(batch))
             self._forget_ids(chat_id, batch)
             rows = [i for i in batch if i in stored]
-            if rows and not self._write(lambda: self.store.remove(chat_id, rows)):
+            if rows and not self._write(partial(self.store.remove, chat_id, rows)):
                 # The messages are gone but their entries stay: try again (deleting twice is harmless).
                 self._retry(jobs, chat_id, RETRY_SECONDS)
                 return
@@ -369,7 +374,7 @@ class Vanisher:
             if not unsaved:
                 del self._unsaved[chat_id]
 
-    def _retry(self, jobs: JobQueue, chat_id: int, delay: int) -> None:
+    def _retry(self, jobs: JobQueue[Any], chat_id: int, delay: int) -> None:
         self.count("send_retries")
         due = int(self.clock()) + delay
         self._write(lambda: self.store.reschedule(chat_id, due))

@@ -7,6 +7,7 @@ person's case reference. Nothing readable is written anywhere.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Mapping, Sequence
@@ -243,10 +244,51 @@ def store_sealed(server: Server, sealed: SealedCase, now: int) -> Receipt:
     return Receipt(sealed.case_id, sealed.queue, sealed.reference)
 
 
-def submit(server: Server, request: Request, now: int, queue: str | None = None) -> Receipt:
-    """Encrypt and enqueue a request; raises IntakeRefused and leaves nothing behind on failure."""
+@dataclass(frozen=True)
+class Prepared:
+    """A request with everything decided that needs the server: its queue, recipients, keys and time.
+
+    What is left, `seal`, is pure CPU work (Argon2id unless a ticket came ready, encryption): a
+    caller with an event loop runs it in a worker thread (`submit_off_loop`).
+    """
+
+    request: Request
+    queue: str
+    recipients: list[PublicIdentity]
+    bot: Identity
+    pepper: bytes
+    now: int
+    ticket: Ticket | None
+
+    def seal(self) -> SealedCase:
+        """Encrypt the request for its queue (seal_request)."""
+        return seal_request(self.request, queue=self.queue, recipients=self.recipients, bot=self.bot,
+                            pepper=self.pepper, now=self.now, ticket=self.ticket)
+
+
+def prepare(server: Server, request: Request, now: int, queue: str | None = None, *,
+            ticket: Ticket | None = None, pepper: bytes | None = None) -> Prepared:
+    """Route to `queue` (the default queue if None) and find its recipients; raises IntakeRefused.
+
+    `ticket` may come ready from a ReferencePool; `pepper` is the server's (checked) unless given.
+    """
     queue = queue or server.config.queues.default
     recipients = recipients_for(server, queue, now)
-    sealed = seal_request(request, queue=queue, recipients=recipients, bot=server.bot_identity(),
-                          pepper=server.pepper(), now=now)
+    return Prepared(request, queue, recipients, server.bot_identity(),
+                    server.pepper() if pepper is None else pepper, now, ticket)
+
+
+def submit(server: Server, request: Request, now: int, queue: str | None = None, *,
+           ticket: Ticket | None = None, pepper: bytes | None = None) -> Receipt:
+    """Encrypt and enqueue a request; raises IntakeRefused and leaves nothing behind on failure."""
+    return store_sealed(server, prepare(server, request, now, queue, ticket=ticket, pepper=pepper).seal(), now)
+
+
+async def submit_off_loop(server: Server, request: Request, now: int, queue: str | None = None, *,
+                          ticket: Ticket | None = None, pepper: bytes | None = None) -> Receipt:
+    """`submit`, with the sealing in a worker thread: the bot's event loop keeps serving meanwhile.
+
+    The database is used only from the calling thread (its connection belongs to it).
+    """
+    sealed = await asyncio.to_thread(prepare(server, request, now, queue, ticket=ticket, pepper=pepper).seal)
     return store_sealed(server, sealed, now)

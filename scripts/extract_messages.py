@@ -18,7 +18,7 @@ def collect() -> Catalog:
     """Every message id the bot can show."""
     catalog = Catalog(project="waystation", domain="waystation")
     texts = ROOT / "bot" / "texts.py"
-    for lineno, message, comments, _context in extract_from_file("python", texts, keywords={"N_": None}):
+    for lineno, message, comments, _context in extract_from_file("python", texts, keywords={"N_": None, "Np_": (1, 2)}):
         catalog.add(message, locations=[("bot/texts.py", lineno)], auto_comments=comments)
     form = tomllib.loads((ROOT / "bot" / "default_form.toml").read_text(encoding="utf-8"))
     for question in form["questions"]:

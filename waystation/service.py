@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,13 +19,16 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from telegram.ext import Application
 
+from bot.alerting.alerts import Alerting
+from bot.alerting.handlers import on_case_stored
 from bot.app import build_application, on_start
 from bot.form import load_form
 from bot.guards import FloodGate
 from bot.i18n import Translations
+from bot.keycache import BotSecrets
 from bot.reach import HEARTBEAT_JOB, BotApiReach, heartbeat
 from bot.refpool import ReferencePool
-from bot.runtime import Runtime
+from bot.runtime import Counter, Runtime, no_count
 from bot.token import find_token
 from bot.vanish import Vanisher
 from bot.webhook import WEBHOOK_PATH, webhook_routes
@@ -53,20 +56,27 @@ def webhook_secret(server: Server) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
-def build_runtime(server: Server) -> Runtime:
-    """Form, translations, deletion timers and flood gate for one server."""
-    from bot.alerts import Alerting, on_case_stored  # volunteer alerts (docs/alerts.md)
-
+def build_runtime(server: Server, *, clock: Callable[[], float] = time.time, count: Counter = no_count,
+                  references: ReferencePool | None = None) -> Runtime:
+    """Form, translations, deletion timers, flood gate and alerting for one server: the whole Runtime, once."""
     privacy = server.config.privacy
+    form = load_form(server.home.root / "form.toml")
+    translations = Translations.load()
+    vanisher = Vanisher(DeletionStore(server.db), privacy.delete_after_seconds, time.time,
+                        volunteer_delete_after=server.config.alerts.delete_after_hours * 3600)
+    vanisher.count = count
     return Runtime(
         server=server,
-        form=load_form(server.home.root / "form.toml"),
-        translations=Translations.load(),
-        vanisher=Vanisher(DeletionStore(server.db), privacy.delete_after_seconds, time.time,
-                          volunteer_delete_after=server.config.alerts.delete_after_hours * 3600),
+        form=form,
+        translations=translations,
+        vanisher=vanisher,
         flood=FloodGate(privacy.flood_messages, privacy.flood_window_seconds),
-        case_listeners=[on_case_stored],
-        alerting=Alerting(server),
+        secrets=BotSecrets(server.home),
+        clock=clock,
+        case_listeners=(on_case_stored,),
+        alerting=Alerting(server),  # volunteer alerts (docs/alerts.md)
+        references=references,
+        count=count,
     )
 
 
@@ -160,11 +170,9 @@ async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[Base
             log.warning("secrets/bot_identity.json is older than the newest bot identity this database was used "
                         "with: caseworkers who pinned the newer key are refused; see 'waystation doctor'")
         counters = Counters()
-        rt = build_runtime(server)
-        rt.count = counters.inc
-        rt.references = ReferencePool(pepper)
-        rt.references.start()
-        rt.vanisher.count = counters.inc
+        references = ReferencePool(pepper)
+        references.start()
+        rt = build_runtime(server, count=counters.inc, references=references)
         telegram = server.config.telegram
         reach = BotApiReach(ask_after=telegram.bot_api_silence_seconds / 3)
         application = build_application(rt, token, reach)
@@ -209,7 +217,7 @@ async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[Base
                 await application.bot.shutdown()  # opened while waiting for the Bot API, if the bot never started
                 rt.vanisher.flush()  # sends settled in the last moment: their ids, not a sweep, on the next start
         finally:
-            rt.references.stop()
+            references.stop()
             # Fold the WAL into the database and truncate it: no old frames stay behind on disk.
             server.db.forget_history()
         log.info("bot stopped")

@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import tomli_w
-from telegram.ext import Application, CallbackContext
+from telegram.ext import Application
 
-from bot import digest, retention, texts
+from bot import texts
+from bot.alerting import digest, retention
+from bot.alerting.schedule import JOBS
+from bot.alerting.sending import send_due
 from bot.app import build_application, on_start
 from bot.i18n import Translations
-from bot.runtime import Runtime
-from bot.schedule import JOBS
-from bot.sending import send_due
+from bot.runtime import BotContext, Runtime
+from bot.texts import Plural
 from intake.requests import Request, submit
 from storage.cases import CaseId
 from storage.daytime import QuietHours
@@ -49,14 +51,16 @@ T = TypeVar("T")
 SCHEDULED = (digest.NEXT_KEY, retention.NEXT_KEY)
 TR = Translations.load()
 START_TIMEOUT = 20.0
-#: What the default form's submit hands the case listener: English labels of the alert-safe answers.
-ROUTINE = {"help": "Legal help", "urgency": "Within days"}
-URGENT = {"help": "A safe place now", "urgency": "I am in danger now"}
+#: What the default form's submit hands the case listener: the option ids of the choice answers.
+ROUTINE = {"help": "legal", "urgency": "days"}
+URGENT = {"help": "safe_place", "urgency": "now"}
+#: Their English labels: what the person's request holds.
+LABELS = {"legal": "Legal help", "days": "Within days", "safe_place": "A safe place now", "now": "I am in danger now"}
 
 
-def first_line(language: str, message: str) -> str:
-    """A bot text's fixed beginning (up to its first placeholder)."""
-    return TR.gettext(language, message).split("{", 1)[0]
+def first_line(language: str, message: str | Plural) -> str:
+    """A bot text's fixed beginning (up to its first placeholder; a message with a number in its plural form)."""
+    return TR.text(language, message, 2).split("{", 1)[0]
 
 
 class FakeClock:
@@ -127,8 +131,7 @@ class RunningBot:
         self._stop = asyncio.Event()
         try:
             with Server.open(self.home, environ={}) as server:
-                rt = build_runtime(server)
-                rt.clock = self.clock
+                rt = build_runtime(server, clock=self.clock)
                 if self.deletions_on_clock:
                     rt.vanisher.clock = self.clock
                 application = build_application(rt, TOKEN)
@@ -165,7 +168,7 @@ class RunningBot:
         def listeners() -> None:
             if self.rt is None or self.application is None:
                 raise AssertionError("the bot is not running")
-            context = CallbackContext(self.application)
+            context = BotContext(self.application)
             for listener in self.rt.case_listeners:
                 listener(context, case_id, queue, dict(safe))
 
@@ -182,7 +185,7 @@ class RunningBot:
         application, rt = self.application, self.rt
 
         async def run() -> None:
-            context = CallbackContext(application)
+            context = BotContext(application)
             for callback in JOBS.values():
                 await callback(context)
             if rt.alerting is None:
@@ -247,7 +250,8 @@ class World:
 
     def case(self, safe: Mapping[str, str] = ROUTINE, queue: str = "main") -> CaseId:
         """A case stored as intake stores it, then announced to the listeners as the conversation does."""
-        answers = {"help": safe.get("help", ""), "urgency": safe.get("urgency", ""), "country": "Country A",
+        answers = {"help": LABELS.get(safe.get("help", ""), ""), "urgency": LABELS.get(safe.get("urgency", ""), ""),
+                   "country": "Country A",
                    "contact": "this chat"}
         with self.staffed.open() as server:
             receipt = submit(server, Request(answers, "en", "telegram"), self.now(), queue)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from bot import texts
-from bot.alertviews import ON_IT
+from bot.alerting.views import ON_IT
 from storage.cases import EventKind
 from tests.alerts.conftest import WorldFactory
 from tests.alerts.harness import TR, wait_for_count

@@ -41,7 +41,8 @@ def test_an_admin_invites_and_the_volunteer_is_listed_changed_and_removed(staffe
     assert "A.B." in text and "22:00-07:00 Europe/Berlin" in text
     ok("volunteers", "set", "--home", home, str(shown["id"]), "--tier", "1", "--quiet", "off", "--inactive")
     [changed] = json.loads(ok("volunteers", "list", "--home", home, "--json").stdout)["volunteers"]
-    assert (changed["tier"], changed["quiet"], changed["active"], changed["inactive_reason"]) == (1, None, False, "paused")
+    assert (changed["tier"], changed["quiet"], changed["active"], changed["inactive_reason"]) \
+        == (1, None, False, "paused")
     ok("volunteers", "remove", "--home", home, str(shown["id"]))
     assert json.loads(ok("volunteers", "list", "--home", home, "--json").stdout)["volunteers"] == []
 

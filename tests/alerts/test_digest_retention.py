@@ -68,8 +68,9 @@ def test_retention_warns_admins_purges_quiet_closed_cases_keeps_recent_ones_and_
     w.clock.advance(2 * DAY + 60 * MINUTE)  # day 2: the warning run
     w.tick()
     dates = {datetime.fromtimestamp(w.now() + DAY - s, UTC).strftime("%Y-%m-%d") for s in (0, 60)}
-    _with_text(admin, {TR.gettext("en", texts.NOTICE_PURGE).format(count=2, date=d) for d in dates})
-    _with_text(admin, {TR.gettext("en", texts.NOTICE_UNCLAIMED).format(count=1, days=1)})
+    _with_text(admin, {TR.ngettext("en", texts.NOTICE_PURGE, 2).format(count=2, date=d) for d in dates})
+    # One request: the singular form ("1 request has been waiting"), not "1 requests".
+    _with_text(admin, {TR.ngettext("en", texts.NOTICE_UNCLAIMED, 1).format(count=1, days=1)})
     with w.server() as server:
         server.cases.fetch(purged)  # announced, not purged yet
         server.cases.add_event(kept, EventKind.NOTE, "cas-main", w.now())  # recent activity keeps it this time
@@ -92,7 +93,8 @@ def test_retention_warns_admins_purges_quiet_closed_cases_keeps_recent_ones_and_
         server.cases.fetch(waiting)
         assert "case.purged" in [a.action for a in server.cases.audit_log(purged)]
         assert server.db.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
-    assert not (w.staffed.root / "waystation.db-wal").exists() or (w.staffed.root / "waystation.db-wal").stat().st_size == 0
+    wal = w.staffed.root / "waystation.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
     texts_seen = " ".join(m["text"] or "" for m in ordinary.bot_messages())
     assert "will be deleted" not in texts_seen and "without being picked up" not in texts_seen  # admins only
     after = b"".join(decrypted_pages(w.staffed.root / "waystation.db", key))

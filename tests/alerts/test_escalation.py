@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 
 from bot import texts
-from bot.alertviews import ON_IT
-from bot.schedule import JOBS, schedule_alert_jobs
+from bot.alerting.schedule import JOBS, schedule_alert_jobs
+from bot.alerting.views import ON_IT
 from storage.config import PrivacyConfig
 from storage.daytime import QuietHours, minute_of_day, zone
 from tests.alerts.conftest import WorldFactory

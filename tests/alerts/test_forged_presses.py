@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot import texts
-from bot.alertviews import ON_IT
+from bot.alerting.views import ON_IT
 from tests.alerts.conftest import WorldFactory
 from tests.alerts.events import EventCollector
 from tests.alerts.harness import TR, World, first_line, wait_for_count

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from bot import texts
-from bot.alertviews import ON_IT
+from bot.alerting.views import ON_IT
 from storage.volunteers import Settings, VolunteerStore
 from tests.alerts.conftest import WorldFactory
 from tests.alerts.harness import TR, World, wait_for_count

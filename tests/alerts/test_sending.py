@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.alertviews import ON_IT
+from bot.alerting.views import ON_IT
 from crypto.envelope import Kind, seal
 from crypto.reference import REFERENCE_COST_MINIMUM, hash_reference, new_reference
 from intake.requests import (
@@ -124,7 +124,8 @@ def _sealed_cheaply(w: World, server, recipients, n: int):  # type: ignore[no-un
     envelope = seal(request_payload(request, now), kind=Kind.REQUEST, case_id=case_id, queue="main",
                     recipients=recipients, signer=server.bot_identity().signing_key)
     reference = new_reference()
-    return SealedCase(case_id, "main", envelope, hash_reference(reference, server.home.pepper(), REFERENCE_COST_MINIMUM),
+    ref_hash = hash_reference(reference, server.home.pepper(), REFERENCE_COST_MINIMUM)
+    return SealedCase(case_id, "main", envelope, ref_hash,
                       reference)
 
 

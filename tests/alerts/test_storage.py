@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.alerts import Alerting
+from bot.alerting.alerts import Alerting
 from intake.requests import Request, submit
 from storage.alerts import AckResult, AlertStore
 from storage.config import parse_config
@@ -49,7 +49,8 @@ def test_an_invitation_is_kept_only_as_a_hash_and_works_once(server: Server) -> 
     assert code.replace("-", "").encode() not in repr(stored).encode() and code not in repr(stored)
     assert store.redeem(hash_code("X" * 12, server.home.pepper()), 1, "en", now) is None
     volunteer = store.redeem(digest, 700000001, "uk", now)
-    assert volunteer is not None and (volunteer.queues, volunteer.tier, volunteer.language) == (("main", "other"), 2, "uk")
+    assert volunteer is not None
+    assert (volunteer.queues, volunteer.tier, volunteer.language) == (("main", "other"), 2, "uk")
     assert store.redeem(digest, 700000002, "en", now) is None
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import texts
-from bot.alertviews import ON_IT
+from bot.alerting.views import ON_IT
 from storage.deletions import DeletionStore
 from storage.volunteers import (
     Settings,
@@ -70,7 +70,8 @@ def _dues(root_open: object, chat_id: int) -> dict[int, int]:
 
 def test_an_alert_sent_as_the_bot_dies_is_deleted_on_the_volunteer_timer(tmp_path: Path, sandbox: Sandbox) -> None:
     staffed = make_home(tmp_path / "home", sandbox,
-                        alerts={"delete_after_hours": 1, "remind_after_minutes": 600, "urgent_remind_after_minutes": 600,
+                        alerts={"delete_after_hours": 1, "remind_after_minutes": 600,
+                                "urgent_remind_after_minutes": 600,
                                 "digest_at": _far_from_now(), "timezone": "UTC"},
                         retention={"run_at": _far_from_now()})
     port = _staff_port(staffed.root)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from bot import texts
 from bot.form import load_form
 from bot.i18n import Translations
+from bot.texts import Plural
 from tests.bot.harness import Person
 
 FORM = load_form()
 T = Translations.load()
 
 
-def tr(language: str, message: str) -> str:
-    """A bot text as the person sees it (first line, placeholders cut off)."""
-    return T.gettext(language, message).split("{", 1)[0].splitlines()[0]
+def tr(language: str, message: str | Plural) -> str:
+    """A bot text as the person sees it (first line, placeholders cut off; a message with a number: plural form)."""
+    return T.text(language, message, 2).split("{", 1)[0].splitlines()[0]
 
 
 def complete_intake(person: Person, language: str, answers: dict[str, str | None], submit: bool = True) -> str | None:

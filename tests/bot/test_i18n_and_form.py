@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from bot import texts
 from bot.errors import FormInvalid
 from bot.form import load_form, parse_form
 from bot.i18n import LANGUAGES, LOCALE_DIR, RIGHT_TO_LEFT, Translations, pick_language
@@ -28,9 +29,40 @@ def test_catalogue_translates_every_message_with_the_same_placeholders(language:
     missing = template_ids() - set(translated)
     assert not missing, f"{language} lacks: {sorted(missing)[:3]}"
     for msgid, msgstr in translated.items():
-        assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(str(msgstr))), msgid
-        for command in ("/forget", "/cancel", "/start"):
-            assert (command in msgid) == (command in str(msgstr)), (language, msgid)
+        # A message with a number: every form of the language says what the English plural says.
+        english = msgid[1] if isinstance(msgid, tuple) else msgid
+        forms = list(msgstr) if isinstance(msgstr, tuple) else [msgstr]
+        if isinstance(msgid, tuple):
+            assert len(forms) == catalogue.num_plurals and all(forms), (language, english)
+        for form in forms:
+            assert sorted(PLACEHOLDER.findall(english)) == sorted(PLACEHOLDER.findall(str(form))), english
+            for command in ("/forget", "/cancel", "/start"):
+                assert (command in english) == (command in str(form)), (language, english)
+
+
+#: Plural-Forms each catalogue must declare: how many forms its language has.
+PLURAL_FORMS = {"en": 2, "es": 2, "fr": 2, "fa": 2, "ru": 3, "uk": 3, "ar": 6}
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_every_catalogue_declares_its_languages_plural_forms(language: str) -> None:
+    with (LOCALE_DIR / language / "LC_MESSAGES" / "waystation.po").open("rb") as handle:
+        catalogue = read_po(handle, locale=language)
+    assert catalogue.num_plurals == PLURAL_FORMS[language]
+    assert f"nplurals={PLURAL_FORMS[language]};" in dict(catalogue.mime_headers)["Plural-Forms"]
+
+
+def test_a_number_is_shown_with_the_form_its_language_uses() -> None:
+    t = Translations.load()
+    assert t.ngettext("en", texts.CANCELLED, 1).format(minutes=1).endswith("in 1 minute.")
+    assert t.ngettext("en", texts.CANCELLED, 5).format(minutes=5).endswith("in 5 minutes.")
+    assert t.ngettext("fr", texts.CANCELLED, 1).format(minutes=1).endswith("dans 1 minute.")
+    assert t.ngettext("es", texts.CANCELLED, 2).format(minutes=2).endswith("en 2 minutos.")
+    assert t.ngettext("ar", texts.CANCELLED, 5).format(minutes=5).endswith("5 دقائق.")
+    assert t.ngettext("ar", texts.CANCELLED, 11).format(minutes=11).endswith("11 دقيقة.")
+    assert t.ngettext("en", texts.NOTICE_UNREADABLE, 1).startswith("{count} open request cannot")
+    with pytest.raises(TypeError):
+        t.text("en", texts.CANCELLED)  # a message with a number needs the number
 
 
 def test_template_is_up_to_date_with_the_code() -> None:
@@ -64,7 +96,8 @@ BAD_FORMS = {
     "unknown type": '[[questions]]\nid = "a"\ntype = "date"\nprompt = "p"\n',
     "unknown key": '[[questions]]\nid = "a"\ntype = "text"\nprompt = "p"\nsecret = 1\n',
     "choice without options": '[[questions]]\nid = "a"\ntype = "choice"\nprompt = "p"\n',
-    "duplicate ids": '[[questions]]\nid = "a"\ntype = "text"\nprompt = "p"\n[[questions]]\nid = "a"\ntype = "text"\nprompt = "q"\n',
+    "duplicate ids": '[[questions]]\nid = "a"\ntype = "text"\nprompt = "p"\n'
+                     '[[questions]]\nid = "a"\ntype = "text"\nprompt = "q"\n',
     "huge max_length": '[[questions]]\nid = "a"\ntype = "text"\nprompt = "p"\nmax_length = 99999\n',
     "text with options": '[[questions]]\nid = "a"\ntype = "text"\nprompt = "p"\noptions = []\n',
 }

@@ -60,7 +60,8 @@ def test_restart_after_submit_still_deletes(sandbox: Sandbox, run_bot: BotFactor
     submitted = time.monotonic()
     # The reference reaches the phone a moment before the bot hears Telegram's answer and moves the
     # chat's due time forward. A crash inside that moment is covered by the send intent (the chat is
-    # swept on the ordinary delay, tested below in test_a_message_sent_as_the_bot_dies_is_still_deleted); here the crash comes just after.
+    # swept on the ordinary delay, tested below in test_a_message_sent_as_the_bot_dies_is_still_deleted);
+    # here the crash comes just after.
     with staffed.open() as server:
         store = DeletionStore(server.db)
         soon = time.time() + 6 + 5 + 1

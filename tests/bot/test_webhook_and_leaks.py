@@ -27,8 +27,9 @@ def test_webhook_mode_checks_the_secret_and_runs_the_intake(sandbox: Sandbox, tm
     bot = start_bot(staffed.root, port, tmp_path / "bot.log")
     try:
         url = f"http://127.0.0.1:{port}/telegram/webhook"
+        sender = {"id": 1, "is_bot": False, "first_name": "x"}
         forged = {"update_id": 999, "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"},
-                                                "from": {"id": 1, "is_bot": False, "first_name": "x"}, "text": "/start"}}
+                                                "from": sender, "text": "/start"}}
         assert httpx.post(url, json=forged).status_code == 403
         assert httpx.post(url, json=forged, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}).status_code == 403
         person = sandbox.person("en")
@@ -40,7 +41,8 @@ def test_webhook_mode_checks_the_secret_and_runs_the_intake(sandbox: Sandbox, tm
         bot.stop()
 
 
-def test_no_answer_chat_id_or_name_in_the_home_or_the_log(sandbox: Sandbox, run_bot: BotFactory, tmp_path: Path) -> None:
+def test_no_answer_chat_id_or_name_in_the_home_or_the_log(sandbox: Sandbox, run_bot: BotFactory,
+                                                           tmp_path: Path) -> None:
     staffed, bot = run_bot(after_submit=5)
     canary = "Canary" + str(time.time_ns())[-9:]
     person = sandbox.person("ru", name="Firstname" + canary, username="user" + canary.lower())

@@ -46,7 +46,7 @@ from typing import Any
 import nacl.utils
 
 from bot import texts
-from bot.alertviews import ON_IT
+from bot.alerting.views import ON_IT
 from bot.form import load_form
 from crypto.keys import KDF_MINIMUM, dump_identity
 from staff.pins import PinStore

@@ -12,11 +12,9 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from telegram.ext import CallbackContext
-
-from bot.digest import Daily
-from bot.runtime import runtime
-from bot.sending import kick
+from bot.alerting.digest import Daily
+from bot.alerting.sending import kick
+from bot.runtime import BotContext
 from storage import retention
 from storage.alerts import MessageKind
 
@@ -25,9 +23,9 @@ JOB_NAME = "retention"
 NEXT_KEY = "retention_next_at"
 
 
-async def run_retention(context: CallbackContext) -> None:
+async def run_retention(context: BotContext) -> None:
     """The retention job: once a day, run retention and tell the admins what it found."""
-    rt = runtime(context)
+    rt = context.runtime
     config = rt.server.config.retention
     daily = Daily(rt.server.db, NEXT_KEY, config.run_at, "UTC")
     now = rt.now()

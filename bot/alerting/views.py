@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import texts
 from bot.form import Form
 from bot.i18n import Translations
+from bot.texts import Plural
 from storage.alerts import Outcome
 from storage.cases import CaseId
 
@@ -85,7 +86,7 @@ def render_digest(t: Translations, language: str, payload: Mapping[str, object])
 
 
 #: Admin notice kind -> its text; the payload's fields fill its placeholders.
-_NOTICES: dict[str, str] = {
+_NOTICES: dict[str, str | Plural] = {
     "purge": texts.NOTICE_PURGE,
     "unclaimed": texts.NOTICE_UNCLAIMED,
     "roster_expiring": texts.NOTICE_ROSTER_EXPIRING,
@@ -104,7 +105,7 @@ def render_notice(t: Translations, language: str, payload: Mapping[str, object])
     """An admin notice (counts, dates, queue and check names only): retention, the roster's dates, who can
     read cases, what the server check found."""
     message = _NOTICES.get(str(payload.get("notice")), texts.NOTICE_PURGE)
-    return t.gettext(language, message).format(
+    return t.text(language, message, _int(payload, "count")).format(
         count=_int(payload, "count"), days=_int(payload, "days"), date=str(payload.get("date", "")),
         until=str(payload.get("until", "")), queue=str(payload.get("queue", "")),
         errors=_int(payload, "errors"), warnings=_int(payload, "warnings"), checks=str(payload.get("checks", "")))

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram.ext import CallbackContext, JobQueue
+from telegram.ext import JobQueue
 
-from bot import digest, escalation, retention, rosterwatch, sending
-from bot.runtime import Runtime
+from bot.alerting import digest, escalation, retention, rosterwatch, sending
+from bot.runtime import BotContext, Runtime
 
-JobCallback = Callable[[CallbackContext], Coroutine[Any, Any, None]]
+JobCallback = Callable[[BotContext], Coroutine[Any, Any, None]]
 
 #: name -> what it does; all run every `[alerts] check_seconds`.
 JOBS: dict[str, JobCallback] = {
@@ -30,7 +30,7 @@ JOBS: dict[str, JobCallback] = {
 }
 
 
-def schedule_alert_jobs(jobs: JobQueue, rt: Runtime) -> None:
+def schedule_alert_jobs(jobs: JobQueue[BotContext], rt: Runtime) -> None:
     """(Re)create the repeating jobs, each starting at once."""
     if rt.alerting is None:
         return

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
 from bot.conversation import LANG, unknown_command
 from bot.i18n import pick_language
-from bot.runtime import runtime
+from bot.runtime import BotContext
 from storage.volunteers import Volunteer, hash_code, normalise_code
 
 log = logging.getLogger("waystation.bot.volunteers")
@@ -24,7 +24,7 @@ COMMAND = "volunteer"
 MAX_CODE_PARTS = 12
 
 
-def _language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+def _language(update: Update, context: BotContext) -> str:
     chosen = context.chat_data.get(LANG) if context.chat_data is not None else None
     if isinstance(chosen, str):
         return chosen
@@ -32,16 +32,16 @@ def _language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     return pick_language(user.language_code if user else None)
 
 
-async def volunteer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def volunteer_command(update: Update, context: BotContext) -> None:
     """Redeem an invitation code; confirm with the queues, or answer as to any unknown command."""
-    rt = runtime(context)
+    rt = context.runtime
     chat = update.effective_chat
     args = context.args or []
     volunteer: Volunteer | None = None
     # "/volunteer K7QM 4XRT 9WPA": a code typed with spaces arrives as several arguments.
     code = normalise_code("".join(args)) if 1 <= len(args) <= MAX_CODE_PARTS else None
     if rt.alerting is not None and chat is not None and code is not None:
-        volunteer = rt.alerting.volunteers.redeem(hash_code(code, rt.server.home.pepper()), chat.id,
+        volunteer = rt.alerting.volunteers.redeem(hash_code(code, rt.secrets.pepper()), chat.id,
                                                   _language(update, context), rt.now())
     if rt.alerting is None or chat is None or volunteer is None or context.job_queue is None:
         await unknown_command(update, context)

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from telegram.ext import CallbackContext
-
-from bot.runtime import runtime
-from bot.sending import kick
+from bot.alerting.sending import kick
+from bot.runtime import BotContext
 from storage.alerts import MessageKind
 from storage.daytime import next_time_of_day, parse_time_of_day, zone
 from storage.db import Database
@@ -49,9 +47,9 @@ class Daily:
             self.db.set_meta(conn, self.key, str(next_time_of_day(now, self.minute, self.zone)))
 
 
-async def send_digests(context: CallbackContext) -> None:
+async def send_digests(context: BotContext) -> None:
     """The digest job: when due, one summary per queue to each of its active volunteers."""
-    rt = runtime(context)
+    rt = context.runtime
     alerting = rt.alerting
     if alerting is None or context.job_queue is None:
         return

@@ -13,7 +13,7 @@ roster's standing (storage.rosterlife) with the runtime's clock and:
   caseworker can read, queues with fewer than two active caseworkers, fewer than two active
   admins; each is announced when it appears or changes, and again after a week while it lasts.
 
-Notices carry counts, dates and queue names only (bot/alertviews.render_notice).
+Notices carry counts, dates and queue names only (bot/alerting/views.render_notice).
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ import json
 import logging
 from dataclasses import dataclass
 
-from telegram.ext import CallbackContext
-
-from bot.runtime import Runtime, runtime
-from bot.sending import kick
+from bot.alerting.sending import kick
+from bot.runtime import BotContext, Runtime
 from crypto.roster import DAY
 from storage.alerts import MessageKind
 from storage.coverage import assess, open_cases
@@ -155,9 +153,9 @@ def _once(rt: Runtime, key: str, found: tuple[str, Payload] | None, announce: bo
     return [found[1]]
 
 
-async def watch_roster(context: CallbackContext) -> None:
+async def watch_roster(context: BotContext) -> None:
     """The job: log the roster's standing daily, owe the notices that are due."""
-    rt = runtime(context)
+    rt = context.runtime
     state = context.application.bot_data.setdefault(STATE_KEY, WatchState())
     now = rt.now()
     day = now // DAY

@@ -12,11 +12,12 @@ forgets removed volunteers whose chats hold no message any more.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from telegram.ext import CallbackContext, JobQueue
+from telegram.ext import JobQueue
 
-from bot.runtime import runtime
-from bot.sending import kick
+from bot.alerting.sending import kick
+from bot.runtime import BotContext
 from storage.cases import CaseId
 from storage.server import Server
 
@@ -28,9 +29,9 @@ SINCE_KEY = "alerts_since"
 UNALERTED_GRACE_SECONDS = 30
 
 
-async def check_deadlines(context: CallbackContext) -> None:
+async def check_deadlines(context: BotContext) -> None:
     """The deadline job: stop taken cases, alert stray ones, escalate overdue ones, erase removed volunteers."""
-    rt = runtime(context)
+    rt = context.runtime
     alerting = rt.alerting
     jobs = context.job_queue
     if alerting is None or jobs is None:
@@ -57,9 +58,9 @@ async def check_deadlines(context: CallbackContext) -> None:
         log.info("%d removed volunteers forgotten: their chats hold no message any more", erased)
 
 
-def _alert_strays(context: CallbackContext, jobs: JobQueue, now: int) -> int:
+def _alert_strays(context: BotContext, jobs: JobQueue[Any], now: int) -> int:
     """Alert new cases that have waited without an alert for the grace period."""
-    rt = runtime(context)
+    rt = context.runtime
     alerting = rt.alerting
     if alerting is None:
         return 0
@@ -75,7 +76,7 @@ def _alert_strays(context: CallbackContext, jobs: JobQueue, now: int) -> int:
         first = seen.setdefault(CaseId(case_id), now)
         if now - first >= UNALERTED_GRACE_SECONDS:
             del seen[case_id]
-            if alerting.case_entered(jobs, case_id, queue, {}, now):
+            if alerting.case_entered(case_id, queue, {}, now):
                 log.info("case %s entered queue %s without the bot; alerted now", case_id[:6], queue)
                 alerted += 1
     return alerted
