@@ -34,6 +34,7 @@ from bot.conversation import (
     send,
     unknown_command,
 )
+from bot.cover import announce_if_covered, install_cover
 from bot.guards import Verdict, wants_erase
 from bot.i18n import LANGUAGES
 from bot.processor import PerChatUpdateProcessor, arrival_time
@@ -149,7 +150,8 @@ async def on_start(application: Application) -> None:  # type: ignore[type-arg]
     jobs.run_repeating(forget_history, interval=FORGET_SECONDS, first=1, name=FORGET_JOB)  # type: ignore[union-attr]
     schedule_alert_jobs(jobs, rt)  # type: ignore[arg-type]
     jobs.run_repeating(record_held, interval=HELD_SECONDS, first=HELD_SECONDS, name=HELD_JOB)  # type: ignore[union-attr]
-    await announce_commands(application)
+    if not await announce_if_covered(application):  # cover mode: the utility's name, descriptions and commands
+        await announce_commands(application)
 
 
 def build_application(rt: Runtime, token: str, reach: BotApiReach | None = None) -> Application:  # type: ignore[type-arg]
@@ -185,6 +187,7 @@ def build_application(rt: Runtime, token: str, reach: BotApiReach | None = None)
     application.add_handler(TypeHandler(Update, track_and_limit), group=-1)
     application.add_handler(CallbackQueryHandler(on_it, pattern=f"^{ON_IT}"), group=0)
     application.add_handler(CommandHandler(VOLUNTEER_COMMAND, volunteer_command), group=0)
+    install_cover(application, rt)  # cover mode: only a valid entry code opens the intake (bot/cover.py)
     application.add_handler(build_conversation(rt.vanisher.delete_after), group=1)
     application.add_handler(CallbackQueryHandler(expired_button), group=1)
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command), group=1)

@@ -24,6 +24,7 @@ from telegram.ext import (
 
 from bot import screens as S
 from bot import texts
+from bot.cover import entry_queue, leave_no_trace
 from bot.form import QuestionKind
 from bot.i18n import pick_language
 from bot.replies import read_by_reference, send_replies
@@ -114,6 +115,7 @@ def _drop(context: Context, update: Update) -> None:
     chat = update.effective_chat
     if chat is not None:
         context.application.drop_chat_data(chat.id)  # not the flood gate's count: /forget must not reset it
+        context.application.drop_user_data(chat.id)  # a private chat's user: its entry code admission ends too
 
 
 # -- steps ---------------------------------------------------------------------------------------
@@ -237,7 +239,7 @@ async def submit(update: Update, context: Context) -> int:
     plain = {q.id: answers.get(q.id, (None, ""))[1] for q in rt.form.questions}
     choices = {qid: option for qid, (option, _) in answers.items() if option is not None}
     language = data.get(LANG, "en")
-    queue = route(rt.server.config.routing, rt.server.config.queues.default, language=language,
+    queue = entry_queue(context) or route(rt.server.config.routing, rt.server.config.queues.default, language=language,
                   country=plain.get("country", ""), help_option=choices.get("help", ""))
     now = rt.now()
     try:
@@ -266,6 +268,7 @@ async def submit(update: Update, context: Context) -> int:
 def _finish(update: Update, context: Context, delay: int) -> int:
     rt = context.runtime
     rt.vanisher.soon(context.job_queue, _chat_id(update), delay)  # type: ignore[arg-type]
+    context.application.create_task(leave_no_trace(context, rt, _chat_id(update), _data(context).get(LANG, "en")))
     _drop(context, update)
     return END
 
@@ -284,7 +287,10 @@ async def forget(update: Update, context: Context) -> int:
     """/forget or 'Delete this chat now': every message goes at once, all state is dropped."""
     await _ack(update)
     rt = context.runtime
+    user = update.effective_user
+    language = _data(context).get(LANG) or pick_language(user.language_code if user else None)
     await rt.vanisher.now(context.bot, context.job_queue, _chat_id(update))  # type: ignore[arg-type]
+    await leave_no_trace(context, rt, _chat_id(update), language)
     _drop(context, update)
     return END
 

@@ -99,6 +99,7 @@ class Vanisher:
         self._timers: dict[int, int] = {}          # when the chat's deletion timer fires
         self._unsaved: dict[int, set[int]] = {}    # ids the chat state refused: deleted from here
         self._suspects: dict[int, _Suspect] = {}
+        self._closing: dict[int, int] = {}         # chats brought forward (after submit, cancel, /forget)
         self._warned_at = 0.0
         # Group commit: what concurrent sends queue goes to the chat state in one write (one rename).
         self._queued_intents: list[Intent] = []
@@ -128,6 +129,7 @@ class Vanisher:
     def track(self, jobs: JobQueue[Any], chat_id: int, message_ids: Iterable[int]) -> None:
         """Remember incoming messages of a chat and push its countdown back: activity counts."""
         due = int(self.clock()) + self.delay_for(chat_id)
+        self._closing.pop(chat_id, None)  # the person is back: the ordinary delay again
         ids = list(message_ids)
         if ids:
             self._see(chat_id, max(ids))
@@ -144,6 +146,9 @@ class Vanisher:
             self._schedule(jobs, chat_id, int(self.clock()) + self.volunteer_delete_after)
             return
         due = int(self.clock()) + delay
+        # What the bot sends from now on (the last word: the chat-list hint) shares this due time,
+        # so that its send intent and entry never push the stored time back to the ordinary delay.
+        self._closing[chat_id] = due
         self.flush()  # the messages just sent are brought forward too
         self._write(lambda: self.store.reschedule(chat_id, due))
         self._schedule(jobs, chat_id, due, sooner=True)
@@ -193,7 +198,10 @@ class Vanisher:
         floor = self._seen.get(chat_id)
         if floor is None:
             floor = self._read(lambda: self.store.floor(chat_id), None)
-        intent = Intent(new_intent_id(), chat_id, floor, int(self.clock()) + self.delay_for(chat_id))
+        now = int(self.clock())
+        closing = self._closing.get(chat_id)
+        due = closing if closing is not None and closing >= now else now + self.delay_for(chat_id)
+        intent = Intent(new_intent_id(), chat_id, floor, due)
         self._queued_intents.append(intent)
         try:
             await asyncio.shield(self._commit_soon())
@@ -366,6 +374,8 @@ class Vanisher:
                 return
         if self._seen.get(chat_id, 0) <= (ids[-1] if ids else 0) and chat_id not in self._unsaved:
             self._seen.pop(chat_id, None)  # nothing newer seen meanwhile: keep no trace of the chat
+            if self._closing.get(chat_id, 0) <= int(self.clock()):
+                self._closing.pop(chat_id, None)
 
     def _forget_ids(self, chat_id: int, ids: list[int]) -> None:
         unsaved = self._unsaved.get(chat_id)

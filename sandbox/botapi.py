@@ -32,6 +32,8 @@ _HANDLERS: dict[str, Handler] = {
     "setMyCommands": botconfig.set_my_commands,
     "getMyCommands": botconfig.get_my_commands,
     "deleteMyCommands": botconfig.delete_my_commands,
+    "setMyName": botconfig.set_my_name,
+    "getMyName": botconfig.get_my_name,
     "setMyDescription": botconfig.set_my_description,
     "getMyDescription": botconfig.get_my_description,
     "setMyShortDescription": botconfig.set_my_short_description,

@@ -6,12 +6,14 @@ import json
 import re
 
 from sandbox.errors import bad_request
+from sandbox.models import BOT_FIRST_NAME
 from sandbox.params import Params
 from sandbox.state import BotWorld, Sandbox
 
 MAX_COMMANDS = 100
 MAX_DESCRIPTION = 512
 MAX_SHORT_DESCRIPTION = 120
+MAX_NAME = 64
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _SCOPES = frozenset(
@@ -95,6 +97,19 @@ async def delete_my_commands(sandbox: Sandbox, world: BotWorld, params: Params) 
     """deleteMyCommands: forget the command list for a scope and language."""
     world.commands.pop(_commands_key(params), None)
     return True
+
+
+async def set_my_name(sandbox: Sandbox, world: BotWorld, params: Params) -> object:
+    """setMyName: the bot's name shown in chat lists and profiles, per language."""
+    _store_text(world.names, _language(params), params.text("name"), MAX_NAME)
+    sandbox.events.record("name_set", world.id, language=_language(params))
+    return True
+
+
+async def get_my_name(sandbox: Sandbox, world: BotWorld, params: Params) -> object:
+    """getMyName: the stored name for a language (the default name when none is set)."""
+    language = _language(params)
+    return {"name": world.names.get(language) or world.names.get("", "") or BOT_FIRST_NAME}
 
 
 async def set_my_description(sandbox: Sandbox, world: BotWorld, params: Params) -> object:

@@ -15,7 +15,7 @@ from sandbox.botapi import METHODS, sandbox_of
 from sandbox.botconfig import localized
 from sandbox.errors import ControlError
 from sandbox.messaging import ANSWER_VISIBLE_SECONDS
-from sandbox.models import CallbackAnswer, Chat, UserId, message_to_view
+from sandbox.models import BOT_FIRST_NAME, CallbackAnswer, Chat, UserId, message_to_view
 from sandbox.state import AnswerDelay, BotWorld, Sandbox
 
 MAX_BODY_BYTES = 64 * 1024
@@ -126,6 +126,7 @@ async def list_bots(request: Request) -> JSONResponse:
             "commands": _commands(world, language),
             "description": localized(world.descriptions, language),
             "short_description": localized(world.short_descriptions, language),
+            "name": localized(world.names, language) or BOT_FIRST_NAME,
         }
         for world in sandbox.bots.values()
     ]

@@ -79,6 +79,8 @@ class BotWorld:
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.descriptions: dict[str, str] = {}
         self.short_descriptions: dict[str, str] = {}
+        #: setMyName per language ("" for all languages); none: the name getMe gives.
+        self.names: dict[str, str] = {}
         self.callback_queries: dict[str, CallbackQuery] = {}
         self.answer_delays: list[AnswerDelay] = []
         self.flood = FloodControl(settings, clock.monotonic())

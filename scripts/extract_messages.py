@@ -1,5 +1,6 @@
 """Rebuild bot/locale/waystation.pot from bot/texts.py and bot/default_form.toml, and merge it
-into every language's .po (new strings appear untranslated). Run from the repository root."""
+into every language's .po (new strings appear untranslated); likewise bot/locale/cover.pot from
+bot/cover_texts.py (its own domain, "cover"). Run from the repository root."""
 
 from __future__ import annotations
 
@@ -28,11 +29,25 @@ def collect() -> Catalog:
     return catalog
 
 
+def collect_cover() -> Catalog:
+    """Every message id of cover mode and of the chat's last message (bot/cover_texts.py)."""
+    catalog = Catalog(project="waystation", domain="cover")
+    texts = ROOT / "bot" / "cover_texts.py"
+    for lineno, message, comments, _context in extract_from_file("python", texts, keywords={"N_": None}):
+        catalog.add(message, locations=[("bot/cover_texts.py", lineno)], auto_comments=comments)
+    return catalog
+
+
 def main() -> None:
-    template = collect()
-    with (LOCALE / "waystation.pot").open("wb") as handle:
+    merge(collect(), "waystation")
+    merge(collect_cover(), "cover")
+
+
+def merge(template: Catalog, domain: str) -> None:
+    """Write DOMAIN.pot and bring every language's DOMAIN.po up to it."""
+    with (LOCALE / f"{domain}.pot").open("wb") as handle:
         write_po(handle, template, omit_header=False, sort_output=False)
-    for po_path in sorted(LOCALE.glob("*/LC_MESSAGES/waystation.po")):
+    for po_path in sorted(LOCALE.glob(f"*/LC_MESSAGES/{domain}.po")):
         with po_path.open("rb") as handle:
             catalog = read_po(handle, locale=po_path.parent.parent.name)
         catalog.update(template, no_fuzzy_matching=True)

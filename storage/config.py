@@ -110,6 +110,25 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class CoverConfig:
+    """Cover mode (docs/cover.md): the bot's public face is a harmless utility; the intake opens only by entry code."""
+
+    enabled: bool = False
+    utility: str = "timezone"
+    name: str = ""
+    short_description: str = ""
+    description: str = ""
+    bot_username: str = ""
+
+
+#: The utilities a cover can be (bot/cover_utility.py does their job).
+COVER_UTILITIES = ("timezone", "units")
+_BOT_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
+#: Telegram's limits for setMyName, setMyShortDescription, setMyDescription.
+COVER_TEXT_LIMITS = {"name": 64, "short_description": 120, "description": 512}
+
+
+@dataclass(frozen=True)
 class RoutingRule:
     """Send a request to `queue` when every condition given matches (first matching rule wins)."""
 
@@ -132,6 +151,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     replies: RepliesConfig = field(default_factory=RepliesConfig)
+    cover: CoverConfig = field(default_factory=CoverConfig)
     routing: tuple[RoutingRule, ...] = ()
 
 
@@ -201,6 +221,8 @@ def _section(cls: type, name: str, raw: Any) -> Any:
         expected = type(getattr(cls(), key))
         if expected is int and (not isinstance(value, int) or isinstance(value, bool)):
             raise ConfigInvalid(f"config.toml: {name}.{key} must be a whole number")
+        if expected is bool and not isinstance(value, bool):
+            raise ConfigInvalid(f"config.toml: {name}.{key} must be true or false")
         if expected is str and not isinstance(value, str):
             raise ConfigInvalid(f"config.toml: {name}.{key} must be a string")
         lowest, highest = int_range(key)
@@ -255,6 +277,18 @@ def _check_alerts(config: Config) -> None:
         raise ConfigInvalid("config.toml: alerts.timezone must be an IANA time zone such as Europe/Berlin") from err
 
 
+def _check_cover(cover: CoverConfig) -> None:
+    """Format checks of [cover]."""
+    if cover.utility not in COVER_UTILITIES:
+        raise ConfigInvalid(f"config.toml: cover.utility must be one of {', '.join(map(repr, COVER_UTILITIES))}")
+    for key, limit in COVER_TEXT_LIMITS.items():
+        value = getattr(cover, key)
+        if len(value) > limit or any(not ch.isprintable() and ch != "\n" for ch in value):
+            raise ConfigInvalid(f"config.toml: cover.{key} must be at most {limit} printable characters")
+    if cover.bot_username and not _BOT_USERNAME.fullmatch(cover.bot_username.removeprefix("@")):
+        raise ConfigInvalid("config.toml: cover.bot_username must be the bot's username, e.g. \"WorldClockBot\"")
+
+
 def parse_config(text: str) -> Config:
     """Parse and check config text; raises ConfigInvalid with the key at fault."""
     try:
@@ -289,6 +323,7 @@ def parse_config(text: str) -> Config:
     if not config.telegram.api_base_url.startswith(("https://", "http://")):
         raise ConfigInvalid("config.toml: telegram.api_base_url must be an http(s) URL")
     _check_alerts(config)
+    _check_cover(config.cover)
     return config
 
 
@@ -417,4 +452,18 @@ check_seconds = 5
 # person reads it by sending their reference to the bot. After this many days unread, it is
 # erased and the caseworkers see it as expired (1..365).
 expire_after_days = 30
+
+[cover]
+# Cover mode (docs/cover.md; recommended where a phone may be searched): the bot's name,
+# descriptions and commands are those of a small utility, which it really runs for anyone,
+# and the intake opens only through a link with an entry code ('waystation entry new').
+enabled = false
+# The utility: "timezone" (converts times between time zones) or "units" (converts units).
+utility = "timezone"
+# The bot's public name and descriptions; empty: the utility's own, in each language.
+name = ""
+short_description = ""
+description = ""
+# The bot's @username (without @), for the t.me links and QR codes 'waystation entry new' prints.
+bot_username = ""
 """

@@ -290,6 +290,20 @@ MIGRATIONS: tuple[str, ...] = (
     ) STRICT;
     CREATE INDEX case_grants_by_recipient ON case_grants (recipient, case_id);
     """,
+    # Entry codes (issue 13, cover mode): the intake opens only for `/start <code>`. Only a keyed
+    # hash of each code is kept (BLAKE2b under the reference pepper), with random ids and coarse
+    # times; nothing records which chat or case used a code, only how many uses are left.
+    """
+    CREATE TABLE entry_codes (
+        id          INTEGER PRIMARY KEY,
+        code_hash   BLOB NOT NULL UNIQUE,
+        queue       TEXT,
+        uses_left   INTEGER NOT NULL CHECK (uses_left >= 0),
+        created_by  TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+    ) STRICT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

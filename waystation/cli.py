@@ -10,6 +10,7 @@ from sandbox.cli import sandbox_command
 from storage.home import init_home
 from waystation.commands_bot import bot
 from waystation.commands_demo import demo
+from waystation.commands_entry import entry
 from waystation.commands_keys import keys
 from waystation.commands_ops import (
     backup,
@@ -49,6 +50,7 @@ main.add_command(demo)
 main.add_command(bot)
 main.add_command(sandbox_command)
 main.add_command(volunteers)
+main.add_command(entry)
 main.add_command(doctor)
 main.add_command(backup)
 main.add_command(restore)

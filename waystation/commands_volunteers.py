@@ -61,13 +61,13 @@ def _quiet(text: str | None, timezone: str | None, current: QuietHours | None) -
     return current
 
 
-def _require_admin(server: Server, admin_key: Path, t: int) -> str:
+def require_admin(server: Server, admin_key: Path, t: int, purpose: str = "invite volunteers") -> str:
     """Unlock the key and check it is an active admin on the verified roster; returns the admin's name."""
     admin = unlock(admin_key)
     member = server.roster(t).by_verify_key(admin.signing_key.verify_key)
     if member is None or member.role is not Role.ADMIN or not member.active(t):
         raise click.ClickException(
-            f"{admin_key.name} is not an active admin on the roster: only admins invite volunteers"
+            f"{admin_key.name} is not an active admin on the roster: only admins {purpose}"
         )
     return member.name
 
@@ -96,7 +96,7 @@ def volunteers_invite(home: Path, admin_key: Path, queues: tuple[str, ...], tier
     """Make a one-time code; the volunteer sends '/volunteer CODE' to the bot from their own account."""
     with open_server(home) as server:
         t = now()
-        admin = _require_admin(server, admin_key, t)
+        admin = require_admin(server, admin_key, t)
         settings = Settings(tuple(dict.fromkeys(queues)) or (server.config.queues.default,), tier or 1, label or "",
                             admin_notices, _quiet(quiet, timezone, None))
         code = new_invite_code()

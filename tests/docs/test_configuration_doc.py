@@ -43,6 +43,8 @@ def _sections() -> dict[str, type]:
 
 
 def _expected_default(value: object) -> str:
+    if isinstance(value, bool):
+        return f"`{json.dumps(value)}`"
     return f"`{json.dumps(value)}`" if isinstance(value, str) else f"`{value}`"
 
 
@@ -79,7 +81,7 @@ def test_defaults_and_ranges_are_the_code_s(section: str) -> None:
     for key, (default, bounds, meaning) in table.items():
         value = getattr(instance, key)
         assert default == _expected_default(value), f"[{section}] {key}: the doc says {default}, the code {value!r}"
-        if isinstance(value, int):
+        if isinstance(value, int) and not isinstance(value, bool):
             expected = _expected_range(key)
             assert bounds == expected, f"[{section}] {key}: the doc says {bounds}, the code {expected}"
         assert bounds and meaning, f"[{section}] {key}: say what values it takes and what it means"
