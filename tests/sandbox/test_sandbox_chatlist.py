@@ -31,7 +31,9 @@ def test_a_deep_link_sends_start_with_its_code_as_the_first_message(
         opened = control.post(f"/users/{user_id}/links", json={"link": link})
         assert opened.status_code == 201, opened.text
         assert opened.json()["text"] == "/start Code_1-x"
-        [update] = call(sandbox, token, "getUpdates")  # type: ignore[misc]
+        updates = call(sandbox, token, "getUpdates")
+        assert isinstance(updates, list)
+        [update] = updates
         message = update["message"]
         assert message["text"] == "/start Code_1-x" and message["chat"]["id"] == user_id
         assert message["entities"] == [{"type": "bot_command", "offset": 0, "length": 6}]
