@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox import persons
+from sandbox import chatlist, persons
 from sandbox.botapi import METHODS, sandbox_of
 from sandbox.botconfig import localized
 from sandbox.errors import ControlError
@@ -274,6 +274,39 @@ async def unblock(request: Request) -> JSONResponse:
     return JSONResponse({"chat_id": chat.id, "blocked": chat.blocked})
 
 
+async def list_chats(request: Request) -> JSONResponse:
+    """GET /users/{user_id}/chats: the person's chat list (bot's current name, newest message's first line)."""
+    sandbox = sandbox_of(request)
+    owner = persons.person(sandbox, _path_int(request, "user_id"))
+    return JSONResponse({"chats": chatlist.chat_list(sandbox, owner)})
+
+
+async def list_notifications(request: Request) -> JSONResponse:
+    """GET /users/{user_id}/notifications?since=N: the previews the person's phone showed."""
+    sandbox = sandbox_of(request)
+    owner = persons.person(sandbox, _path_int(request, "user_id"))
+    try:
+        since = int(request.query_params.get("since", "0"))
+    except ValueError as err:
+        raise ControlError(400, "since must be an integer") from err
+    return JSONResponse(
+        {"notifications": [item.to_json() for item in sandbox.notifications.since(owner.id, since)]}
+    )
+
+
+async def open_link(request: Request) -> JSONResponse:
+    """POST /users/{user_id}/links {link}: open t.me/<bot>?start=CODE; the client sends /start CODE."""
+    body = await _body(request)
+    sandbox, world = _world(request)
+    owner = persons.person(sandbox, _path_int(request, "user_id"))
+    link = _text(body, "link", chatlist.MAX_LINK, required=True) or ""
+    code = chatlist.start_parameter(link, world)
+    # What Telegram's client does with a start link: the first message is "/start CODE".
+    message = persons.send_text(sandbox, world, owner.id, f"/start {code}", None)
+    sandbox.events.record("deep_link_opened", world.id, chat_id=owner.id, message_id=message.message_id)
+    return JSONResponse({"bot_id": world.id, "chat_id": owner.id, **message_to_view(message)}, status_code=201)
+
+
 async def list_events(request: Request) -> JSONResponse:
     """GET /events?since=N&kind=K: the event log (ids and counts only)."""
     sandbox = sandbox_of(request)
@@ -364,6 +397,9 @@ async def control_error(request: Request, exc: Exception) -> JSONResponse:
 ROUTES = [
     Route("/bots", list_bots, methods=["GET"]),
     Route("/users", create_user, methods=["POST"]),
+    Route("/users/{user_id}/chats", list_chats, methods=["GET"]),
+    Route("/users/{user_id}/notifications", list_notifications, methods=["GET"]),
+    Route("/users/{user_id}/links", open_link, methods=["POST"]),
     Route("/groups", create_group, methods=["POST"]),
     Route("/chats/{chat_id}/messages", get_messages, methods=["GET"]),
     Route("/chats/{chat_id}/messages", post_message, methods=["POST"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sandbox.chatlist import notify
 from sandbox.errors import bad_request, forbidden, too_many_requests
 from sandbox.formatting import Entity, parse_html
 from sandbox.markup import parse_inline_markup, parse_markup
@@ -131,6 +132,7 @@ async def send_message(sandbox: Sandbox, world: BotWorld, params: Params) -> obj
     elif markup.remove_keyboard:
         chat.reply_keyboard = None
     chat.touch()
+    notify(sandbox, world, chat, message)
     world.flood.record(chat.id, chat.is_group, sandbox.clock.monotonic())
     sandbox.events.record(
         "message_sent",
@@ -170,6 +172,7 @@ async def edit_message_text(sandbox: Sandbox, world: BotWorld, params: Params) -
     message.reply_markup = inline
     message.edit_date = sandbox.clock.unix()
     chat.touch()
+    notify(sandbox, world, chat, message)
     world.flood.record(chat.id, chat.is_group, sandbox.clock.monotonic())
     sandbox.events.record(
         "message_edited", world.id, chat_id=chat.id, message_id=message.message_id, part="text"
@@ -188,6 +191,7 @@ async def edit_message_reply_markup(sandbox: Sandbox, world: BotWorld, params: P
     message.reply_markup = inline
     message.edit_date = sandbox.clock.unix()
     chat.touch()
+    notify(sandbox, world, chat, message)
     world.flood.record(chat.id, chat.is_group, sandbox.clock.monotonic())
     sandbox.events.record(
         "message_edited",

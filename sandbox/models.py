@@ -46,13 +46,18 @@ class BotIdentity:
     id: int
     token: str
 
+    @property
+    def username(self) -> str:
+        """Return the bot's @username (without the @), as getMe gives it."""
+        return BOT_USERNAME
+
     def to_telegram(self) -> dict[str, object]:
         """Return the Telegram User object of the bot."""
         return {
             "id": self.id,
             "is_bot": True,
             "first_name": BOT_FIRST_NAME,
-            "username": BOT_USERNAME,
+            "username": self.username,
         }
 
     def to_get_me(self) -> dict[str, object]:

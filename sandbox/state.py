@@ -20,6 +20,7 @@ from sandbox.models import (
     UserId,
     message_to_telegram,
 )
+from sandbox.notifications import NotificationLog
 from sandbox.ratelimit import FloodControl
 from sandbox.settings import SandboxSettings
 
@@ -194,6 +195,8 @@ class Sandbox:
         self.clock = SandboxClock()
         self.events = EventLog(self.clock, settings.event_log_size)
         self.people: dict[UserId, Person] = {}
+        #: What each person's phone showed when a bot wrote to them (see sandbox/chatlist.py).
+        self.notifications = NotificationLog()
         self.bots: dict[int, BotWorld] = {}
         self._next_user_id = FIRST_USER_ID
         self._next_group_id = FIRST_GROUP_ID
@@ -273,6 +276,7 @@ class Sandbox:
             world.close()
         self.bots.clear()
         self.people.clear()
+        self.notifications.clear()
         self.events.clear()
         self.clock.reset()
         self._next_user_id = FIRST_USER_ID

@@ -6,6 +6,7 @@
   const SESSION_KEY = "waystation-sandbox-person";
   const POLL_MS = 500;
   const BOTS_POLL_MS = 2000;
+  const NOTIFICATION_MS = 5000;
 
   const $ = (id) => document.getElementById(id);
   const els = {
@@ -29,6 +30,14 @@
     compose: $("compose"),
     textInput: $("text-input"),
     toast: $("toast"),
+    chatsButton: $("chats-button"),
+    startLinkInput: $("start-link-input"),
+    listView: $("list-view"),
+    chatList: $("chat-list"),
+    linkForm: $("link-form"),
+    linkInput: $("link-input"),
+    linkError: $("link-error"),
+    notifications: $("notifications"),
   };
 
   let person = loadPerson();
@@ -36,8 +45,10 @@
   let lastVersion = -1;
   let blocked = false;
   let pollTimer = null;
+  let pollGeneration = 0;
   let toastTimer = null;
   let menuSignature = "";
+  let chatListSignature = "";
   const seenAnswers = new Set();
 
   // ---- HTTP -------------------------------------------------------------
@@ -105,7 +116,8 @@
       } else if (data.bots.length > 1) {
         els.botStatus.textContent = "Several bots are connected; this page needs exactly one";
       } else {
-        els.botName.textContent = bot.first_name;
+        // The name a phone shows: setMyName in this person's language, else the account's name.
+        els.botName.textContent = bot.name || bot.first_name;
         els.botStatus.textContent = "@" + bot.username + (bot.webhook_url ? " (webhook)" : "");
       }
     } catch (_) {
@@ -160,19 +172,36 @@
     stopPolling();
     els.startView.hidden = false;
     els.chatView.hidden = true;
+    els.listView.hidden = true;
     els.blockButton.hidden = true;
     els.leaveButton.hidden = true;
+    els.chatsButton.hidden = true;
     els.messages.replaceChildren();
+    els.chatList.replaceChildren();
+    chatListSignature = "";
     lastVersion = -1;
     els.nameInput.focus();
   }
 
   function showChat() {
     els.startView.hidden = true;
+    els.listView.hidden = true;
     els.chatView.hidden = false;
     els.blockButton.hidden = false;
     els.leaveButton.hidden = false;
+    els.chatsButton.hidden = false;
     els.textInput.focus();
+    startPolling();
+  }
+
+  // The phone outside the chat: its chat list, as an officer scrolling through it would see.
+  function showList() {
+    els.startView.hidden = true;
+    els.chatView.hidden = true;
+    els.listView.hidden = false;
+    els.blockButton.hidden = true;
+    els.leaveButton.hidden = false;
+    els.chatsButton.hidden = true;
     startPolling();
   }
 
@@ -197,16 +226,47 @@
         return;
       }
       const created = await api("POST", "/users", { first_name: firstName, language_code: language });
-      savePerson({ user_id: created.user_id, first_name: firstName, language_code: language });
+      savePerson({ user_id: created.user_id, first_name: firstName, language_code: language, notification_seq: 0 });
       renderMenu();
-      showChat();
-      // Telegram's Start button sends /start.
-      await sendText("/start");
+      const link = els.startLinkInput.value.trim();
+      if (link) {
+        els.startLinkInput.value = "";
+        await openLink(link);
+      } else {
+        showChat();
+        // Telegram's Start button sends /start.
+        await sendText("/start");
+      }
     } catch (error) {
       els.startError.textContent = error.message;
     } finally {
       els.startButton.disabled = false;
     }
+  }
+
+  // As t.me/<bot>?start=CODE does: the client opens the chat and sends "/start CODE".
+  async function openLink(link) {
+    els.linkError.textContent = "";
+    try {
+      await api("POST", "/users/" + person.user_id + "/links", { link });
+      showChat();
+      await poll();
+    } catch (error) {
+      showList();
+      els.linkInput.value = link;
+      els.linkError.textContent = error.message;
+    }
+  }
+
+  async function submitLink(event) {
+    event.preventDefault();
+    const link = els.linkInput.value.trim();
+    if (!link) {
+      els.linkError.textContent = "Paste a link like https://t.me/<bot>?start=CODE.";
+      return;
+    }
+    els.linkInput.value = "";
+    await openLink(link);
   }
 
   function leave() {
@@ -268,14 +328,22 @@
 
   function startPolling() {
     stopPolling();
+    const generation = ++pollGeneration;
+    // Only the newest loop goes on: switching views must not leave two loops polling.
     const loop = async () => {
-      await poll();
-      pollTimer = setTimeout(loop, POLL_MS);
+      if (!els.chatView.hidden) {
+        await poll();
+      }
+      await pollPhone();
+      if (person && generation === pollGeneration) {
+        pollTimer = setTimeout(loop, POLL_MS);
+      }
     };
     loop();
   }
 
   function stopPolling() {
+    pollGeneration++;
     if (pollTimer !== null) {
       clearTimeout(pollTimer);
       pollTimer = null;
@@ -309,6 +377,88 @@
     lastVersion = chat.version;
     renderMessages(chat.messages);
     renderReplyKeyboard(chat.reply_keyboard);
+  }
+
+  // ---- chat list and notifications -------------------------------------------
+
+  async function pollPhone() {
+    if (!person) {
+      return;
+    }
+    let chats;
+    let fresh;
+    try {
+      chats = await api("GET", "/users/" + person.user_id + "/chats");
+      fresh = await api("GET", "/users/" + person.user_id + "/notifications?since=" + (person.notification_seq || 0));
+    } catch (error) {
+      if (error.status === 404) {
+        leave();
+        els.startError.textContent = "The sandbox was reset. Start again.";
+      }
+      return;
+    }
+    renderChatList(chats.chats);
+    for (const item of fresh.notifications) {
+      showNotification(item);
+      person.notification_seq = item.seq;
+    }
+    if (fresh.notifications.length) {
+      savePerson(person);
+    }
+  }
+
+  function renderChatList(chats) {
+    const signature = JSON.stringify(chats);
+    if (signature === chatListSignature) {
+      return;
+    }
+    chatListSignature = signature;
+    if (chats.length === 0) {
+      const empty = document.createElement("li");
+      empty.className = "empty";
+      empty.textContent = "No chats yet.";
+      els.chatList.replaceChildren(empty);
+      return;
+    }
+    els.chatList.replaceChildren(
+      ...chats.map((chat) => {
+        const item = document.createElement("li");
+        item.className = "chat-entry";
+        item.dataset.botId = String(chat.bot_id);
+        const button = document.createElement("button");
+        button.type = "button";
+        const name = document.createElement("span");
+        name.className = "chat-name";
+        name.dir = "auto";
+        name.textContent = chat.name;
+        const preview = document.createElement("span");
+        preview.className = "chat-preview";
+        preview.dir = "auto";
+        preview.textContent = chat.preview;
+        button.append(name, preview);
+        button.addEventListener("click", showChat);
+        item.append(button);
+        return item;
+      })
+    );
+  }
+
+  // A lock-screen notification: the bot's name and the first line; protect_content hides neither.
+  function showNotification(item) {
+    const node = document.createElement("li");
+    node.className = "notification";
+    const title = document.createElement("strong");
+    title.className = "notification-title";
+    title.dir = "auto";
+    title.textContent = item.title;
+    const body = document.createElement("span");
+    body.className = "notification-body";
+    body.dir = "auto";
+    body.textContent = item.body;
+    node.append(title, body);
+    node.addEventListener("click", () => node.remove());
+    els.notifications.append(node);
+    setTimeout(() => node.remove(), NOTIFICATION_MS);
   }
 
   // ---- rendering -------------------------------------------------------------
@@ -522,6 +672,8 @@
   els.compose.addEventListener("submit", submitCompose);
   els.leaveButton.addEventListener("click", leave);
   els.blockButton.addEventListener("click", toggleBlock);
+  els.chatsButton.addEventListener("click", showList);
+  els.linkForm.addEventListener("submit", submitLink);
   els.toast.addEventListener("click", () => {
     els.toast.hidden = true;
   });
