@@ -30,8 +30,8 @@ COMMAND_HELP = N_("How to use")
 
 # The last message after submit, cancel, /forget and "Delete this chat now" (deleted soon like every other).
 LEAVE_NO_TRACE = N_(
-    "You can also remove this chat from your chat list. This is safe: nothing we keep is lost, "
-    "and your reference, if you have one, still works.\n\n"
+    # The first line is what a locked phone's notification shows: nothing in it may point to help.
+    "You can also remove this chat from your chat list. This is safe: nothing is lost.\n\n"
     "Android: press and hold the chat in the chat list, tap the bin icon, then Delete.\n"
     "iPhone: swipe the chat to the left in the chat list, tap Delete, then confirm.\n"
     "Computer: right-click the chat in the chat list and choose Delete chat."

@@ -170,7 +170,6 @@ def test_after_cancel_and_the_delete_time_the_chat_list_shows_the_cover_name_and
         page.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="the chat-list hint's first line says 'your reference' on the lock screen")
 def test_every_notification_of_a_cancelled_intake_reads_like_the_cover(
         browser: Any, sandbox: Sandbox, covered: tuple[StaffedHome, Bot]) -> None:
     from playwright.sync_api import expect
