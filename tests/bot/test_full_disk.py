@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import texts
+from bot import cover_texts, texts
 from storage.deletions import DeletionStore
 from tests.bot.flows import complete_intake, tr
 from tests.bot.harness import Sandbox, configure_home, start_bot, wait_until
@@ -66,7 +66,11 @@ def test_forget_on_a_full_disk_empties_the_chat(small_disk: Path, sandbox: Sandb
         person.press("c")
         person.wait_for_text("What kind of help")
         person.say("/forget")
-        # Only the chat-list hint follows (bot/cover.py); it is deleted after delete_after_submit too.
+        # Only the chat-list hint follows (bot/cover.py); it is deleted after delete_after_submit too,
+        # from memory: the disk is still full.
+        hint = cover_texts.LEAVE_NO_TRACE[:40]
+        wait_until(lambda: [m for m in person.bot_messages() if str(m.get("text", "")).startswith(hint)],
+                   timeout=30, what="the chat-list hint after /forget")
         wait_until(lambda: person.messages() == [], timeout=30, what="/forget to empty the chat on a full disk")
         filler.unlink()
     finally:

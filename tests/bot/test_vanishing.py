@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
-from bot import texts
+from bot import cover_texts, texts
 from bot.cover import load_cover_translations
 from bot.cover_texts import LEAVE_NO_TRACE
 from storage.deletions import DeletionStore
@@ -38,15 +38,30 @@ def test_chat_is_emptied_soon_after_submit_and_nothing_is_left_pending(sandbox: 
 
 
 def test_forget_empties_the_chat_at_once(sandbox: Sandbox, run_bot: BotFactory) -> None:
-    staffed, _ = run_bot()
+    staffed, _ = run_bot(after_submit=5)
     person = sandbox.person("en")
     complete_intake(person, "en", CASES["en"], submit=False)
     person.say("/forget")
-    wait_until(lambda: person.messages() == [], timeout=5, what="/forget to empty the chat")
+    hint = cover_texts.LEAVE_NO_TRACE[:40]
+
+    def only_the_hint() -> bool:
+        messages = person.messages()
+        return len(messages) == 1 and str(messages[0].get("text", "")).startswith(hint)
+
+    # Everything goes at once; then the bot's last word, how to remove the chat from the list.
+    wait_until(only_the_hint, timeout=10, what="/forget to leave nothing but the chat-list hint")
+    hint_id = person.messages()[0]["message_id"]
     with staffed.open() as server:
         assert server.cases.list() == []
-        wait_until(lambda: DeletionStore(server.db).chat(person.chat_id) is None, timeout=5,
-                   what="pending rows to be erased")
+        store = DeletionStore(server.db)
+
+        def hint_alone_pending() -> bool:
+            pending = store.chat(person.chat_id)
+            return pending is not None and pending.message_ids == (hint_id,)
+
+        wait_until(hint_alone_pending, timeout=5, what="only the hint's id to be pending")
+        wait_until(lambda: person.messages() == [], timeout=5 + 5 + 10, what="the hint to go too")
+        wait_until(lambda: store.chat(person.chat_id) is None, timeout=5, what="pending rows to be erased")
 
 
 def test_delete_now_button_empties_the_chat(sandbox: Sandbox, run_bot: BotFactory) -> None:
