@@ -27,7 +27,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, T
 from bot import cover_texts as C
 from bot.cover_utility import answer
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, Translations, compile_catalogue, pick_language
-from bot.runtime import Runtime
+from bot.runtime import STRANGER_ANSWER, Runtime
 from bot.screens import FORGET, READ
 from storage.config import CoverConfig
 from storage.db import DatabaseError
@@ -225,7 +225,15 @@ def install_cover(application: Application, rt: Runtime) -> None:  # type: ignor
     if not config.enabled:
         return
     application.bot_data[COVER_KEY] = Cover(rt, config)
+    application.bot_data[STRANGER_ANSWER] = answer_as_cover
     application.add_handler(TypeHandler(Update, gate), group=0)
+
+
+async def answer_as_cover(update: Update, context: Context) -> None:
+    """The cover's ordinary answer, e.g. to a /volunteer with no valid invitation."""
+    chat = update.effective_chat
+    if chat is not None:
+        await context.bot.send_message(chat.id, cover_of(context).help(_language(update)), protect_content=True)
 
 
 async def announce_if_covered(application: Application) -> bool:  # type: ignore[type-arg]

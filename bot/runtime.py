@@ -24,6 +24,10 @@ from bot.refpool import ReferencePool
 from bot.vanish import Vanisher
 from storage.server import Server
 
+#: bot_data key: how a /volunteer that enrols nobody is answered, if not as an unknown command
+#: (cover mode, bot/cover.py, sets the cover's ordinary answer: the command must not give the bot away).
+STRANGER_ANSWER = "waystation-stranger-answer"
+
 RUNTIME_KEY = "waystation"
 
 #: Called with (context, case_id, queue, alert-safe choice option ids) after a case is stored.

@@ -15,7 +15,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot import texts
 from bot.conversation import LANG, unknown_command
 from bot.i18n import pick_language
-from bot.runtime import BotContext
+from bot.runtime import STRANGER_ANSWER, BotContext
 from storage.volunteers import Volunteer, hash_code, normalise_code
 
 log = logging.getLogger("waystation.bot.volunteers")
@@ -44,7 +44,8 @@ async def volunteer_command(update: Update, context: BotContext) -> None:
         volunteer = rt.alerting.volunteers.redeem(hash_code(code, rt.secrets.pepper()), chat.id,
                                                   _language(update, context), rt.now())
     if rt.alerting is None or chat is None or volunteer is None or context.job_queue is None:
-        await unknown_command(update, context)
+        stranger = context.application.bot_data.get(STRANGER_ANSWER)
+        await (stranger(update, context) if stranger is not None else unknown_command(update, context))
         raise ApplicationHandlerStop
     text = rt.translations.gettext(volunteer.language, texts.VOLUNTEER_WELCOME).format(
         queues=", ".join(volunteer.queues) or "-")

@@ -157,3 +157,13 @@ def test_cancel_and_forget_end_with_the_chat_list_hint_in_the_person_s_language(
     person.press("x")  # "Delete this chat now"
     wait_until(lambda: [m["text"] for m in person.bot_messages()] == [hint], 20,
                what="only the hint left after the panic button")
+
+
+def test_a_volunteer_command_without_a_valid_invitation_gets_the_cover(covered: tuple[StaffedHome, Bot],
+                                                                       sandbox: Sandbox) -> None:
+    for payload in ("/volunteer", "/volunteer K7QM-4XRT-9WPA"):
+        person = sandbox.person("en")
+        person.say(payload)
+        person.wait_for_text(cover_help("en").splitlines()[0])
+        assert [m["text"] for m in person.bot_messages()] == [cover_help("en")]
+        assert_only_cover(person)
