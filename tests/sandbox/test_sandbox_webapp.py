@@ -23,7 +23,6 @@ from telegram import (
     ReplyKeyboardMarkup,
     WebAppInfo,
 )
-from telegram.error import BadRequest
 
 from sandbox.testing import Runner, RunningSandbox
 

@@ -146,7 +146,8 @@ def test_person_opens_a_mini_app_from_a_button_and_from_the_menu(
                     start = await next_update(bot, None)
                     assert start.message is not None
                     chat_id = start.message.chat.id
-                    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Open the form", web_app=WebAppInfo(app_url))]])
+                    button = InlineKeyboardButton("Open the form", web_app=WebAppInfo(app_url))
+                    markup = InlineKeyboardMarkup([[button]])
                     await bot.send_message(chat_id, "Press to begin", reply_markup=markup)
 
                     # A tap opens the page in the panel, with launch data its server can validate.
