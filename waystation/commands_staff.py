@@ -421,3 +421,7 @@ def staff_pin(ctx: click.Context, server_opt: str | None, key_opt: Path | None, 
            if pins.bot_sign and pins.bot_box else "(not pinned yet)")
     click.echo(f"bot key: {bot}; earlier bot keys trusted: {len(pins.bot_history)}; "
                f"roster serial seen: {pins.roster_serial}")
+
+
+# The desk's reports and handover files live in their own module, registered on this group.
+from waystation import commands_desk as _commands_desk  # noqa: E402,F401
