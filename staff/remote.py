@@ -432,11 +432,8 @@ class RemoteStaff:
 
         return case.id, _int(self._post_sealed(f"/api/v1/cases/{case.id}/tags", build), "event_id")
 
-    def members(self, queue: str | None = None, views: builtins.list[CaseView] | None = None) -> builtins.list[Member]:
-        """Colleagues sharing my queues (or `queue`), from the verified roster, with what they cannot read yet.
-
-        `views`: my open cases as listed, if the caller has them already (else they are listed here).
-        """
+    def members(self, queue: str | None = None) -> builtins.list[Member]:
+        """Colleagues sharing my queues (or `queue`), from the verified roster, with what they cannot read yet."""
         session = self._caseworker()
         if queue is not None and queue not in session.me.queues:
             raise NotAllowed(f"queue '{queue}' is not one of yours")
@@ -448,9 +445,8 @@ class RemoteStaff:
                     or not all(isinstance(c, str) and valid_case_id(c) for c in item["granted"]):
                 raise ServerAnswerInvalid("the server sent a malformed member")
             granted[item["name"]] = [CaseId(c) for c in item["granted"]]
-        if views is None:
-            views = self.list([Status.NEW, Status.CLAIMED])
-        return team.members(session.roster, session.me, queue, views, session.bot_keys, granted, int(self.clock()))
+        cases = [case_from_json(c) for c in self._page([Status.NEW, Status.CLAIMED], True)[0]]
+        return team.members(session.roster, session.me, queue, cases, session.bot_keys, granted, int(self.clock()))
 
     def stats(self, weeks: int = 12) -> Stats:
         """Cases per week and times to first claim and reply, from metadata (urgency where already decrypted)."""
