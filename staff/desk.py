@@ -9,18 +9,22 @@ this package: importing this module loads no server code.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import builtins
+from collections.abc import Collection, Iterator, Sequence
 from typing import Protocol
 
 from crypto.keys import Identity
 from crypto.roster import Role
-from model.cases import Case, CaseId, Status
+from model.cases import Case, CaseId, EventKind, Status
 from model.views import CaseView
 from staff.casework import CaseDetail
 from staff.errors import NotOnRoster
 from staff.grants import GrantOutcome
+from staff.handover import Handover, make_export, open_export
 from staff.pins import PinStore
 from staff.remote import RemoteStaff
+from staff.stats import Stats
+from staff.team import Member
 
 #: Seconds before a staff API call is given up: a command, and the inbox (which says so and stays usable).
 TIMEOUT = 30.0
@@ -39,6 +43,9 @@ class Desk(Protocol):
 
     def list(self, statuses: Collection[Status] | None = None) -> list[CaseView]:
         """The cases of my queues (only these statuses, if given), verified and decrypted."""
+
+    def list_batches(self, statuses: Collection[Status] | None = None) -> Iterator[builtins.list[CaseView]]:
+        """The cases list() returns, yielded in batches as they are verified and decrypted (the first one fast)."""
 
     def detail(self, case_ref: str) -> CaseDetail:
         """One case with its history, verified and decrypted as far as my key may."""
@@ -63,6 +70,27 @@ class Desk(Protocol):
 
     def grant(self, name: str, queue: str | None = None) -> GrantOutcome:
         """Grant colleague `name` the open cases of our shared queues (or `queue`) that I can read."""
+
+    def members(self, queue: str | None = None) -> builtins.list[Member]:
+        """Caseworkers on the verified roster sharing my queues (or `queue`), with what they cannot read yet."""
+
+    def assign(self, case_ref: str, name: str) -> Case:
+        """Assign a case to a named active caseworker of its queue (recorded in its history); the case now."""
+
+    def tag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        """Add a tag, sealed like a note: the case id and the event id."""
+
+    def untag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        """Remove a tag (a sealed untag event): the case id and the event id."""
+
+    def stats(self, weeks: int = 12) -> Stats:
+        """Cases per ISO week by queue, status and urgency, and times to first claim and reply: metadata only."""
+
+    def export(self, case_refs: Sequence[str], to: str) -> bytes:
+        """Cases (answers and history as I read them) sealed to roster member `to`'s key and signed by me."""
+
+    def import_handover(self, data: bytes) -> Handover:
+        """Open a handover sealed to me, checked against my verified roster (staff.handover.open_export)."""
 
     def shut(self) -> None:
         """Close the connection or the database."""
@@ -107,6 +135,9 @@ class RemoteDesk:
     def list(self, statuses: Collection[Status] | None = None) -> list[CaseView]:
         return self.client.list(None if statuses is None else [*statuses])
 
+    def list_batches(self, statuses: Collection[Status] | None = None) -> Iterator[builtins.list[CaseView]]:
+        return self.client.list_batches(None if statuses is None else [*statuses])
+
     def detail(self, case_ref: str) -> CaseDetail:
         return self.client.fetch(case_ref)
 
@@ -130,6 +161,31 @@ class RemoteDesk:
 
     def grant(self, name: str, queue: str | None = None) -> GrantOutcome:
         return self.client.grant(name, queue)
+
+    def members(self, queue: str | None = None) -> builtins.list[Member]:
+        return self.client.members(queue)
+
+    def assign(self, case_ref: str, name: str) -> Case:
+        return self.client.assign(case_ref, name)
+
+    def tag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        return self.client.tag(case_ref, tag, EventKind.TAG)
+
+    def untag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        return self.client.tag(case_ref, tag, EventKind.UNTAG)
+
+    def stats(self, weeks: int = 12) -> Stats:
+        return self.client.stats(weeks)
+
+    def export(self, case_refs: Sequence[str], to: str) -> bytes:
+        details = [self.client.fetch(ref) for ref in case_refs]
+        session = self.client.session
+        return make_export(details, identity=self.client.identity, me=session.me, to=to, roster=session.roster,
+                           now=int(self.client.clock()))
+
+    def import_handover(self, data: bytes) -> Handover:
+        self.refresh()  # the roster as it is now: a signer revoked since the file was made is refused
+        return open_export(self.client.identity, data, self.client.session.roster)
 
     def shut(self) -> None:
         self.client.close_connection()

@@ -12,9 +12,9 @@ from __future__ import annotations
 import builtins
 import json
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nacl.signing import VerifyKey
@@ -26,8 +26,9 @@ from crypto.roster import Member, Role
 from model.cases import Case, CaseId, Event, EventKind, Status
 from model.views import CaseView as CaseView
 from model.views import ReadState as ReadState
-from staff.casework import CaseDetail, read_event, seal_note, seal_reply
-from staff.errors import CaseUnavailable, ChangeRefused, InputRejected, NotOnRoster, ServerHomeFailed
+from staff import team
+from staff.casework import CaseDetail, fold_tags, read_event, seal_note, seal_reply, seal_tag, with_tags
+from staff.errors import CaseUnavailable, ChangeRefused, InputRejected, NotAllowed, NotOnRoster, ServerHomeFailed
 from staff.grants import (
     GrantBook,
     GrantOutcome,
@@ -36,6 +37,10 @@ from staff.grants import (
     grant_to,
     open_for_me,
 )
+from staff.handover import Handover, make_export, open_export
+from staff.listing import CaseReader
+from staff.stats import Stats, remember_urgency, weeks_start
+from staff.stats import build as build_stats
 from storage.errors import CaseNotFound, ClaimConflict, StorageError, TransitionRefused
 from storage.grants import check_grant
 from storage.outbox import OutboxStore
@@ -109,14 +114,25 @@ class StaffSession:
 
     def list(self) -> list[CaseView]:
         """Every case in this caseworker's queues, verified and decrypted (through grants where need be)."""
-        cases = self.server.cases.list(queues=self.member.queues, with_envelopes=True)
+        return [view for batch in self.list_batches() for view in batch]
+
+    def list_batches(self, statuses: Collection[Status] | None = None,
+                     reader: CaseReader | None = None) -> Iterator[builtins.list[CaseView]]:
+        """The cases list() returns, in batches as they are read (by `reader`'s workers when many)."""
+        cases = self.server.cases.list(queues=self.member.queues, statuses=statuses, with_envelopes=True)
         signers = self.server.trusted_bot_keys()  # read the key files once, not once per case
-        views = [self.read(c, signers) for c in cases]
-        if any(v.state is ReadState.NOT_FOR_THIS_KEY for v in views):
-            book = self.book()
-            views = [self.read(v.case, signers, book) if v.state is ReadState.NOT_FOR_THIS_KEY else v
-                     for v in views]
-        return views
+        if reader is None or reader.bot_keys != signers:
+            reader = CaseReader(self.identity, signers, workers=1)
+        book: GrantBook | None = None
+        roster = self.server.roster(self.now)
+        for views in reader.batches(cases, from_json=False):
+            if book is None and any(v.state is ReadState.NOT_FOR_THIS_KEY or v.case.tag_events for v in views):
+                book = self.book()
+            if book is not None:
+                views = [self.read(v.case, signers, book) if v.state is ReadState.NOT_FOR_THIS_KEY else v
+                         for v in views]
+            yield [with_tags(v, self.identity, roster, signers, self.now, book) if v.case.tag_events else v
+                   for v in views]
 
     def grant(self, name: str, queue: str | None = None) -> GrantOutcome:
         """As RemoteStaff.grant, on this server home: the same grants, checked as the staff API checks them."""
@@ -142,7 +158,7 @@ class StaffSession:
         roster, bot_keys = self.server.roster(now), self.server.trusted_bot_keys()
         events = [read_event(view.case, event, self.identity, roster, bot_keys, now, book)
                   for event in self.server.cases.events(case.id)]
-        return CaseDetail(view, events)
+        return CaseDetail(replace(view, tags=fold_tags(events)), events)
 
 
 class DirectCases:
@@ -189,6 +205,9 @@ class DirectDesk:
         self.clock = clock
         self.where = str(server.home.root)
         self.greeting: str | None = None
+        self._reader: CaseReader | None = None
+        #: The urgency answer of each case this desk has decrypted (for statistics; nothing else is kept).
+        self.urgency: dict[CaseId, str] = {}
         with _storage_refusals():
             self.session = StaffSession.start(server, identity, self._now())
         self.me = self.session.member.name
@@ -222,9 +241,18 @@ class DirectDesk:
             self.session = StaffSession.start(self.server, self.identity, self._now())
 
     def list(self, statuses: Collection[Status] | None = None) -> list[CaseView]:
+        return [view for batch in self.list_batches(statuses) for view in batch]
+
+    def list_batches(self, statuses: Collection[Status] | None = None) -> Iterator[builtins.list[CaseView]]:
         with _storage_refusals():
-            views = self.session.list()
-        return [v for v in views if statuses is None or v.case.status in statuses]
+            signers = self.server.trusted_bot_keys()
+            if self._reader is None or self._reader.bot_keys != signers:
+                if self._reader is not None:
+                    self._reader.close()
+                self._reader = CaseReader(self.identity, signers)
+            for batch in self.session.list_batches(statuses, self._reader):
+                remember_urgency(self.urgency, batch)
+                yield batch
 
     def detail(self, case_ref: str) -> CaseDetail:
         case = self._case(case_ref)
@@ -270,5 +298,65 @@ class DirectDesk:
         with _storage_refusals():
             return self.session.grant(name, queue)
 
+    def assign(self, case_ref: str, name: str) -> Case:
+        case, now = self._case(case_ref), self._now()
+        with _storage_refusals():
+            member = team.check_assignee(self.server.roster(now), case, name.strip(), now)
+            self.server.cases.assign(case.id, self.me, member.name, now)
+            return self.server.cases.fetch(case.id)
+
+    def _tag(self, case_ref: str, tag: str, kind: EventKind) -> tuple[CaseId, int]:
+        case, now = self._case(case_ref), self._now()
+        with _storage_refusals():
+            envelope = seal_tag(tag, kind, case, self.identity, self.server.roster(now), now)
+            return case.id, self.server.cases.add_event(case.id, kind, self.me, now, envelope)
+
+    def tag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        return self._tag(case_ref, tag, EventKind.TAG)
+
+    def untag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        return self._tag(case_ref, tag, EventKind.UNTAG)
+
+    def members(self, queue: str | None = None) -> builtins.list[team.Member]:
+        me = self.session.member
+        if queue is not None and queue not in me.queues:
+            raise NotAllowed(f"queue '{queue}' is not one of yours")
+        now = self._now()
+        with _storage_refusals():
+            roster = self.server.roster(now)
+            cases = self.server.cases.list(queues=me.queues, statuses=(Status.NEW, Status.CLAIMED),
+                                           with_envelopes=True)
+            queues = me.queues if queue is None else (queue,)
+            granted: dict[str, builtins.list[CaseId]] = {}
+            for person in team.colleagues(roster, me, queue):
+                shared = [q for q in person.queues if q in queues]
+                granted[person.name] = [g.case_id for g in
+                                        self.server.grants.for_recipient(person.identity.key_id, shared)]
+            return team.members(roster, me, queue, cases, self.server.trusted_bot_keys(), granted, now)
+
+    def stats(self, weeks: int = 12) -> Stats:
+        now = self._now()
+        try:
+            since = weeks_start(now, weeks)
+        except ValueError as err:
+            raise InputRejected(str(err)) from err
+        with _storage_refusals():
+            times = self.server.cases.times(queues=self.session.member.queues, since=since)
+        return build_stats(times, weeks=weeks, since=since, urgency=self.urgency)
+
+    def export(self, case_refs: Sequence[str], to: str) -> bytes:
+        details = [self.detail(ref) for ref in case_refs]
+        now = self._now()
+        with _storage_refusals():
+            roster = self.server.roster(now)
+        return make_export(details, identity=self.identity, me=self.session.member, to=to, roster=roster, now=now)
+
+    def import_handover(self, data: bytes) -> Handover:
+        with _storage_refusals():
+            roster = self.server.roster(self._now())
+        return open_export(self.identity, data, roster)
+
     def shut(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         self.server.close()

@@ -14,24 +14,28 @@ import base64
 import builtins
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from typing import Any, Self
 
 import httpx
 from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
-from crypto.encoding import unb64
-from crypto.envelope import valid_case_id, valid_queue
+from crypto.envelope import valid_case_id
 from crypto.errors import CryptoError
 from crypto.keys import Identity, PublicIdentity, check_name
-from crypto.roster import Member, Role, Roster
-from model.cases import Case, CaseId, Delivery, Event, EventKind, Status
+from crypto.roster import Member as RosterMember
+from crypto.roster import Role, Roster
+from model.cases import Case, CaseId, Event, EventKind, Status
 from model.text import clean_text
 from model.views import CaseView, ReadState
-from staff.casework import CaseDetail, read_event, read_request, seal_note, seal_reply
+from staff import listing, team
+from staff.casework import CaseDetail, fold_tags, read_event, read_request, seal_note, seal_reply, seal_tag, with_tags
 from staff.errors import (
+    AssignmentRefused,
     CaseUnavailable,
     ChangeRefused,
     InputRejected,
@@ -45,7 +49,13 @@ from staff.errors import (
 )
 from staff.grants import GrantBook, GrantOutcome, choose_recipient, grant_to
 from staff.httpsig import sign_request
+from staff.listing import CaseReader
 from staff.pins import PinStore, trust_server
+from staff.stats import Stats, remember_urgency, weeks_start
+from staff.stats import build as build_stats
+from staff.team import Member, check_assignee
+from staff.wire import b64_field as _b64
+from staff.wire import case_from_json, event_from_json, times_from_json
 
 FULL_ID_LENGTH = 16
 MIN_PREFIX = 6
@@ -92,51 +102,11 @@ class Session:
     """A verified view of one server: roster, bot keys, and our own roster entry."""
 
     roster: Roster
-    me: Member
+    me: RosterMember
     bot_keys: list[VerifyKey]
     bot_box: PublicKey
     newly_pinned: list[str]
     now: int
-
-
-def _b64(value: Any, what: str) -> bytes:
-    try:
-        return unb64(value, None, what, CryptoError)
-    except CryptoError as err:
-        raise ServerAnswerInvalid(f"the server sent a bad {what}") from err
-
-
-def case_from_json(obj: Any) -> Case:
-    """A case from the API's JSON, checked field by field."""
-    try:
-        case_id, queue = obj["id"], obj["queue"]
-        if not (isinstance(case_id, str) and valid_case_id(case_id) and isinstance(queue, str) and valid_queue(queue)):
-            raise ValueError("labels")
-        claimed_by = obj["claimed_by"]
-        if claimed_by is not None and not isinstance(claimed_by, str):
-            raise ValueError("claimed_by")
-        times = [obj[k] for k in ("created_at", "updated_at")]
-        optional = [obj[k] for k in ("claimed_at", "closed_at")]
-        if not all(type(t) is int for t in times) or not all(t is None or type(t) is int for t in optional):
-            raise ValueError("times")
-        envelope = _b64(obj["envelope"], "case envelope") if "envelope" in obj else None
-        return Case(CaseId(case_id), queue, Status(obj["status"]), times[0], times[1], claimed_by,
-                    optional[0], optional[1], envelope)
-    except (KeyError, TypeError, ValueError) as err:
-        raise ServerAnswerInvalid("the server sent a malformed case") from err
-
-
-def event_from_json(obj: Any, case_id: CaseId) -> Event:
-    """An event from the API's JSON."""
-    try:
-        if type(obj["id"]) is not int or type(obj["created_at"]) is not int or not isinstance(obj["actor"], str):
-            raise ValueError("fields")
-        envelope = None if obj["envelope"] is None else _b64(obj["envelope"], "event envelope")
-        delivery = obj.get("delivery")  # absent from servers older than reply delivery states
-        return Event(obj["id"], case_id, EventKind(obj["kind"]), obj["actor"], obj["created_at"], envelope,
-                     None if delivery is None else Delivery(delivery))
-    except (KeyError, TypeError, ValueError) as err:
-        raise ServerAnswerInvalid("the server sent a malformed event") from err
 
 
 class RemoteStaff:
@@ -150,6 +120,9 @@ class RemoteStaff:
         self.clock = clock
         self.http = http or httpx.Client(timeout=timeout)
         self._session: Session | None = None
+        self._case_reader: CaseReader | None = None
+        #: The urgency answer of each case this client has decrypted (for statistics; nothing else is kept).
+        self.urgency: dict[CaseId, str] = {}
 
     # -- transport ---------------------------------------------------------------
 
@@ -192,6 +165,8 @@ class RemoteStaff:
         if status == 413:
             return InputRejected("the server refused the request as too large (over 256 KiB)")
         if status == 422:
+            if code == "assignee_refused":
+                return AssignmentRefused(message or "the server refused that assignment")
             error = _StaleRecipients if code == "stale_recipients" else InputRejected
             return error(f"the server refused the request: {message or 'malformed'}")
         if status == 503:
@@ -244,22 +219,78 @@ class RemoteStaff:
 
     def list(self, statuses: list[Status] | None = None) -> list[CaseView]:
         """Cases of my queues; caseworkers get them verified and decrypted (through grants where need be)."""
-        session = self.session
-        content = session.me.role is Role.CASEWORKER
+        return [view for batch in self.list_batches(statuses) for view in batch]
+
+    def _page(self, statuses: builtins.list[Status] | None, content: bool, *, limit: int | None = None,
+              after: Case | None = None) -> tuple[builtins.list[Any], int]:
+        """One page of GET /cases, and how many cases follow it (0 unless `limit` is given)."""
         params = {"envelopes": "1" if content else "0"}
         if statuses:
             params["status"] = ",".join(s.value for s in statuses)
+        if limit is not None:
+            params["limit"] = str(limit)
+        if after is not None:
+            params["after"] = f"{after.created_at}.{after.id}"
         answer = self._call("GET", "/api/v1/cases", params=params)
-        cases = [case_from_json(c) for c in _list(answer, "cases")]
-        if not content:
-            return [CaseView(c, ReadState.NOT_FOR_THIS_KEY, None, f"a {session.me.role.value} sees metadata only")
-                    for c in cases]
-        views = [read_request(c, self.identity, session.bot_keys) for c in cases]
-        if any(v.state is ReadState.NOT_FOR_THIS_KEY for v in views):
-            book = GrantBook(self.identity, session.roster, self._all_grants())
-            views = [read_request(v.case, self.identity, session.bot_keys, book)
-                     if v.state is ReadState.NOT_FOR_THIS_KEY else v for v in views]
-        return views
+        remaining = answer.get("remaining", 0)
+        return _list(answer, "cases"), remaining if type(remaining) is int and remaining >= 0 else 0
+
+    def list_batches(self, statuses: builtins.list[Status] | None = None) -> Iterator[builtins.list[CaseView]]:
+        """The cases list() returns, in the same order, yielded in batches as they are verified and decrypted.
+
+        A first small page is fetched and read at once (a first screen); the rest comes in one
+        more request, read by worker processes on every core when it is big (staff.listing).
+        """
+        session = self.session
+        if session.me.role is not Role.CASEWORKER:
+            cases = [case_from_json(c) for c in self._page(statuses, False)[0]]
+            yield [CaseView(c, ReadState.NOT_FOR_THIS_KEY, None, f"a {session.me.role.value} sees metadata only")
+                   for c in cases]
+            return
+        reader = self._reader(session)
+        page, remaining = self._page(statuses, True, limit=listing.FIRST_BATCH)
+        first = [case_from_json(c) for c in page]
+        fixer = _Fixer(self, session, self.urgency)
+        if remaining >= listing.PARALLEL_FROM:
+            reader.warm_up()  # the workers start while the first screen is read and the rest is fetched
+        if first:
+            yield fixer.fix(reader.read(first))
+        if len(first) < listing.FIRST_BATCH:
+            return
+        parallel, last = reader.parallel(remaining), first[-1]
+        pending: deque[Future[builtins.list[CaseView]]] = deque()
+        try:
+            while True:  # page by page: the workers read one page while the server sends the next
+                page, _ = self._page(statuses, True, limit=listing.PAGE, after=last)
+                if page:
+                    last = case_from_json(page[-1])
+                if parallel:
+                    pending.extend(reader.submit(page, from_json=True))
+                    while pending and pending[0].done():
+                        yield fixer.fix(pending.popleft().result())
+                else:
+                    for start in range(0, len(page), listing.BATCH):
+                        yield fixer.fix(reader.read([case_from_json(c) for c in page[start : start + listing.BATCH]]))
+                if len(page) < listing.PAGE:
+                    break
+            while pending:
+                yield fixer.fix(pending.popleft().result())
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def _reader(self, session: Session) -> CaseReader:
+        """The reader of big lists, for the bot keys of this session (its workers are kept for the next list)."""
+        if self._case_reader is None or self._case_reader.bot_keys != session.bot_keys:
+            if self._case_reader is not None:
+                self._case_reader.close()
+            self._case_reader = CaseReader(self.identity, session.bot_keys)
+        return self._case_reader
+
+    def read_cases(self, cases: builtins.list[Case]) -> builtins.list[CaseView]:
+        """Verify and decrypt listed cases (through grants where need be), with their tags."""
+        session = self._caseworker()
+        return _Fixer(self, session).fix([read_request(c, self.identity, session.bot_keys) for c in cases])
 
     def _all_grants(self) -> dict[CaseId, builtins.list[bytes]]:
         """Every grant the server holds for my key, by case (unverified: GrantBook verifies each when used)."""
@@ -305,8 +336,9 @@ class RemoteStaff:
 
         def read(book: GrantBook | None) -> CaseDetail:
             view = read_request(case, self.identity, session.bot_keys, book)
-            return CaseDetail(view, [read_event(case, e, self.identity, session.roster, session.bot_keys,
-                                                session.now, book) for e in events])
+            read = [read_event(case, e, self.identity, session.roster, session.bot_keys, session.now, book)
+                    for e in events]
+            return CaseDetail(replace(view, tags=fold_tags(read)), read)
 
         detail = read(None)
         if detail.view.state is ReadState.NOT_FOR_THIS_KEY or any(
@@ -380,8 +412,58 @@ class RemoteStaff:
 
         return view.case.id, _int(self._post_sealed(f"/api/v1/cases/{view.case.id}/replies", build), "outbox_id")
 
+    def assign(self, case_ref: str, name: str) -> Case:
+        """Assign a case to a named active caseworker of its queue (checked on my roster, then by the server)."""
+        session = self._caseworker()
+        case_id = self.resolve(case_ref)
+        case, _ = self._case_and_events(case_id)
+        member = check_assignee(session.roster, case, name.strip(), int(self.clock()))
+        return case_from_json(self._call("POST", f"/api/v1/cases/{case_id}/assign", {"name": member.name}).get("case"))
+
+    def tag(self, case_ref: str, tag: str, kind: EventKind = EventKind.TAG) -> tuple[CaseId, int]:
+        """Seal a tag (or, with EventKind.UNTAG, its removal) like a note and store it; the case and event id."""
+        self._caseworker()
+        case, _ = self._case_and_events(self.resolve(case_ref))
+        op = "add" if kind is EventKind.TAG else "remove"
+
+        def build(session: Session) -> dict[str, Any]:
+            envelope = seal_tag(tag, kind, case, self.identity, session.roster, int(self.clock()))
+            return {"envelope": base64.b64encode(envelope).decode("ascii"), "op": op}
+
+        return case.id, _int(self._post_sealed(f"/api/v1/cases/{case.id}/tags", build), "event_id")
+
+    def members(self, queue: str | None = None) -> builtins.list[Member]:
+        """Colleagues sharing my queues (or `queue`), from the verified roster, with what they cannot read yet."""
+        session = self._caseworker()
+        if queue is not None and queue not in session.me.queues:
+            raise NotAllowed(f"queue '{queue}' is not one of yours")
+        answer = self._call("GET", "/api/v1/members", params={} if queue is None else {"queue": queue})
+        granted: dict[str, builtins.list[CaseId]] = {}
+        for item in _list(answer, "members"):
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
+                    or not isinstance(item.get("granted"), list) \
+                    or not all(isinstance(c, str) and valid_case_id(c) for c in item["granted"]):
+                raise ServerAnswerInvalid("the server sent a malformed member")
+            granted[item["name"]] = [CaseId(c) for c in item["granted"]]
+        cases = [case_from_json(c) for c in self._page([Status.NEW, Status.CLAIMED], True)[0]]
+        return team.members(session.roster, session.me, queue, cases, session.bot_keys, granted, int(self.clock()))
+
+    def stats(self, weeks: int = 12) -> Stats:
+        """Cases per week and times to first claim and reply, from metadata (urgency where already decrypted)."""
+        self._caseworker()
+        try:
+            since = weeks_start(int(self.clock()), weeks)
+        except ValueError as err:
+            raise InputRejected(str(err)) from err
+        times = [times_from_json(t) for t in _list(self._call("GET", "/api/v1/stats", params={"since": str(since)}),
+                                                   "cases")]
+        return build_stats(times, weeks=weeks, since=since, urgency=self.urgency)
+
     def close_connection(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP client (and stop the workers of big lists)."""
+        if self._case_reader is not None:
+            self._case_reader.close()
+            self._case_reader = None
         self.http.close()
 
     def __enter__(self) -> Self:
@@ -389,6 +471,29 @@ class RemoteStaff:
 
     def __exit__(self, *exc: object) -> None:
         self.close_connection()
+
+
+class _Fixer:
+    """What the workers leave to this process: requests granted to me (one GET /grants, if any), and tags."""
+
+    def __init__(self, client: RemoteStaff, session: Session, urgency: dict[CaseId, str] | None = None) -> None:
+        self.client = client
+        self.session = session
+        self.book: GrantBook | None = None
+        self.urgency = urgency
+
+    def fix(self, views: list[CaseView]) -> list[CaseView]:
+        """The views with granted requests opened and tags read (each grant and tag verified first)."""
+        s, identity = self.session, self.client.identity
+        if self.book is None and any(v.state is ReadState.NOT_FOR_THIS_KEY or v.case.tag_events for v in views):
+            self.book = GrantBook(identity, s.roster, self.client._all_grants())
+        if self.book is not None:
+            views = [read_request(v.case, identity, s.bot_keys, self.book)
+                     if v.state is ReadState.NOT_FOR_THIS_KEY else v for v in views]
+        if self.urgency is not None:
+            remember_urgency(self.urgency, views)
+        return [with_tags(v, identity, s.roster, s.bot_keys, s.now, self.book) if v.case.tag_events else v
+                for v in views]
 
 
 class _RemoteCases:
