@@ -364,3 +364,6 @@ def staff_pin(ctx: click.Context, server_opt: str | None, key_opt: Path | None, 
            if pins.bot_sign and pins.bot_box else "(not pinned yet)")
     click.echo(f"bot key: {bot}; earlier bot keys trusted: {len(pins.bot_history)}; "
                f"roster serial seen: {pins.roster_serial}")
+
+
+from waystation import commands_desk  # noqa: E402, F401 - registers `staff desk` (the web desk)

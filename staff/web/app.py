@@ -1,0 +1,357 @@
+"""The desk's Starlette app: pages over DeskState, every answer with a strict CSP and no-store.
+
+Every page and action calls staff.desk.Desk methods only (through DeskState.call), so the web
+desk, the CLI and the terminal inbox cannot drift. Requests without the session cookie get a
+bare 403; a wrong URL secret a bare 404: neither says anything about the desk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from staff.casework import when
+from staff.errors import StaffError
+from staff.web import i18n
+from staff.web.gate import COOKIE, Gate
+from staff.web.inbox import AGES, SORTS, Filters, choices, select
+from staff.web.life import HEARTBEAT_SECONDS, Life
+from staff.web.preview import NoticeTexts, preview
+from staff.web.state import MAX_UNLOCK_TRIES, DeskLocked, DeskState
+
+HERE = Path(__file__).parent
+LANG_COOKIE = "waystation_desk_lang"
+FORM_MAX_BYTES = 64 * 1024
+#: The page may load and talk to nothing but this server; no inline script, no framing, no plugins.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+#: Paths a request may reach while locked (the rest redirect to /unlock).
+WHILE_LOCKED = ("/unlock", "/static/", "/heartbeat", "/bye", "/language", "/help")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the desk process was started with."""
+
+    notice: NoticeTexts
+    hosts: Collection[str]  # Host headers accepted (127.0.0.1:PORT): a DNS-rebinding page is refused
+    refresh_seconds: float = 20.0
+    clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+
+
+class DeskApp:
+    """The web desk: routes, templates and the watchdog that locks and ends it."""
+
+    def __init__(self, state: DeskState, gate: Gate, life: Life, settings: Settings) -> None:
+        self.state, self.gate, self.life, self.settings = state, gate, life, settings
+        self.flash: str | None = None
+        self.ended = asyncio.Event()
+        catalogues = i18n.load()
+        self.envs: dict[str, Environment] = {}
+        for code, catalogue in catalogues.items():
+            env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
+                              extensions=["jinja2.ext.i18n"])
+            env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
+            env.filters["when"] = when
+            self.envs[code] = env
+        routes = [
+            Route("/s/{secret}", self.enter),
+            Route("/", self.inbox),
+            Route("/rows", self.rows),
+            Route("/case/{case_id}", self.case),
+            Route("/case/{case_id}/{action}", self.act, methods=["POST"]),
+            Route("/unlock", self.unlock_page),
+            Route("/unlock", self.unlock, methods=["POST"]),
+            Route("/lock", self.lock, methods=["POST"]),
+            Route("/heartbeat", self.heartbeat, methods=["POST"]),
+            Route("/bye", self.bye, methods=["POST"]),
+            Route("/language", self.language, methods=["POST"]),
+            Route("/help", self.help),
+            Route("/grant", self.grant, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ]
+        self.app = Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=self.guard)],
+                             lifespan=self._lifespan)
+
+    # -- the guard in front of every request --------------------------------------------------
+
+    async def guard(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await self._guarded(request, call_next)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers[name] = value
+        return response
+
+    async def _guarded(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.headers.get("host") not in self.settings.hosts:
+            return PlainTextResponse("Forbidden", status_code=403)
+        path = request.url.path
+        if path.startswith("/s/"):
+            return await call_next(request)
+        if not self.gate.admits(request.cookies.get(COOKIE)):
+            return PlainTextResponse("Forbidden", status_code=403)
+        origin = request.headers.get("origin")
+        if request.method != "GET" and origin is not None and origin.split("//", 1)[-1] not in self.settings.hosts:
+            return PlainTextResponse("Forbidden", status_code=403)
+        if path not in ("/heartbeat", "/bye", "/rows") and not path.startswith("/static/"):
+            self.life.active()
+        if self.state.locked and not path.startswith(WHILE_LOCKED):
+            if request.method == "GET" and path in ("/rows",):
+                return PlainTextResponse("locked", status_code=423)
+            return RedirectResponse("/unlock", status_code=303)
+        return await call_next(request)
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def lang_of(self, request: Request) -> str:
+        """The interface language: the page's switch, else the browser's Accept-Language."""
+        return i18n.negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+    def render(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        lang = self.lang_of(request)
+        flash, self.flash = self.flash, None
+        html = self.envs[lang].get_template(template).render(
+            lang=lang, languages=i18n.LANGUAGES, me=self.state.me, where=self.state.where, token=self.gate.form_token,
+            path=request.url.path, flash=flash, locked=self.state.locked, heartbeat=int(HEARTBEAT_SECONDS),
+            **context)
+        return HTMLResponse(html, status_code=status)
+
+    def gettext(self, request: Request, message: str, **values: object) -> str:
+        """A message of the desk's catalogue in the request's language (%(name)s placeholders filled)."""
+        return str(self.envs[self.lang_of(request)].globals["gettext"](message, **values))
+
+    async def form(self, request: Request) -> dict[str, str] | None:
+        """A urlencoded form (at most FORM_MAX_BYTES) carrying this session's token; None otherwise."""
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > FORM_MAX_BYTES:
+                return None
+        try:
+            fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+        except UnicodeDecodeError:
+            return None
+        return fields if self.gate.form_ok(fields.get("token")) else None
+
+    # -- entering, locking, ending --------------------------------------------------------------
+
+    async def enter(self, request: Request) -> Response:
+        session = self.gate.exchange(request.path_params["secret"])
+        if session is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        self.life.active()
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, session, httponly=True, samesite="strict", path="/")
+        return response
+
+    async def unlock_page(self, request: Request) -> Response:
+        if not self.state.locked:
+            return RedirectResponse("/", status_code=303)
+        return self.render(request, "unlock.html", wrong=request.query_params.get("wrong") == "1")
+
+    async def unlock(self, request: Request) -> Response:
+        fields = await self.form(request)
+        if fields is None:
+            return PlainTextResponse("Forbidden", status_code=403)
+        if await self.state.unlock(fields.get("passphrase", "").encode("utf-8")):
+            await self.state.reload()
+            return RedirectResponse("/", status_code=303)
+        if self.state.failed_unlocks >= MAX_UNLOCK_TRIES:
+            self.ended.set()  # someone is guessing: the desk ends, the key file stays as it was
+            return PlainTextResponse("The desk has ended. Start it again from the terminal.", status_code=403)
+        return RedirectResponse("/unlock?wrong=1", status_code=303)
+
+    async def lock(self, request: Request) -> Response:
+        if await self.form(request) is None:
+            return PlainTextResponse("Forbidden", status_code=403)
+        await self.state.lock()
+        return RedirectResponse("/unlock", status_code=303)
+
+    async def heartbeat(self, request: Request) -> Response:
+        fields = await self.form(request)
+        if fields is None:
+            return PlainTextResponse("Forbidden", status_code=403)
+        if fields.get("active") == "1":
+            self.life.active()
+        else:
+            self.life.seen()
+        return PlainTextResponse("locked" if self.state.locked else "ok")
+
+    async def bye(self, request: Request) -> Response:
+        if await self.form(request) is None:
+            return PlainTextResponse("Forbidden", status_code=403)
+        self.life.bye()
+        return PlainTextResponse("bye")
+
+    async def language(self, request: Request) -> Response:
+        fields = await self.form(request)
+        if fields is None:
+            return PlainTextResponse("Forbidden", status_code=403)
+        chosen = fields.get("lang", "")
+        back = fields.get("back", "/")
+        response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/",
+                                    status_code=303)
+        if chosen in i18n.LANGUAGES:
+            response.set_cookie(LANG_COOKIE, chosen, httponly=True, samesite="strict", path="/")
+        return response
+
+    async def help(self, request: Request) -> Response:
+        return self.render(request, "help.html")
+
+    async def watch(self) -> None:
+        """Lock after idle time, end when the page is gone, and list the cases again every so often."""
+        next_refresh = self.settings.clock() + self.settings.refresh_seconds
+        while not self.ended.is_set():
+            await asyncio.sleep(0.5)
+            if self.life.should_end():
+                self.ended.set()
+                break
+            if not self.state.locked and self.life.should_lock():
+                await self.state.lock()
+            if not self.state.locked and self.settings.clock() >= next_refresh:
+                next_refresh = self.settings.clock() + self.settings.refresh_seconds
+                with contextlib.suppress(DeskLocked):
+                    await self.state.reload()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(self.watch())
+        try:
+            yield
+        finally:
+            self.ended.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- pages ----------------------------------------------------------------------------------
+
+    async def _ensure_loaded(self) -> None:
+        if not self.state.loaded:
+            with contextlib.suppress(DeskLocked):
+                await self.state.reload()
+
+    def _inbox_context(self, request: Request) -> dict[str, Any]:
+        filters = Filters.from_query(request.query_params)
+        rows = list(self.state.rows.values())
+        now = int(self.settings.wall())
+        shown = select(rows, filters, self.state.me, now, self.state.seen)
+        return {"filters": filters, "shown": shown, "total": len(rows), "choices": choices(rows), "ages": AGES,
+                "sorts": SORTS, "now": now, "seen": self.state.seen, "problem": self.state.refresh_problem,
+                "query": urlencode({k: v for k, v in request.query_params.items()})}
+
+    async def inbox(self, request: Request) -> Response:
+        await self._ensure_loaded()
+        return self.render(request, "inbox.html", **self._inbox_context(request))
+
+    async def rows(self, request: Request) -> Response:
+        """The inbox's table body alone: the page asks for it every few seconds (new cases without a reload)."""
+        self.life.seen()
+        return self.render(request, "rows.html", **self._inbox_context(request))
+
+    async def case(self, request: Request) -> Response:
+        case_id = request.path_params["case_id"]
+        try:
+            detail = await self.state.call(lambda d: d.detail(case_id))
+        except StaffError as err:
+            self.flash = str(err)
+            return RedirectResponse("/", status_code=303)
+        followups = sum(1 for e in detail.events if e.event.kind.value == "follow_up")
+        self.state.seen.shown(detail.view.case.id, followups)
+        return self.render(request, "case.html", detail=detail, row=self.state.row(detail.view.case.id),
+                           answers=_answers(detail.view.request), preview=None, draft="", note="")
+
+    async def act(self, request: Request) -> Response:
+        case_id, action = request.path_params["case_id"], request.path_params["action"]
+        fields = await self.form(request)
+        if fields is None:
+            return PlainTextResponse("Forbidden", status_code=403)
+        handler = self._actions().get(action)
+        if handler is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        try:
+            response = await handler(request, case_id, fields)
+        except StaffError as err:
+            self.flash = str(err)
+            return RedirectResponse(f"/case/{case_id}", status_code=303)
+        return response
+
+    def _actions(self) -> dict[str, Callable[[Request, str, dict[str, str]], Awaitable[Response]]]:
+        return {"claim": self._change("claim"), "take-over": self._change("take_over"),
+                "close": self._change("close"), "reopen": self._change("reopen"),
+                "note": self._note, "preview": self._preview, "reply": self._reply}
+
+    def _change(self, method: str) -> Callable[[Request, str, dict[str, str]], Awaitable[Response]]:
+        async def change(request: Request, case_id: str, _fields: dict[str, str]) -> Response:
+            await self.state.call(lambda d: getattr(d, method)(case_id))
+            self.flash = self.gettext(request, "Done.")
+            await self.state.reload()
+            return RedirectResponse(f"/case/{case_id}", status_code=303)
+        return change
+
+    async def _note(self, request: Request, case_id: str, fields: dict[str, str]) -> Response:
+        text = fields.get("text", "")
+        await self.state.call(lambda d: d.note(case_id, text))
+        self.flash = self.gettext(request, "Note added.")
+        return RedirectResponse(f"/case/{case_id}#history", status_code=303)
+
+    async def _preview(self, request: Request, case_id: str, fields: dict[str, str]) -> Response:
+        detail = await self.state.call(lambda d: d.detail(case_id))
+        shown = preview(fields.get("text", ""), detail.view.request, self.settings.notice)
+        return self.render(request, "case.html", detail=detail, row=self.state.row(detail.view.case.id),
+                           answers=_answers(detail.view.request), preview=shown, draft=fields.get("text", ""),
+                           note="")
+
+    async def _reply(self, request: Request, case_id: str, fields: dict[str, str]) -> Response:
+        text = fields.get("text", "")
+        await self.state.call(lambda d: d.reply(case_id, text))
+        self.flash = self.gettext(request, "Reply queued: the bot will deliver it.")
+        return RedirectResponse(f"/case/{case_id}#history", status_code=303)
+
+    async def grant(self, request: Request) -> Response:
+        fields = await self.form(request)
+        if fields is None:
+            return PlainTextResponse("Forbidden", status_code=403)
+        name = fields.get("name", "")
+        queue = fields.get("queue") or None
+        try:
+            outcome = await self.state.call(lambda d: d.grant(name, queue))
+        except StaffError as err:
+            self.flash = str(err)
+        else:
+            self.flash = self.gettext(request, "Granted %(n)s open cases.", n=len(outcome.granted))
+        return RedirectResponse(fields.get("back", "/") if fields.get("back", "/").startswith("/") else "/",
+                                status_code=303)
+
+
+def _answers(request: dict[str, Any] | None) -> list[tuple[str, str]]:
+    answers = request.get("answers") if request is not None else None
+    if not isinstance(answers, dict):
+        return []
+    return [(str(k), "" if v is None else str(v)) for k, v in answers.items()]
