@@ -46,7 +46,7 @@ SECURITY_HEADERS = {
     "Pragma": "no-cache",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make Chromium send "Origin: null" on our own forms
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
@@ -73,7 +73,7 @@ class DeskApp:
         self.state, self.gate, self.life, self.settings = state, gate, life, settings
         self.flash: str | None = None
         self.ended = asyncio.Event()
-        catalogues = i18n.load()
+        self.catalogues = catalogues = i18n.load()
         self.envs: dict[str, Environment] = {}
         for code, catalogue in catalogues.items():
             env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
@@ -142,9 +142,10 @@ class DeskApp:
             **context)
         return HTMLResponse(html, status_code=status)
 
-    def gettext(self, request: Request, message: str, **values: object) -> str:
+    def tr(self, request: Request, message: str, **values: object) -> str:
         """A message of the desk's catalogue in the request's language (%(name)s placeholders filled)."""
-        return str(self.envs[self.lang_of(request)].globals["gettext"](message, **values))
+        text = self.catalogues[self.lang_of(request)].gettext(message)
+        return text % values if values else text
 
     async def form(self, request: Request) -> dict[str, str] | None:
         """A urlencoded form (at most FORM_MAX_BYTES) carrying this session's token; None otherwise."""
@@ -310,7 +311,7 @@ class DeskApp:
     def _change(self, method: str) -> Callable[[Request, str, dict[str, str]], Awaitable[Response]]:
         async def change(request: Request, case_id: str, _fields: dict[str, str]) -> Response:
             await self.state.call(lambda d: getattr(d, method)(case_id))
-            self.flash = self.gettext(request, "Done.")
+            self.flash = self.tr(request, "Done.")
             await self.state.reload()
             return RedirectResponse(f"/case/{case_id}", status_code=303)
         return change
@@ -318,7 +319,7 @@ class DeskApp:
     async def _note(self, request: Request, case_id: str, fields: dict[str, str]) -> Response:
         text = fields.get("text", "")
         await self.state.call(lambda d: d.note(case_id, text))
-        self.flash = self.gettext(request, "Note added.")
+        self.flash = self.tr(request, "Note added.")
         return RedirectResponse(f"/case/{case_id}#history", status_code=303)
 
     async def _preview(self, request: Request, case_id: str, fields: dict[str, str]) -> Response:
@@ -331,7 +332,7 @@ class DeskApp:
     async def _reply(self, request: Request, case_id: str, fields: dict[str, str]) -> Response:
         text = fields.get("text", "")
         await self.state.call(lambda d: d.reply(case_id, text))
-        self.flash = self.gettext(request, "Reply queued: the bot will deliver it.")
+        self.flash = self.tr(request, "Reply queued: the bot will deliver it.")
         return RedirectResponse(f"/case/{case_id}#history", status_code=303)
 
     async def grant(self, request: Request) -> Response:
@@ -345,7 +346,7 @@ class DeskApp:
         except StaffError as err:
             self.flash = str(err)
         else:
-            self.flash = self.gettext(request, "Granted %(n)s open cases.", n=len(outcome.granted))
+            self.flash = self.tr(request, "Granted %(n)s open cases.", n=len(outcome.granted))
         return RedirectResponse(fields.get("back", "/") if fields.get("back", "/").startswith("/") else "/",
                                 status_code=303)
 

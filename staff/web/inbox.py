@@ -13,7 +13,7 @@ from model.cases import Status
 from model.views import CaseView, ReadState
 
 #: The default form's urgency answers, most urgent first (others sort after them).
-URGENCY_ORDER = {"now": 0, "days": 1, "weeks": 2}
+URGENCY_ORDER = {"now": 0, "days": 1, "weeks": 2, "I am in danger now": 0, "Within days": 1, "Within weeks": 2}
 AGES = {"1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
 SORTS = ("newest", "oldest", "urgency", "activity")
 SUMMARY_CHARS = 90
@@ -49,7 +49,7 @@ def row_of(view: CaseView) -> Row:
     case = view.case
     answers = _answers(view)
     urgency = answers.get("urgency")
-    parts = [str(answers[k]) for k in ("help", "story", "country") if isinstance(answers.get(k), str)]
+    parts = [str(answers[k]) for k in ("help", "country", "details", "story") if isinstance(answers.get(k), str)]
     summary = " · ".join(parts) if parts else ", ".join(str(v) for v in answers.values() if v is not None)
     if len(summary) > SUMMARY_CHARS:
         summary = summary[:SUMMARY_CHARS - 1] + "…"

@@ -92,4 +92,5 @@
     }
     if (handled) { event.preventDefault(); }
   });
+  document.documentElement.dataset.js = "ready";  // shortcuts work from here on
 })();

@@ -1,0 +1,79 @@
+"""The desk's pages and actions in-process, over a real RemoteDesk and the live staff API."""
+
+from __future__ import annotations
+
+from staff.remote import RemoteStaff
+from tests.staff.conftest import REQUEST_CANARY
+from tests.staff.web.conftest import WebDesk
+
+
+def test_the_inbox_lists_and_searches_the_decrypted_text(web: WebDesk) -> None:
+    web.enter()
+    inbox = web.client.get("/").text
+    assert web.site.cases["main"][:8] in inbox and web.site.cases["main-2"][:8] in inbox
+    assert web.site.cases["other"][:8] not in inbox  # cas-main is not in queue 'other'
+    found = web.client.get("/", params={"q": REQUEST_CANARY.upper()}).text
+    assert web.site.cases["main"][:8] in found and web.site.cases["main-2"][:8] not in found
+    assert web.site.cases["main"][:8] not in web.client.get("/", params={"q": "no-such-words"}).text
+
+
+def test_filters_by_urgency_and_claimed(web: WebDesk) -> None:
+    web.enter()
+    urgent = web.client.get("/", params={"urgency": "now"}).text
+    assert web.site.cases["main"][:8] in urgent and web.site.cases["main-2"][:8] not in urgent
+    assert web.site.cases["main"][:8] not in web.client.get("/", params={"claimed": "me"}).text
+
+
+def test_claim_note_preview_reply_close_reopen(web: WebDesk) -> None:
+    web.enter()
+    case = web.site.cases["main"]
+    assert web.post(f"/case/{case}/claim").status_code == 303
+    page = web.client.get(f"/case/{case}").text
+    assert "cas-main" in page and REQUEST_CANARY in page
+    web.post(f"/case/{case}/note", text="note-canary-1")
+    preview = web.post(f"/case/{case}/preview", text="  reply-canary-2\u202e  ")
+    assert preview.status_code == 200
+    assert "notice-ru" in preview.text and "show-ru" in preview.text and "Русский" in preview.text
+    assert 'id="preview-text">reply-canary-2</div>' in preview.text  # cleaned exactly as it will be sealed
+    assert "Send this reply" in preview.text
+    web.post(f"/case/{case}/reply", text="reply-canary-2")
+    web.post(f"/case/{case}/close")
+    history = web.client.get(f"/case/{case}").text
+    assert "note-canary-1" in history and "reply-canary-2" in history and "delivery: queued" in history
+    assert 'id="reopen"' in history
+    web.post(f"/case/{case}/reopen")
+    with web.site.remote("cas-main-2") as colleague:
+        assert _status(colleague, case) == "claimed"  # reopened to whoever had it
+
+
+def _status(client: RemoteStaff, case: str) -> str:
+    return next(v.case.status.value for v in client.list(None) if v.case.id == case)
+
+
+def test_an_empty_reply_cannot_be_sent_from_the_preview(web: WebDesk) -> None:
+    web.enter()
+    preview = web.post(f"/case/{web.site.cases['main']}/preview", text=" \n\t ")
+    assert "Send this reply" not in preview.text
+
+
+def test_a_refused_action_says_why_on_the_case_page(web: WebDesk) -> None:
+    web.enter()
+    case = web.site.cases["main-2"]  # came through the CLI: nobody to reply to
+    answer = web.post(f"/case/{case}/reply", text="hello")
+    assert answer.status_code == 303
+    assert "nobody to reply to" in web.client.get(f"/case/{case}").text
+
+
+def test_an_unknown_case_goes_back_to_the_inbox_with_the_reason(web: WebDesk) -> None:
+    web.enter()
+    answer = web.client.get("/case/zzzzzzzz", follow_redirects=True)
+    assert answer.url.path == "/" and 'role="status"' in answer.text
+
+
+def test_the_interface_speaks_russian_by_accept_language_or_the_switch(web: WebDesk) -> None:
+    web.enter()
+    assert "Входящие" in web.client.get("/", headers={"accept-language": "ru-RU,ru;q=0.9,en;q=0.5"}).text
+    web.post("/language", lang="ru", back="/help")
+    assert "Входящие" in web.client.get("/").text
+    web.post("/language", lang="en", back="/")
+    assert "Inbox" in web.client.get("/").text
