@@ -26,6 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from staff.casework import when
+from staff.desk import Desk
 from staff.errors import StaffError
 from staff.web import i18n
 from staff.web.gate import COOKIE, Gate
@@ -146,6 +147,10 @@ class DeskApp:
         """A message of the desk's catalogue in the request's language (%(name)s placeholders filled)."""
         text = self.catalogues[self.lang_of(request)].gettext(message)
         return text % values if values else text
+
+    def ntr(self, request: Request, singular: str, plural: str, n: int) -> str:
+        """A message showing the number `n` (%(num)s), in the plural form the request's language uses for it."""
+        return self.catalogues[self.lang_of(request)].ngettext(singular, plural, n) % {"num": n}
 
     async def form(self, request: Request) -> dict[str, str] | None:
         """A urlencoded form (at most FORM_MAX_BYTES) carrying this session's token; None otherwise."""
@@ -304,13 +309,13 @@ class DeskApp:
         return response
 
     def _actions(self) -> dict[str, Callable[[Request, str, dict[str, str]], Awaitable[Response]]]:
-        return {"claim": self._change("claim"), "take-over": self._change("take_over"),
-                "close": self._change("close"), "reopen": self._change("reopen"),
-                "note": self._note, "preview": self._preview, "reply": self._reply}
+        return {"claim": self._change(lambda d, c: d.claim(c)), "take-over": self._change(lambda d, c: d.take_over(c)),
+                "close": self._change(lambda d, c: d.close(c)), "reopen": self._change(lambda d, c: d.reopen(c)),
+                "note": self._note, "preview": self._preview, "reply": self._reply, **self.more_actions}
 
-    def _change(self, method: str) -> Callable[[Request, str, dict[str, str]], Awaitable[Response]]:
+    def _change(self, work: Callable[[Desk, str], object]) -> Callable[[Request, str, dict[str, str]], Awaitable[Response]]:
         async def change(request: Request, case_id: str, _fields: dict[str, str]) -> Response:
-            await self.state.call(lambda d: getattr(d, method)(case_id))
+            await self.state.call(lambda d: work(d, case_id))
             self.flash = self.tr(request, "Done.")
             await self.state.reload()
             return RedirectResponse(f"/case/{case_id}", status_code=303)
@@ -346,7 +351,8 @@ class DeskApp:
         except StaffError as err:
             self.flash = str(err)
         else:
-            self.flash = self.tr(request, "Granted %(n)s open cases.", n=len(outcome.granted))
+            self.flash = self.ntr(request, "Granted %(num)s open case.", "Granted %(num)s open cases.",
+                                  len(outcome.granted))
         return RedirectResponse(fields.get("back", "/") if fields.get("back", "/").startswith("/") else "/",
                                 status_code=303)
 

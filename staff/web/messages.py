@@ -25,7 +25,7 @@ def collect() -> Catalog:
     method_map = [("templates/**.html", "jinja2"), ("*.py", "python")]
     options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     for filename, lineno, message, comments, _context in extract_from_dir(
-            HERE, method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "tr": (2,)}):
+            HERE, method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "tr": (2,), "ntr": (2, 3)}):
         catalog.add(message, locations=[(f"staff/web/{filename}", lineno)], auto_comments=comments)
     for value in VALUES:
         catalog.add(value, locations=[("staff/web/messages.py", 0)])
