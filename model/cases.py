@@ -30,6 +30,9 @@ class EventKind(StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     ACK = "ack"
+    ASSIGN = "assign"  # `subject` names the caseworker assigned (metadata, like a claim)
+    TAG = "tag"  # a tag sealed like a note: the server never sees its text
+    UNTAG = "untag"
 
 
 class Delivery(StrEnum):
@@ -41,6 +44,20 @@ class Delivery(StrEnum):
     EXPIRED = "expired"  # not read within [replies] expire_after_days: erased
     UNDELIVERABLE = "undeliverable"  # Telegram refused the chat: no notice, still readable by reference
     REJECTED = "rejected"  # the bot refused it (signature, signer, binding or handle): erased
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of a case; `envelope` holds encrypted content for notes and follow-ups."""
+
+    id: int
+    case_id: CaseId
+    kind: EventKind
+    actor: str
+    created_at: int
+    envelope: bytes | None
+    delivery: Delivery | None = None
+    subject: str | None = None  # assignments only: the roster name of the caseworker assigned
 
 
 @dataclass(frozen=True)
@@ -56,16 +73,6 @@ class Case:
     claimed_at: int | None
     closed_at: int | None
     envelope: bytes | None
-
-
-@dataclass(frozen=True)
-class Event:
-    """One event of a case; `envelope` holds encrypted content for notes and follow-ups."""
-
-    id: int
-    case_id: CaseId
-    kind: EventKind
-    actor: str
-    created_at: int
-    envelope: bytes | None
-    delivery: Delivery | None = None
+    assigned_to: str | None = None  # the roster name of the caseworker it is assigned to
+    followups: int = 0  # follow-ups the person sent (counted in listings; 0 when not counted)
+    tag_events: tuple[Event, ...] = ()  # sealed tag and untag events, in order (listings with envelopes only)

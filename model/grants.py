@@ -21,6 +21,9 @@ from model.cases import Case, Event, EventKind
 #: The envelope kind each event kind that carries content for the caseworkers holds.
 CONTENT_KINDS: dict[EventKind, Kind] = {
     EventKind.NOTE: Kind.NOTE, EventKind.FOLLOW_UP: Kind.FOLLOW_UP, EventKind.REPLY: Kind.REPLY,
+    # Tags are sealed exactly like notes (kind 2); the payload names the tag and whether it is added
+    # or removed, so a server that relabels a note as a tag (or a tag as an untag) is caught on reading.
+    EventKind.TAG: Kind.NOTE, EventKind.UNTAG: Kind.NOTE,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -25,3 +25,19 @@ class CaseView:
     state: ReadState
     request: dict[str, Any] | None
     problem: str | None
+    tags: frozenset[str] = field(default_factory=frozenset)  # from the sealed tag events this key could read
+
+    @property
+    def assigned_to(self) -> str | None:
+        """The roster name of the caseworker the case is assigned to (case metadata)."""
+        return self.case.assigned_to
+
+    @property
+    def followups(self) -> int:
+        """How many follow-ups the person sent."""
+        return self.case.followups
+
+    @property
+    def last_activity(self) -> float:
+        """When anything last happened to the case (a coarse time: every change updates it)."""
+        return float(self.case.updated_at)

@@ -17,8 +17,8 @@ An event that fails is returned as REJECTED with the reason; none is skipped.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from crypto.errors import CryptoError, EnvelopeRejected, NotARecipient
 from crypto.keys import Identity
 from crypto.replykey import TAG_SIZE
 from crypto.roster import Role, Roster
-from model.cases import Case, Event
+from model.cases import Case, Event, EventKind
 from model.grants import CONTENT_KINDS
 from model.text import clean_text
 from model.views import CaseView, ReadState
@@ -39,6 +39,10 @@ from staff.errors import InputRejected, ReplyImpossible
 from staff.grants import GrantBook, GrantsRefused, open_for_me
 
 NOTE_MAX_CHARS = 20_000
+TAG_MAX_CHARS = 40
+#: The `op` a tag payload carries for each event kind: bound inside the sealed payload, so a server that
+#: relabels an untag as a tag (or a note as either) is caught when the event is read.
+TAG_OPS = {EventKind.TAG: "add", EventKind.UNTAG: "remove"}
 REPLY_MAX_CHARS = 4_000  # Telegram shows at most 4096 characters in one message
 PERSON = "the person (via the bot)"
 
@@ -112,9 +116,7 @@ def read_event(case: Case, event: Event, identity: Identity, roster: Roster, bot
     try:
         opened = open_for_me(event.envelope, case=case, kind=kind, identity=identity, signers=signers, book=book)
         payload = _json_payload(opened.payload)
-        text = payload.get("text")
-        if payload.get("v") != 1 or not isinstance(text, str):
-            raise ValueError("payload fields")
+        text = _payload_text(payload, event.kind)
     except NotARecipient as err:
         return EventView(event, ReadState.NOT_FOR_THIS_KEY, None, None, str(err))
     except EnvelopeRejected as err:
@@ -130,6 +132,61 @@ def read_event(case: Case, event: Event, identity: Identity, roster: Roster, bot
                          f"signed by {name}, but the server names someone else as its author")
     problem = None if member is not None and member.active(now) else f"{name} is no longer active on the roster"
     return EventView(event, ReadState.OK, name, text, problem)
+
+
+def _payload_text(payload: dict[str, Any], kind: EventKind) -> str:
+    """The text a note, follow-up or reply carries, or the tag a tag or untag names (its op must match)."""
+    op = TAG_OPS.get(kind)
+    if op is None:
+        text = payload.get("text")
+        if payload.get("v") != 1 or not isinstance(text, str) or "tag" in payload:
+            raise ValueError("payload fields")
+        return text
+    tag = payload.get("tag")
+    if payload.get("v") != 1 or payload.get("op") != op or not isinstance(tag, str) or not tag or "text" in payload:
+        raise ValueError("tag payload fields")
+    return tag
+
+
+def fold_tags(events: Iterable[EventView]) -> frozenset[str]:
+    """The tags a case carries now: its readable tag and untag events applied in order (others ignored)."""
+    tags: set[str] = set()
+    for view in events:
+        if view.state is not ReadState.OK or view.text is None:
+            continue
+        if view.event.kind is EventKind.TAG:
+            tags.add(view.text)
+        elif view.event.kind is EventKind.UNTAG:
+            tags.discard(view.text)
+    return frozenset(tags)
+
+
+def with_tags(view: CaseView, identity: Identity, roster: Roster, bot_keys: Collection[VerifyKey], now: int,
+              book: GrantBook | None = None) -> CaseView:
+    """A listed case with the tags its sealed tag events carry (each verified before it counts)."""
+    if not view.case.tag_events or view.state is not ReadState.OK:
+        return view
+    events = [read_event(view.case, e, identity, roster, bot_keys, now, book) for e in view.case.tag_events]
+    return replace(view, tags=fold_tags(events))
+
+
+def clean_tag(tag: str) -> str:
+    """A tag as it is sealed: one line, trimmed, at most TAG_MAX_CHARS characters (InputRejected otherwise)."""
+    clean = " ".join(clean_text(tag).split())
+    if not clean:
+        raise InputRejected("an empty tag cannot be added or removed")
+    if len(clean) > TAG_MAX_CHARS:
+        raise InputRejected(f"a tag may be at most {TAG_MAX_CHARS} characters (this one has {len(clean)})")
+    return clean
+
+
+def seal_tag(tag: str, kind: EventKind, case: Case, identity: Identity, roster: Roster, now: int) -> bytes:
+    """A tag `{"v":1,"op","tag"}` sealed like a note (kind 2) to the queue's active caseworkers."""
+    op = TAG_OPS.get(kind)
+    if op is None:
+        raise ValueError("seal_tag seals tag and untag events only")
+    return _seal({"v": 1, "op": op, "tag": clean_tag(tag)}, Kind.NOTE, case, queue_keys(roster, case.queue, now),
+                 identity)
 
 
 def _text(text: str, limit: int, what: str) -> str:

@@ -9,18 +9,20 @@ this package: importing this module loads no server code.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Collection
 from typing import Protocol
 
 from crypto.keys import Identity
 from crypto.roster import Role
-from model.cases import Case, CaseId, Status
+from model.cases import Case, CaseId, EventKind, Status
 from model.views import CaseView
 from staff.casework import CaseDetail
 from staff.errors import NotOnRoster
 from staff.grants import GrantOutcome
 from staff.pins import PinStore
 from staff.remote import RemoteStaff
+from staff.team import Member
 
 #: Seconds before a staff API call is given up: a command, and the inbox (which says so and stays usable).
 TIMEOUT = 30.0
@@ -63,6 +65,18 @@ class Desk(Protocol):
 
     def grant(self, name: str, queue: str | None = None) -> GrantOutcome:
         """Grant colleague `name` the open cases of our shared queues (or `queue`) that I can read."""
+
+    def members(self, queue: str | None = None) -> builtins.list[Member]:
+        """Caseworkers on the verified roster sharing my queues (or `queue`), with what they cannot read yet."""
+
+    def assign(self, case_ref: str, name: str) -> Case:
+        """Assign a case to a named active caseworker of its queue (recorded in its history); the case now."""
+
+    def tag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        """Add a tag, sealed like a note: the case id and the event id."""
+
+    def untag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        """Remove a tag (a sealed untag event): the case id and the event id."""
 
     def shut(self) -> None:
         """Close the connection or the database."""
@@ -130,6 +144,18 @@ class RemoteDesk:
 
     def grant(self, name: str, queue: str | None = None) -> GrantOutcome:
         return self.client.grant(name, queue)
+
+    def members(self, queue: str | None = None) -> builtins.list[Member]:
+        return self.client.members(queue)
+
+    def assign(self, case_ref: str, name: str) -> Case:
+        return self.client.assign(case_ref, name)
+
+    def tag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        return self.client.tag(case_ref, tag, EventKind.TAG)
+
+    def untag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        return self.client.tag(case_ref, tag, EventKind.UNTAG)
 
     def shut(self) -> None:
         self.client.close_connection()

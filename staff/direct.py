@@ -26,8 +26,9 @@ from crypto.roster import Member, Role
 from model.cases import Case, CaseId, Event, EventKind, Status
 from model.views import CaseView as CaseView
 from model.views import ReadState as ReadState
-from staff.casework import CaseDetail, read_event, seal_note, seal_reply
-from staff.errors import CaseUnavailable, ChangeRefused, InputRejected, NotOnRoster, ServerHomeFailed
+from staff import team
+from staff.casework import CaseDetail, read_event, seal_note, seal_reply, seal_tag, with_tags
+from staff.errors import CaseUnavailable, ChangeRefused, InputRejected, NotAllowed, NotOnRoster, ServerHomeFailed
 from staff.grants import (
     GrantBook,
     GrantOutcome,
@@ -111,12 +112,18 @@ class StaffSession:
         """Every case in this caseworker's queues, verified and decrypted (through grants where need be)."""
         cases = self.server.cases.list(queues=self.member.queues, with_envelopes=True)
         signers = self.server.trusted_bot_keys()  # read the key files once, not once per case
+        return self.read_cases(cases, signers)
+
+    def read_cases(self, cases: builtins.list[Case], signers: builtins.list[VerifyKey]) -> builtins.list[CaseView]:
+        """Verify and decrypt listed cases (through grants where need be), with their tags."""
         views = [self.read(c, signers) for c in cases]
-        if any(v.state is ReadState.NOT_FOR_THIS_KEY for v in views):
+        book: GrantBook | None = None
+        if any(v.state is ReadState.NOT_FOR_THIS_KEY or v.case.tag_events for v in views):
             book = self.book()
             views = [self.read(v.case, signers, book) if v.state is ReadState.NOT_FOR_THIS_KEY else v
                      for v in views]
-        return views
+        roster = self.server.roster(self.now)
+        return [with_tags(v, self.identity, roster, signers, self.now, book) for v in views]
 
     def grant(self, name: str, queue: str | None = None) -> GrantOutcome:
         """As RemoteStaff.grant, on this server home: the same grants, checked as the staff API checks them."""
@@ -269,6 +276,41 @@ class DirectDesk:
     def grant(self, name: str, queue: str | None = None) -> GrantOutcome:
         with _storage_refusals():
             return self.session.grant(name, queue)
+
+    def assign(self, case_ref: str, name: str) -> Case:
+        case, now = self._case(case_ref), self._now()
+        with _storage_refusals():
+            member = team.check_assignee(self.server.roster(now), case, name.strip(), now)
+            self.server.cases.assign(case.id, self.me, member.name, now)
+            return self.server.cases.fetch(case.id)
+
+    def _tag(self, case_ref: str, tag: str, kind: EventKind) -> tuple[CaseId, int]:
+        case, now = self._case(case_ref), self._now()
+        with _storage_refusals():
+            envelope = seal_tag(tag, kind, case, self.identity, self.server.roster(now), now)
+            return case.id, self.server.cases.add_event(case.id, kind, self.me, now, envelope)
+
+    def tag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        return self._tag(case_ref, tag, EventKind.TAG)
+
+    def untag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
+        return self._tag(case_ref, tag, EventKind.UNTAG)
+
+    def members(self, queue: str | None = None) -> builtins.list[team.Member]:
+        me = self.session.member
+        if queue is not None and queue not in me.queues:
+            raise NotAllowed(f"queue '{queue}' is not one of yours")
+        now = self._now()
+        with _storage_refusals():
+            roster = self.server.roster(now)
+            views = self.list([Status.NEW, Status.CLAIMED])
+            queues = me.queues if queue is None else (queue,)
+            granted: dict[str, builtins.list[CaseId]] = {}
+            for person in team.colleagues(roster, me, queue):
+                shared = [q for q in person.queues if q in queues]
+                granted[person.name] = [g.case_id for g in
+                                        self.server.grants.for_recipient(person.identity.key_id, shared)]
+            return team.members(roster, me, queue, views, self.server.trusted_bot_keys(), granted, now)
 
     def shut(self) -> None:
         self.server.close()

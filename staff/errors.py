@@ -71,5 +71,9 @@ class GrantImpossible(StaffError, ValueError):
     """A grant cannot be made: the recipient is not an active caseworker of a queue the granter shares."""
 
 
+class AssignmentRefused(StaffError, ValueError):
+    """A case cannot be assigned to that person: not an active caseworker of its queue, or the case is closed."""
+
+
 class ServerHomeFailed(StaffError, RuntimeError):
     """Direct mode: the server home refused or failed (its storage error, in the same words)."""

@@ -26,12 +26,15 @@ from crypto.encoding import unb64
 from crypto.envelope import valid_case_id, valid_queue
 from crypto.errors import CryptoError
 from crypto.keys import Identity, PublicIdentity, check_name
-from crypto.roster import Member, Role, Roster
+from crypto.roster import Member as RosterMember
+from crypto.roster import Role, Roster
 from model.cases import Case, CaseId, Delivery, Event, EventKind, Status
 from model.text import clean_text
 from model.views import CaseView, ReadState
-from staff.casework import CaseDetail, read_event, read_request, seal_note, seal_reply
+from staff import team
+from staff.casework import CaseDetail, read_event, read_request, seal_note, seal_reply, seal_tag, with_tags
 from staff.errors import (
+    AssignmentRefused,
     CaseUnavailable,
     ChangeRefused,
     InputRejected,
@@ -46,6 +49,7 @@ from staff.errors import (
 from staff.grants import GrantBook, GrantOutcome, choose_recipient, grant_to
 from staff.httpsig import sign_request
 from staff.pins import PinStore, trust_server
+from staff.team import Member, check_assignee
 
 FULL_ID_LENGTH = 16
 MIN_PREFIX = 6
@@ -92,7 +96,7 @@ class Session:
     """A verified view of one server: roster, bot keys, and our own roster entry."""
 
     roster: Roster
-    me: Member
+    me: RosterMember
     bot_keys: list[VerifyKey]
     bot_box: PublicKey
     newly_pinned: list[str]
@@ -120,8 +124,15 @@ def case_from_json(obj: Any) -> Case:
         if not all(type(t) is int for t in times) or not all(t is None or type(t) is int for t in optional):
             raise ValueError("times")
         envelope = _b64(obj["envelope"], "case envelope") if "envelope" in obj else None
+        assigned_to = obj.get("assigned_to")  # absent from servers older than the desk
+        followups = obj.get("followups", 0)
+        if (assigned_to is not None and not isinstance(assigned_to, str)) or type(followups) is not int:
+            raise ValueError("desk fields")
+        tag_events = tuple(event_from_json(e, CaseId(case_id)) for e in obj.get("tag_events", []))
+        if any(e.kind not in (EventKind.TAG, EventKind.UNTAG) for e in tag_events):
+            raise ValueError("tag_events")
         return Case(CaseId(case_id), queue, Status(obj["status"]), times[0], times[1], claimed_by,
-                    optional[0], optional[1], envelope)
+                    optional[0], optional[1], envelope, assigned_to, followups, tag_events)
     except (KeyError, TypeError, ValueError) as err:
         raise ServerAnswerInvalid("the server sent a malformed case") from err
 
@@ -133,8 +144,11 @@ def event_from_json(obj: Any, case_id: CaseId) -> Event:
             raise ValueError("fields")
         envelope = None if obj["envelope"] is None else _b64(obj["envelope"], "event envelope")
         delivery = obj.get("delivery")  # absent from servers older than reply delivery states
+        subject = obj.get("subject")
+        if subject is not None and not isinstance(subject, str):
+            raise ValueError("subject")
         return Event(obj["id"], case_id, EventKind(obj["kind"]), obj["actor"], obj["created_at"], envelope,
-                     None if delivery is None else Delivery(delivery))
+                     None if delivery is None else Delivery(delivery), subject)
     except (KeyError, TypeError, ValueError) as err:
         raise ServerAnswerInvalid("the server sent a malformed event") from err
 
@@ -192,6 +206,8 @@ class RemoteStaff:
         if status == 413:
             return InputRejected("the server refused the request as too large (over 256 KiB)")
         if status == 422:
+            if code == "assignee_refused":
+                return AssignmentRefused(message or "the server refused that assignment")
             error = _StaleRecipients if code == "stale_recipients" else InputRejected
             return error(f"the server refused the request: {message or 'malformed'}")
         if status == 503:
@@ -254,12 +270,18 @@ class RemoteStaff:
         if not content:
             return [CaseView(c, ReadState.NOT_FOR_THIS_KEY, None, f"a {session.me.role.value} sees metadata only")
                     for c in cases]
+        return self.read_cases(cases)
+
+    def read_cases(self, cases: builtins.list[Case]) -> builtins.list[CaseView]:
+        """Verify and decrypt listed cases (through grants where need be), with their tags."""
+        session = self._caseworker()
         views = [read_request(c, self.identity, session.bot_keys) for c in cases]
-        if any(v.state is ReadState.NOT_FOR_THIS_KEY for v in views):
+        book: GrantBook | None = None
+        if any(v.state is ReadState.NOT_FOR_THIS_KEY or v.case.tag_events for v in views):
             book = GrantBook(self.identity, session.roster, self._all_grants())
             views = [read_request(v.case, self.identity, session.bot_keys, book)
                      if v.state is ReadState.NOT_FOR_THIS_KEY else v for v in views]
-        return views
+        return [with_tags(v, self.identity, session.roster, session.bot_keys, session.now, book) for v in views]
 
     def _all_grants(self) -> dict[CaseId, builtins.list[bytes]]:
         """Every grant the server holds for my key, by case (unverified: GrantBook verifies each when used)."""
@@ -379,6 +401,46 @@ class RemoteStaff:
                     for name in ("to_bot", "to_person", "copy")}
 
         return view.case.id, _int(self._post_sealed(f"/api/v1/cases/{view.case.id}/replies", build), "outbox_id")
+
+    def assign(self, case_ref: str, name: str) -> Case:
+        """Assign a case to a named active caseworker of its queue (checked on my roster, then by the server)."""
+        session = self._caseworker()
+        case_id = self.resolve(case_ref)
+        case, _ = self._case_and_events(case_id)
+        member = check_assignee(session.roster, case, name.strip(), int(self.clock()))
+        return case_from_json(self._call("POST", f"/api/v1/cases/{case_id}/assign", {"name": member.name}).get("case"))
+
+    def tag(self, case_ref: str, tag: str, kind: EventKind = EventKind.TAG) -> tuple[CaseId, int]:
+        """Seal a tag (or, with EventKind.UNTAG, its removal) like a note and store it; the case and event id."""
+        self._caseworker()
+        case, _ = self._case_and_events(self.resolve(case_ref))
+        op = "add" if kind is EventKind.TAG else "remove"
+
+        def build(session: Session) -> dict[str, Any]:
+            envelope = seal_tag(tag, kind, case, self.identity, session.roster, int(self.clock()))
+            return {"envelope": base64.b64encode(envelope).decode("ascii"), "op": op}
+
+        return case.id, _int(self._post_sealed(f"/api/v1/cases/{case.id}/tags", build), "event_id")
+
+    def members(self, queue: str | None = None, views: builtins.list[CaseView] | None = None) -> builtins.list[Member]:
+        """Colleagues sharing my queues (or `queue`), from the verified roster, with what they cannot read yet.
+
+        `views`: my open cases as listed, if the caller has them already (else they are listed here).
+        """
+        session = self._caseworker()
+        if queue is not None and queue not in session.me.queues:
+            raise NotAllowed(f"queue '{queue}' is not one of yours")
+        answer = self._call("GET", "/api/v1/members", params={} if queue is None else {"queue": queue})
+        granted: dict[str, builtins.list[CaseId]] = {}
+        for item in _list(answer, "members"):
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
+                    or not isinstance(item.get("granted"), list) \
+                    or not all(isinstance(c, str) and valid_case_id(c) for c in item["granted"]):
+                raise ServerAnswerInvalid("the server sent a malformed member")
+            granted[item["name"]] = [CaseId(c) for c in item["granted"]]
+        if views is None:
+            views = self.list([Status.NEW, Status.CLAIMED])
+        return team.members(session.roster, session.me, queue, views, session.bot_keys, granted, int(self.clock()))
 
     def close_connection(self) -> None:
         """Close the HTTP client."""

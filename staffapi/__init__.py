@@ -41,6 +41,9 @@ ROUTES: tuple[tuple[str, str, Operation], ...] = (
     ("GET", "/api/v1/cases/{case_id}/grants", operations.case_grants),
     ("POST", "/api/v1/cases/{case_id}/grants", operations.add_grant),
     ("GET", "/api/v1/grants", operations.my_grants),
+    ("POST", "/api/v1/cases/{case_id}/assign", operations.assign),
+    ("POST", "/api/v1/cases/{case_id}/tags", operations.add_tag),
+    ("GET", "/api/v1/members", operations.members),
 )
 
 

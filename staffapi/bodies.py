@@ -21,7 +21,7 @@ from crypto.errors import EnvelopeMalformed, EnvelopeRejected
 from crypto.keys import key_id
 from staffapi.auth import Caller
 from staffapi.problems import BodyInvalid
-from storage.cases import Case
+from storage.cases import Case, EventKind
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -86,6 +86,25 @@ def check_note(body: bytes, caller: Caller, case: Case) -> bytes:
     envelope = envelope_field(json_object(body, ("envelope",)), "envelope")
     _exactly(_check(envelope, caller, case, Kind.NOTE, "note"), queue_recipients(caller, case.queue), "note")
     return envelope
+
+
+TAG_OPS = {"add": EventKind.TAG, "remove": EventKind.UNTAG}
+
+
+def check_tag(body: bytes, caller: Caller, case: Case) -> tuple[bytes, EventKind]:
+    """The envelope of a `{"envelope": b64, "op": "add"|"remove"}` body, checked as a note's, and its event kind.
+
+    A tag is sealed exactly like a note (kind 2, to the queue's active caseworkers): the server
+    sees that a tag was added or removed, never which. The op is sealed inside too, and readers
+    check that it matches the event kind the server records.
+    """
+    obj = json_object(body, ("envelope", "op"))
+    kind = TAG_OPS.get(obj["op"]) if isinstance(obj["op"], str) else None
+    if kind is None:
+        raise BodyInvalid("op must be add or remove")
+    envelope = envelope_field(obj, "envelope")
+    _exactly(_check(envelope, caller, case, Kind.NOTE, "tag"), queue_recipients(caller, case.queue), "tag")
+    return envelope, kind
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ NULLABLE_TIME = {"type": ["integer", "null"]}
 
 ERROR_CODES = [
     "unsigned", "signature_invalid", "signature_expired", "replayed", "not_active", "forbidden", "not_found",
-    "conflict", "too_large", "invalid_body", "stale_recipients", "grant_refused", "unavailable", "rate_limited",
+    "conflict", "too_large", "invalid_body", "stale_recipients", "grant_refused",
+    "assignee_refused", "unavailable", "rate_limited",
 ]
 
 DESCRIPTIONS = {
@@ -92,6 +93,10 @@ SCHEMAS: dict[str, Schema] = {
             "created_at": TIME, "updated_at": TIME, "claimed_by": {"type": ["string", "null"]},
             "claimed_at": NULLABLE_TIME, "closed_at": NULLABLE_TIME,
             "envelope": {**B64, "description": "the request envelope (kind 1, signed by the bot)"},
+            "assigned_to": {"type": ["string", "null"], "description": "the roster name it is assigned to"},
+            "followups": {"type": "integer", "minimum": 0, "description": "follow-ups the person sent"},
+            "tag_events": {"type": "array", "items": _ref("Event"),
+                           "description": "with envelopes only: the case's sealed tag and untag events, in order"},
         },
     },
     "Event": {
@@ -99,7 +104,9 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["id", "kind", "actor", "created_at", "envelope", "delivery"],
         "properties": {
             "id": {"type": "integer"},
-            "kind": {"type": "string", "enum": ["claim", "note", "follow_up", "reply", "close", "reopen", "ack"]},
+            "kind": {"type": "string", "enum": ["claim", "note", "follow_up", "reply", "close", "reopen", "ack",
+                                                "assign", "tag", "untag"]},
+            "subject": {"type": ["string", "null"], "description": "assign events: the roster name assigned"},
             "actor": {"type": "string"}, "created_at": TIME,
             "envelope": {"oneOf": [B64, {"type": "null"}]},
             "delivery": {
@@ -183,6 +190,27 @@ SCHEMAS: dict[str, Schema] = {
             "type": "object", "additionalProperties": False, "required": ["case_id", "grant"],
             "properties": {"case_id": CASE_ID, "grant": B64}}}},
     },
+    "AssignBody": {
+        "type": "object", "additionalProperties": False, "required": ["name"],
+        "properties": {"name": {"type": "string", "minLength": 1,
+                                "description": "roster name of an active caseworker of the case's queue"}},
+    },
+    "TagBody": {
+        "type": "object", "additionalProperties": False, "required": ["envelope", "op"],
+        "properties": {
+            "envelope": {**B64, "description": "kind 2 (as a note), sealed to the queue's active caseworkers; its "
+                                               "payload {\"v\":1,\"op\",\"tag\"} repeats op"},
+            "op": {"type": "string", "enum": ["add", "remove"]},
+        },
+    },
+    "Members": {
+        "type": "object", "additionalProperties": False, "required": ["members"],
+        "properties": {"members": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["name", "granted"],
+            "properties": {"name": {"type": "string"},
+                           "granted": {"type": "array", "items": CASE_ID,
+                                       "description": "cases of the shared queues holding a grant to them"}}}}},
+    },
     "ReplyQueued": {
         "type": "object", "additionalProperties": False, "required": ["outbox_id"],
         "properties": {"outbox_id": {"type": "integer"}},
@@ -245,6 +273,19 @@ DOCUMENT: Schema = {
                  "Stored (replacing the caller's earlier grant to that key); audited as case.grant."),
                 ("403", "404", "422"), ("GrantBody", True), [CASE_PATH_PARAMETER]),
         },
+        "/api/v1/cases/{case_id}/assign": {"post": _operation(
+            "assignCase", "Assign a case to a named active caseworker of its queue (metadata, like a claim)",
+            ("200", _ref("CaseAnswer"), "The case after the change; an assign event names the assignee."),
+            _ACTION_ERRORS, ("AssignBody", True), [CASE_PATH_PARAMETER])},
+        "/api/v1/cases/{case_id}/tags": {"post": _operation(
+            "addTag", "Add or remove a tag, sealed like a note: the server sees neither the tag nor which",
+            ("201", _ref("EventCreated"), "Stored as a tag or untag event."), ("403", "404", "422"),
+            ("TagBody", True), [CASE_PATH_PARAMETER])},
+        "/api/v1/members": {"get": _operation(
+            "listMembers", "Caseworkers sharing a queue with the caller, with the cases granted to each",
+            ("200", _ref("Members"), "Names as on the roster (verify it); grants unverified."), ("403",),
+            parameters=[{"name": "queue", "in": "query", "required": False,
+                         "description": "one of the caller's queues", "schema": QUEUE}])},
         "/api/v1/grants": {"get": _operation(
             "listMyGrants", "Every grant addressed to the caller's key, for cases of the caller's queues",
             ("200", _ref("MyGrants"), "Possibly none; the client verifies each."), ("403",))},

@@ -15,8 +15,10 @@ from typing import Any
 from crypto.encoding import b64
 from crypto.envelope import valid_case_id, valid_queue
 from crypto.roster import Member, Role
+from staff.errors import AssignmentRefused
+from staff.team import check_assignee
 from staffapi.auth import Caller
-from staffapi.bodies import check_note, check_reply, envelope_field, json_object
+from staffapi.bodies import check_note, check_reply, check_tag, envelope_field, json_object
 from staffapi.problems import BodyInvalid, CaseHidden, Conflict, Forbidden
 from storage.cases import Case, Event, EventKind, Status
 from storage.errors import CaseNotFound, ClaimConflict, TransitionRefused
@@ -47,10 +49,11 @@ def case_json(case: Case) -> Document:
     doc: Document = {
         "id": case.id, "queue": case.queue, "status": case.status.value, "created_at": case.created_at,
         "updated_at": case.updated_at, "claimed_by": case.claimed_by, "claimed_at": case.claimed_at,
-        "closed_at": case.closed_at,
+        "closed_at": case.closed_at, "assigned_to": case.assigned_to, "followups": case.followups,
     }
     if case.envelope is not None:
         doc["envelope"] = b64(case.envelope)
+        doc["tag_events"] = [event_json(e) for e in case.tag_events]
     return doc
 
 
@@ -58,7 +61,7 @@ def event_json(event: Event) -> Document:
     """An event: metadata, the envelope of notes, follow-ups and reply copies, and where a reply stands."""
     return {"id": event.id, "kind": event.kind.value, "actor": event.actor, "created_at": event.created_at,
             "envelope": None if event.envelope is None else b64(event.envelope),
-            "delivery": None if event.delivery is None else event.delivery.value}
+            "delivery": None if event.delivery is None else event.delivery.value, "subject": event.subject}
 
 
 def _caseworker(call: Call) -> Member:
@@ -245,3 +248,53 @@ def my_grants(call: Call) -> Result:
     member = _caseworker(call)
     stored = call.server.grants.for_recipient(member.identity.key_id, member.queues)
     return 200, {"grants": [{"case_id": g.case_id, "grant": b64(g.body)} for g in stored]}
+
+
+def assign(call: Call) -> Result:
+    """Assign a case to a named active caseworker of its queue (`{"name"}`); 422 for anyone else, 409 if closed."""
+    case = _visible_case(call)
+    name = json_object(call.body, ("name",)).get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BodyInvalid("name must be a roster name")
+    try:
+        check_assignee(call.caller.roster, case, name.strip(), call.caller.now)
+        call.server.cases.assign(case.id, call.caller.member.name, name.strip(), call.caller.now)
+    except AssignmentRefused as err:
+        raise BodyInvalid(str(err), "assignee_refused") from err
+    except TransitionRefused as err:
+        raise Conflict(str(err)) from err
+    except CaseNotFound as err:
+        raise CaseHidden() from err
+    return _after(call, case)
+
+
+def add_tag(call: Call) -> Result:
+    """Store a tag or untag event (`{"envelope", "op"}`), sealed like a note: the server never reads it."""
+    case = _visible_case(call)
+    envelope, kind = check_tag(call.body, call.caller, case)
+    try:
+        event_id = call.server.cases.add_event(case.id, kind, call.caller.member.name, call.caller.now, envelope)
+    except CaseNotFound as err:
+        raise CaseHidden() from err
+    return 201, {"event_id": event_id}
+
+
+def members(call: Call) -> Result:
+    """Caseworkers sharing a queue with the caller (or `queue`), with the cases of those queues granted to each.
+
+    Names and queues are on the roster the client verifies; what only the server knows is which
+    cases hold a grant to whom (unverified: it only decides whether the desk offers a grant).
+    """
+    member = _caseworker(call)
+    queue = call.query.get("queue")
+    if queue is not None and (not valid_queue(queue) or queue not in member.queues):
+        raise Forbidden("that queue is not one of yours")
+    queues = member.queues if queue is None else (queue,)
+    found = []
+    for person in call.caller.roster.members:
+        shared = [q for q in person.queues if q in queues]
+        if person.role is not Role.CASEWORKER or not shared:
+            continue
+        granted = sorted({g.case_id for g in call.server.grants.for_recipient(person.identity.key_id, shared)})
+        found.append({"name": person.name, "granted": granted})
+    return 200, {"members": found}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from model.cases import Case as Case
@@ -38,7 +38,8 @@ class AuditEntry:
     case_id: CaseId | None
 
 
-_CASE_COLUMNS = "id, queue, status, created_at, updated_at, claimed_by, claimed_at, closed_at"
+_CASE_COLUMNS = "id, queue, status, created_at, updated_at, claimed_by, claimed_at, closed_at, assigned_to"
+_EVENT_COLUMNS = "id, case_id, kind, actor, created_at, envelope, delivery, subject"
 
 
 def _case(row: tuple[Any, ...], with_envelope: bool) -> Case:
@@ -52,8 +53,15 @@ def _case(row: tuple[Any, ...], with_envelope: bool) -> Case:
         None if row[5] is None else str(row[5]),
         None if row[6] is None else int(row[6]),
         None if row[7] is None else int(row[7]),
-        bytes(row[8]) if with_envelope else None,
+        bytes(row[9]) if with_envelope else None,
+        None if row[8] is None else str(row[8]),
     )
+
+
+def _event(r: tuple[Any, ...]) -> Event:
+    return Event(int(r[0]), CaseId(str(r[1])), EventKind(r[2]), str(r[3]), int(r[4]),
+                 None if r[5] is None else bytes(r[5]), None if r[6] is None else Delivery(r[6]),
+                 None if r[7] is None else str(r[7]))
 
 
 def audit(conn: Connection, *, actor: str, action: str, case_id: str | None, now: int) -> None:
@@ -71,7 +79,7 @@ def audit(conn: Connection, *, actor: str, action: str, case_id: str | None, now
 
 
 def record_event(conn: Connection, case_id: str, kind: EventKind, actor: str, now: int,
-                 envelope: bytes | None = None, action: str | None = None) -> int:
+                 envelope: bytes | None = None, action: str | None = None, subject: str | None = None) -> int:
     """Insert one event of a case (random id, coarse time) and its audit entry; returns the event id.
 
     Its place in the case's history (`seq`) is set by the database (trigger case_events_numbered).
@@ -79,9 +87,9 @@ def record_event(conn: Connection, case_id: str, kind: EventKind, actor: str, no
     """
     event_id = fresh_row_id(conn, "case_events", "id")
     conn.execute(
-        "INSERT INTO case_events (id, case_id, kind, actor, created_at, envelope)"
-        " VALUES (?, ?, ?, ?, coarse_time(?), ?)",
-        (event_id, case_id, kind.value, actor, now, envelope),
+        "INSERT INTO case_events (id, case_id, kind, actor, created_at, envelope, subject)"
+        " VALUES (?, ?, ?, ?, coarse_time(?), ?, ?)",
+        (event_id, case_id, kind.value, actor, now, envelope, subject),
     )
     audit(conn, actor=actor, action=action or f"case.{kind.value}", case_id=case_id, now=now)
     return event_id
@@ -117,7 +125,10 @@ class CaseStore:
         with_envelopes: bool = False,
         limit: int | None = None,
     ) -> builtins.list[Case]:
-        """Cases filtered by queue and status, oldest first (by coarse time, then case id: no finer order exists)."""
+        """Cases filtered by queue and status, oldest first (by coarse time, then case id: no finer order exists).
+
+        Each carries its follow-up count; with envelopes, also its sealed tag and untag events.
+        """
         where: builtins.list[str] = []
         params: builtins.list[object] = []
         if queues is not None:
@@ -133,14 +144,35 @@ class CaseStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_case(row, with_envelopes) for row in self.db.conn.execute(sql, params)]
+        cases = [_case(row, with_envelopes) for row in self.db.conn.execute(sql, params)]
+        return self._with_activity(cases, with_envelopes)
+
+    def _with_activity(self, cases: builtins.list[Case], with_tags: bool) -> builtins.list[Case]:
+        """The cases with their follow-up counts (and tag events): two queries for the whole list."""
+        if not cases:
+            return cases
+        wanted = {c.id for c in cases}
+        conn = self.db.conn
+        followups = {str(r[0]): int(r[1]) for r in conn.execute(
+            "SELECT case_id, count(*) FROM case_events WHERE kind = 'follow_up' GROUP BY case_id")}
+        tags: dict[str, builtins.list[Event]] = {}
+        if with_tags:
+            for row in conn.execute(f"SELECT {_EVENT_COLUMNS} FROM case_events WHERE kind IN ('tag', 'untag')"
+                                    " ORDER BY case_id, seq"):
+                if str(row[1]) in wanted:
+                    tags.setdefault(str(row[1]), []).append(_event(row))
+        return [replace(c, followups=followups.get(c.id, 0), tag_events=tuple(tags.get(c.id, ())))
+                if c.id in followups or c.id in tags else c for c in cases]
 
     def fetch(self, case_id: str) -> Case:
         """One case with its envelope; raises CaseNotFound."""
         row = self.db.conn.execute(f"SELECT {_CASE_COLUMNS}, envelope FROM cases WHERE id = ?", (case_id,)).fetchone()
         if row is None:
             raise CaseNotFound(case_id)
-        return _case(row, True)
+        case = _case(row, True)
+        count = self.db.conn.execute("SELECT count(*) FROM case_events WHERE case_id = ? AND kind = 'follow_up'",
+                                     (case_id,)).fetchone()[0]
+        return replace(case, followups=int(count)) if count else case
 
     def resolve(self, prefix: str) -> CaseId:
         """The one case id starting with `prefix` (at least 6 characters); raises CaseNotFound."""
@@ -160,16 +192,9 @@ class CaseStore:
 
     def events(self, case_id: str) -> builtins.list[Event]:
         """Events of a case, in the order they happened."""
-        rows = self.db.conn.execute(
-            "SELECT id, case_id, kind, actor, created_at, envelope, delivery FROM case_events WHERE case_id = ?"
-            " ORDER BY seq",
-            (case_id,),
-        )
-        return [
-            Event(int(r[0]), CaseId(str(r[1])), EventKind(r[2]), str(r[3]), int(r[4]),
-                  None if r[5] is None else bytes(r[5]), None if r[6] is None else Delivery(r[6]))
-            for r in rows
-        ]
+        rows = self.db.conn.execute(f"SELECT {_EVENT_COLUMNS} FROM case_events WHERE case_id = ? ORDER BY seq",
+                                    (case_id,))
+        return [_event(r) for r in rows]
 
     def claim(self, case_id: str, actor: str, now: int) -> None:
         """Claim a new case; exactly one of two concurrent claims wins, the other gets ClaimConflict."""
@@ -210,9 +235,26 @@ class CaseStore:
             record_event(conn, case_id, EventKind.CLAIM, actor, now, None, action="case.take_over")
         return owner or ""
 
+    def assign(self, case_id: str, actor: str, assignee: str, now: int) -> None:
+        """Assign an open case to `assignee` (an active caseworker of its queue: the caller checks), with its event.
+
+        Raises CaseNotFound, or TransitionRefused for a closed case or one already assigned to them.
+        """
+        now = self.db.coarse(now)
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT status, assigned_to FROM cases WHERE id = ?", (case_id,)).fetchone()
+            if row is None:
+                raise CaseNotFound(case_id)
+            if Status(row[0]) is Status.CLOSED:
+                raise TransitionRefused("cannot assign a closed case: reopen it first")
+            if row[1] == assignee:
+                raise TransitionRefused(f"the case is already assigned to {assignee}")
+            conn.execute("UPDATE cases SET assigned_to = ?, updated_at = ? WHERE id = ?", (assignee, now, case_id))
+            record_event(conn, case_id, EventKind.ASSIGN, actor, now, None, subject=assignee)
+
     def add_event(self, case_id: str, kind: EventKind, actor: str, now: int, envelope: bytes | None = None) -> int:
-        """Record a note, follow-up, reply or acknowledgement; returns the event id."""
-        if kind in (EventKind.CLAIM, EventKind.CLOSE, EventKind.REOPEN):
+        """Record a note, follow-up, reply, tag, untag or acknowledgement; returns the event id."""
+        if kind in (EventKind.CLAIM, EventKind.CLOSE, EventKind.REOPEN, EventKind.ASSIGN):
             raise TransitionRefused(f"use the {kind.value} operation for a {kind.value}")
         now = self.db.coarse(now)
         with self.db.transaction() as conn:

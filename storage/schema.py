@@ -304,6 +304,43 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at  INTEGER NOT NULL
     ) STRICT;
     """,
+    # The desk (issue 12): assignments and tags. `cases.assigned_to` names the caseworker a case
+    # is assigned to (a roster name, metadata like `claimed_by`). case_events gains the kinds
+    # 'assign' (its new `subject` column names the assignee), 'tag' and 'untag' (sealed to the
+    # queue's caseworkers like notes: the server never sees a tag's text). SQLite cannot change a
+    # CHECK constraint in place, so case_events is rebuilt with the same random ids, coarse times
+    # and per-case `seq`. Dropping the old table would cascade to the outbox rows that point at
+    # reply copies (outbox.event_id), so those are kept aside and put back unchanged.
+    """
+    ALTER TABLE cases ADD COLUMN assigned_to TEXT;
+
+    CREATE TABLE case_events_desk (
+        id          INTEGER PRIMARY KEY,
+        case_id     TEXT NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+        kind        TEXT NOT NULL CHECK (kind IN
+                        ('claim', 'note', 'follow_up', 'reply', 'close', 'reopen', 'ack', 'assign', 'tag', 'untag')),
+        actor       TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        envelope    BLOB,
+        delivery    TEXT
+            CHECK (delivery IN ('queued', 'notified', 'read', 'expired', 'undeliverable', 'rejected')),
+        seq         INTEGER NOT NULL DEFAULT 0,
+        subject     TEXT
+    ) STRICT;
+    INSERT INTO case_events_desk (id, case_id, kind, actor, created_at, envelope, delivery, seq)
+        SELECT id, case_id, kind, actor, created_at, envelope, delivery, seq FROM case_events;
+    CREATE TEMP TABLE outbox_kept AS SELECT * FROM outbox;
+    DROP TABLE case_events;
+    ALTER TABLE case_events_desk RENAME TO case_events;
+    INSERT INTO outbox SELECT * FROM outbox_kept WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = outbox_kept.id);
+    DROP TABLE temp.outbox_kept;
+    CREATE UNIQUE INDEX case_events_in_order ON case_events (case_id, seq);
+    CREATE TRIGGER case_events_numbered AFTER INSERT ON case_events WHEN NEW.seq = 0
+        BEGIN
+            UPDATE case_events SET seq = (SELECT max(seq) FROM case_events WHERE case_id = NEW.case_id) + 1
+                WHERE id = NEW.id;
+        END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

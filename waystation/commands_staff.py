@@ -107,7 +107,8 @@ def _view_json(view: CaseView) -> dict[str, object]:
     return {
         "id": c.id, "queue": c.queue, "status": c.status.value, "created_at": c.created_at,
         "claimed_by": c.claimed_by, "closed_at": c.closed_at, "readable": view.state.value,
-        "problem": view.problem, "request": view.request,
+        "problem": view.problem, "request": view.request, "assigned_to": view.assigned_to,
+        "tags": sorted(view.tags), "followups": view.followups, "last_activity": c.updated_at,
     }
 
 
@@ -157,7 +158,8 @@ def staff_list(ctx: click.Context, home: Path | None, key: Path | None, server: 
 
 def _event_json(e: Event) -> dict[str, object]:
     return {"id": e.id, "kind": e.kind.value, "actor": e.actor, "at": e.created_at,
-            "encrypted": e.envelope is not None, "delivery": None if e.delivery is None else e.delivery.value}
+            "encrypted": e.envelope is not None, "delivery": None if e.delivery is None else e.delivery.value,
+            "subject": e.subject}
 
 
 def _event_view_json(v: EventView) -> dict[str, object]:
@@ -168,6 +170,9 @@ def _event_view_json(v: EventView) -> dict[str, object]:
 def _print_case(view: CaseView) -> None:
     c = view.case
     click.echo(f"case {c.id}  queue {c.queue}  status {c.status.value}  claimed by {safe_text(c.claimed_by or '-')}")
+    if c.assigned_to or view.tags:
+        tags = ", ".join(safe_text(t, 40) for t in sorted(view.tags)) or "-"
+        click.echo(f"assigned to {safe_text(c.assigned_to or '-', 64)}  tags {tags}")
     if view.state is not ReadState.OK or view.request is None:
         click.echo(f"NOT VERIFIED: {view.problem}")
         return
@@ -181,6 +186,8 @@ def _print_case(view: CaseView) -> None:
 def _print_event(v: EventView) -> None:
     e = v.event
     head = f"  - {when(e.created_at)} {e.kind.value} by {safe_text(v.signer or e.actor, 64)}"
+    if e.subject is not None:
+        head += f" to {safe_text(e.subject, 64)}"
     if e.delivery is not None:
         head += f" ({e.delivery.value})"
     if v.state is ReadState.REJECTED:
@@ -288,6 +295,56 @@ def staff_grant(ctx: click.Context, home: Path | None, key: Path | None, server:
         listed = ", ".join(c[:6] for c in outcome.unreadable[:10])
         click.echo(f"{len(outcome.unreadable)} open cases you cannot read either were not granted: {listed} "
                    "(a colleague who can read them must grant them; 'waystation doctor' lists cases nobody can read)")
+
+
+@staff.command("assign")
+@_options
+@click.argument("case")
+@click.argument("name")
+@click.pass_context
+def staff_assign(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, case: str,
+                 name: str) -> None:
+    """Assign a case to a colleague (their roster name): an active caseworker of the case's queue."""
+    with _desk(_target(ctx, home, key, server)) as desk:
+        changed = desk.assign(case, name)
+    click.echo(f"assigned {changed.id} to {safe_text(changed.assigned_to or name, 64)}")
+
+
+def _tagging(name: str, doc: str, done: str) -> None:
+    @staff.command(name, help=doc)
+    @_options
+    @click.argument("case")
+    @click.argument("tag")
+    @click.pass_context
+    def command(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, case: str,
+                tag: str) -> None:
+        with _desk(_target(ctx, home, key, server)) as desk:
+            case_id, event_id = desk.tag(case, tag) if name == "tag" else desk.untag(case, tag)
+        click.echo(f"{done} {case_id} (event {event_id})")
+
+
+_tagging("tag", "Tag a case; the tag is encrypted to the queue's caseworkers like a note.", "tagged")
+_tagging("untag", "Remove a tag from a case (recorded, encrypted, in its history).", "untagged")
+
+
+@staff.command("members")
+@_options
+@json_option
+@click.option("--queue", default=None, metavar="Q", help="Only this queue (default: every queue of yours).")
+@click.pass_context
+def staff_members(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, as_json: bool,
+                  queue: str | None) -> None:
+    """Colleagues on the verified roster who share your queues, and how many open cases each cannot read yet."""
+    with _desk(_target(ctx, home, key, server)) as desk:
+        found = desk.members(queue)
+    if as_json:
+        print_json([{"name": m.name, "queues": sorted(m.queues), "active": m.active, "cannot_read": m.cannot_read}
+                    for m in found])
+        return
+    for m in found:
+        state = "active" if m.active else "inactive"
+        offer = f"  cannot read {m.cannot_read} open cases: 'staff grant --to NAME'" if m.cannot_read else ""
+        click.echo(f"{safe_text(m.name, 64):<20} {state:<8} {','.join(sorted(m.queues))}{offer}")
 
 
 @staff.command("tui")
