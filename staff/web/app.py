@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from staff.casework import when
+from staff.casework import CaseDetail, fold_tags, when
 from staff.desk import Desk
 from staff.errors import StaffError
 from staff.web import i18n
@@ -34,6 +34,7 @@ from staff.web.inbox import AGES, SORTS, Filters, choices, select
 from staff.web.life import HEARTBEAT_SECONDS, Life
 from staff.web.preview import NoticeTexts, preview
 from staff.web.state import MAX_UNLOCK_TRIES, DeskLocked, DeskState
+from staff.web.team import Team
 
 HERE = Path(__file__).parent
 LANG_COOKIE = "waystation_desk_lang"
@@ -74,6 +75,8 @@ class DeskApp:
         self.state, self.gate, self.life, self.settings = state, gate, life, settings
         self.flash: str | None = None
         self.ended = asyncio.Event()
+        self.more_actions: dict[str, Callable[[Request, str, dict[str, str]], Awaitable[Response]]] = {}
+        team = Team(self)
         self.catalogues = catalogues = i18n.load()
         self.envs: dict[str, Environment] = {}
         for code, catalogue in catalogues.items():
@@ -96,6 +99,8 @@ class DeskApp:
             Route("/language", self.language, methods=["POST"]),
             Route("/help", self.help),
             Route("/grant", self.grant, methods=["POST"]),
+            Route("/refresh", self.refresh, methods=["POST"]),
+            *team.routes(),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
         self.app = Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=self.guard)],
@@ -243,7 +248,7 @@ class DeskApp:
             if not self.state.locked and self.settings.clock() >= next_refresh:
                 next_refresh = self.settings.clock() + self.settings.refresh_seconds
                 with contextlib.suppress(DeskLocked):
-                    await self.state.reload()
+                    await self.state.reload(team=True)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
@@ -258,7 +263,7 @@ class DeskApp:
 
     # -- pages ----------------------------------------------------------------------------------
 
-    async def _ensure_loaded(self) -> None:
+    async def ensure_loaded(self) -> None:
         if not self.state.loaded:
             with contextlib.suppress(DeskLocked):
                 await self.state.reload()
@@ -270,10 +275,11 @@ class DeskApp:
         shown = select(rows, filters, self.state.me, now, self.state.seen)
         return {"filters": filters, "shown": shown, "total": len(rows), "choices": choices(rows), "ages": AGES,
                 "sorts": SORTS, "now": now, "seen": self.state.seen, "problem": self.state.refresh_problem,
-                "query": urlencode({k: v for k, v in request.query_params.items()})}
+                "query": urlencode({k: v for k, v in request.query_params.items()}),
+                "offers": [m for m in self.state.members if m.active and m.cannot_read > 0 and m.name != self.state.me]}
 
     async def inbox(self, request: Request) -> Response:
-        await self._ensure_loaded()
+        await self.ensure_loaded()
         return self.render(request, "inbox.html", **self._inbox_context(request))
 
     async def rows(self, request: Request) -> Response:
@@ -290,8 +296,14 @@ class DeskApp:
             return RedirectResponse("/", status_code=303)
         followups = sum(1 for e in detail.events if e.event.kind.value == "follow_up")
         self.state.seen.shown(detail.view.case.id, followups)
-        return self.render(request, "case.html", detail=detail, row=self.state.row(detail.view.case.id),
-                           answers=_answers(detail.view.request), preview=None, draft="", note="")
+        return self._case_page(request, detail)
+
+    def _case_page(self, request: Request, detail: CaseDetail, **extra: Any) -> HTMLResponse:
+        case = detail.view.case
+        assignable = [m.name for m in self.state.members if m.active and case.queue in m.queues]
+        return self.render(request, "case.html", detail=detail, answers=_answers(detail.view.request),
+                           tags=sorted(fold_tags(detail.events)), assignable=assignable,
+                           **{"preview": None, "draft": "", "note": "", **extra})
 
     async def act(self, request: Request) -> Response:
         case_id, action = request.path_params["case_id"], request.path_params["action"]
@@ -330,15 +342,20 @@ class DeskApp:
     async def _preview(self, request: Request, case_id: str, fields: dict[str, str]) -> Response:
         detail = await self.state.call(lambda d: d.detail(case_id))
         shown = preview(fields.get("text", ""), detail.view.request, self.settings.notice)
-        return self.render(request, "case.html", detail=detail, row=self.state.row(detail.view.case.id),
-                           answers=_answers(detail.view.request), preview=shown, draft=fields.get("text", ""),
-                           note="")
+        return self._case_page(request, detail, preview=shown, draft=fields.get("text", ""))
 
     async def _reply(self, request: Request, case_id: str, fields: dict[str, str]) -> Response:
         text = fields.get("text", "")
         await self.state.call(lambda d: d.reply(case_id, text))
         self.flash = self.tr(request, "Reply queued: the bot will deliver it.")
         return RedirectResponse(f"/case/{case_id}#history", status_code=303)
+
+    async def refresh(self, request: Request) -> Response:
+        """List the cases and colleagues again now (the desk also does so every refresh_seconds)."""
+        if await self.form(request) is None:
+            return PlainTextResponse("Forbidden", status_code=403)
+        await self.state.reload(team=True)
+        return RedirectResponse("/", status_code=303)
 
     async def grant(self, request: Request) -> Response:
         fields = await self.form(request)
@@ -351,6 +368,7 @@ class DeskApp:
         except StaffError as err:
             self.flash = str(err)
         else:
+            await self.state.reload(team=True)
             self.flash = self.ntr(request, "Granted %(num)s open case.", "Granted %(num)s open cases.",
                                   len(outcome.granted))
         return RedirectResponse(fields.get("back", "/") if fields.get("back", "/").startswith("/") else "/",

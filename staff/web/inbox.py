@@ -45,7 +45,7 @@ def _answers(view: CaseView) -> dict[str, Any]:
 
 
 def row_of(view: CaseView) -> Row:
-    """A row for one case (fields the list may not carry yet default to empty)."""
+    """A row for one case."""
     case = view.case
     answers = _answers(view)
     urgency = answers.get("urgency")
@@ -53,16 +53,13 @@ def row_of(view: CaseView) -> Row:
     summary = " · ".join(parts) if parts else ", ".join(str(v) for v in answers.values() if v is not None)
     if len(summary) > SUMMARY_CHARS:
         summary = summary[:SUMMARY_CHARS - 1] + "…"
-    tags = getattr(view, "tags", None) or getattr(case, "tags", None) or frozenset()
-    assigned = getattr(view, "assigned_to", None) or getattr(case, "assigned_to", None)
-    followups = getattr(view, "followups", 0) or 0
-    activity = getattr(view, "last_activity", None) or float(case.updated_at)
-    haystack = " ".join([case.id, case.queue, *(str(v) for v in answers.values() if v is not None), *tags]).casefold()
+    haystack = " ".join([case.id, case.queue, *(str(v) for v in answers.values() if v is not None),
+                         *view.tags]).casefold()
     return Row(id=case.id, queue=case.queue, status=case.status.value, created_at=case.created_at,
-               claimed_by=case.claimed_by, assigned_to=assigned if isinstance(assigned, str) else None,
+               claimed_by=case.claimed_by, assigned_to=view.assigned_to,
                urgency=urgency if isinstance(urgency, str) else None, summary=summary,
-               readable=view.state is ReadState.OK, problem=view.problem, tags=frozenset(str(t) for t in tags),
-               followups=int(followups), last_activity=float(activity), haystack=haystack)
+               readable=view.state is ReadState.OK, problem=view.problem, tags=view.tags,
+               followups=view.followups, last_activity=view.last_activity, haystack=haystack)
 
 
 @dataclass

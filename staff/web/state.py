@@ -16,6 +16,7 @@ from typing import TypeVar
 from crypto.errors import CryptoError
 from staff.desk import Desk
 from staff.errors import StaffError
+from staff.team import Member
 from staff.tui.desk import DeskThread
 from staff.web.inbox import Row, Seen, row_of
 
@@ -40,6 +41,7 @@ class DeskState:
     me: str = ""
     where: str = ""
     rows: dict[str, Row] = field(default_factory=dict)
+    members: list[Member] = field(default_factory=list)
     seen: Seen = field(default_factory=Seen)
     loaded: bool = False
     refresh_problem: str | None = None
@@ -62,9 +64,15 @@ class DeskState:
                 raise DeskLocked
             return await self.thread.call(work)
 
-    async def reload(self) -> None:
-        """List the cases again (the staff API or the database): new cases and follow-ups appear."""
+    async def reload(self, *, team: bool = False) -> None:
+        """List the cases again (new cases and follow-ups appear); with `team`, the roster and colleagues too.
+
+        After an action only the list is fetched: the staff API counts every request against a budget.
+        """
         try:
+            if team or not self.loaded:
+                await self.call(lambda d: d.refresh())  # the roster again: a new colleague, a revocation
+                self.members = await self.call(lambda d: d.members(None))
             views = await self.call(lambda d: d.list(None))
         except StaffError as err:
             self.refresh_problem = str(err)  # worded for a person, never case content
@@ -76,7 +84,7 @@ class DeskState:
         """Close the desk and drop the key and every decrypted row (Python frees them; nothing was on disk)."""
         async with self._lock:
             thread, self.thread = self.thread, None
-            self.rows, self.seen, self.loaded = {}, Seen(), False
+            self.rows, self.members, self.seen, self.loaded = {}, [], Seen(), False
             if thread is not None:
                 await asyncio.to_thread(thread.close)
 

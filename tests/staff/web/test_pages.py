@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from staff.remote import RemoteStaff
 from tests.staff.conftest import REQUEST_CANARY
+from tests.staff.test_grants import join
 from tests.staff.web.conftest import WebDesk
 
 
@@ -77,3 +78,45 @@ def test_the_interface_speaks_russian_by_accept_language_or_the_switch(web: WebD
     assert "Входящие" in web.client.get("/").text
     web.post("/language", lang="en", back="/")
     assert "Inbox" in web.client.get("/").text
+
+
+def test_assign_and_tags_from_the_case_page(web: WebDesk) -> None:
+    web.enter()
+    case = web.site.cases["main"]
+    web.client.get("/")  # lists cases and colleagues
+    page = web.client.get(f"/case/{case}").text
+    assert '<option value="cas-main-2"' in page and '<option value="cas-other"' not in page  # only this queue
+    answer = web.post(f"/case/{case}/assign", name="cas-main-2")
+    web.post(f"/case/{case}/tag", tag="  needs-lawyer ")
+    web.post(f"/case/{case}/tag", tag="visa")
+    web.post(f"/case/{case}/untag", tag="visa")
+    page = web.client.get(f"/case/{case}").text
+    assert 'id="assigned-to">cas-main-2<' in page
+    assert '<span class="tag">needs-lawyer</span>' in page and "Remove “visa”" not in page
+    assert "→ cas-main-2" in page  # the assignment in the history
+    inbox = web.client.get("/", params={"tag": "needs-lawyer"}).text
+    assert case[:8] in inbox and web.site.cases["main-2"][:8] not in inbox
+    assert case[:8] in web.client.get("/", params={"q": "NEEDS-LAWYER"}).text
+    with web.site.remote("cas-main-2") as colleague:
+        assert next(v for v in colleague.list(None) if v.case.id == case).tags == frozenset({"needs-lawyer"})
+
+
+def test_assigning_to_someone_outside_the_queue_is_refused_with_the_reason(web: WebDesk) -> None:
+    web.enter()
+    case = web.site.cases["main"]
+    web.post(f"/case/{case}/assign", name="cas-other")
+    page = web.client.get(f"/case/{case}").text
+    assert 'id="assigned-to">–<' in page and 'class="flash"' in page
+
+
+def test_the_desk_offers_a_grant_to_a_newcomer_and_makes_it(web: WebDesk) -> None:
+    web.enter()
+    join(web.site, "cas-new")
+    web.post("/refresh")
+    inbox = web.client.get("/").text
+    assert "cas-new cannot read 2 open cases" in inbox
+    web.post("/grant", name="cas-new", back="/")
+    after = web.client.get("/").text
+    assert "Granted 2 open cases." in after and "cas-new cannot read" not in after
+    with web.site.remote("cas-new") as newcomer:
+        assert REQUEST_CANARY in str(next(v.request for v in newcomer.list(None) if v.case.id == web.site.cases["main"]))
