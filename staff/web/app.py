@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from staff.web.inbox import AGES, SORTS, Filters, choices, select
 from staff.web.life import HEARTBEAT_SECONDS, Life
 from staff.web.preview import NoticeTexts, preview
 from staff.web.state import MAX_UNLOCK_TRIES, DeskLocked, DeskState
-from staff.web.team import Team
+from staff.web.team import Action, Team
 
 HERE = Path(__file__).parent
 LANG_COOKIE = "waystation_desk_lang"
@@ -75,7 +75,7 @@ class DeskApp:
         self.state, self.gate, self.life, self.settings = state, gate, life, settings
         self.flash: str | None = None
         self.ended = asyncio.Event()
-        self.more_actions: dict[str, Callable[[Request, str, dict[str, str]], Awaitable[Response]]] = {}
+        self.more_actions: dict[str, Action] = {}
         team = Team(self)
         self.catalogues = catalogues = i18n.load()
         self.envs: dict[str, Environment] = {}
@@ -320,12 +320,12 @@ class DeskApp:
             return RedirectResponse(f"/case/{case_id}", status_code=303)
         return response
 
-    def _actions(self) -> dict[str, Callable[[Request, str, dict[str, str]], Awaitable[Response]]]:
+    def _actions(self) -> dict[str, Action]:
         return {"claim": self._change(lambda d, c: d.claim(c)), "take-over": self._change(lambda d, c: d.take_over(c)),
                 "close": self._change(lambda d, c: d.close(c)), "reopen": self._change(lambda d, c: d.reopen(c)),
                 "note": self._note, "preview": self._preview, "reply": self._reply, **self.more_actions}
 
-    def _change(self, work: Callable[[Desk, str], object]) -> Callable[[Request, str, dict[str, str]], Awaitable[Response]]:
+    def _change(self, work: Callable[[Desk, str], object]) -> Action:
         async def change(request: Request, case_id: str, _fields: dict[str, str]) -> Response:
             await self.state.call(lambda d: work(d, case_id))
             self.flash = self.tr(request, "Done.")

@@ -8,25 +8,36 @@ that scripts cannot read and other sites cannot send. Both are random per proces
 
 from __future__ import annotations
 
-import hmac
-import secrets
+from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field
+
+import nacl.utils
+from nacl.bindings import sodium_memcmp
 
 COOKIE = "waystation_desk"
 SECRET_BYTES = 32
 
 
+def fresh_secret() -> str:
+    """SECRET_BYTES random bytes (PyNaCl's randombytes), URL-safe."""
+    return urlsafe_b64encode(nacl.utils.random(SECRET_BYTES)).decode("ascii").rstrip("=")
+
+
 def _same(given: str | None, expected: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    """Constant-time comparison, so the secret cannot be guessed byte by byte from answer times."""
+    if given is None:
+        return False
+    a, b = given.encode("utf-8"), expected.encode("utf-8")
+    return len(a) == len(b) and sodium_memcmp(a, b)
 
 
 @dataclass
 class Gate:
     """The URL secret (until used), the session cookie and the form token of this desk process."""
 
-    url_secret: str = field(default_factory=lambda: secrets.token_urlsafe(SECRET_BYTES))
-    session: str = field(default_factory=lambda: secrets.token_urlsafe(SECRET_BYTES))
-    form_token: str = field(default_factory=lambda: secrets.token_urlsafe(SECRET_BYTES))
+    url_secret: str = field(default_factory=fresh_secret)
+    session: str = field(default_factory=fresh_secret)
+    form_token: str = field(default_factory=fresh_secret)
     used: bool = False
 
     def exchange(self, given: str) -> str | None:
@@ -34,7 +45,7 @@ class Gate:
         if self.used or not _same(given, self.url_secret):
             return None
         self.used = True
-        self.url_secret = secrets.token_urlsafe(SECRET_BYTES)  # the old one is gone from memory too
+        self.url_secret = fresh_secret()  # the old one is gone from memory too
         return self.session
 
     def admits(self, cookie: str | None) -> bool:

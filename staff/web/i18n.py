@@ -42,7 +42,7 @@ def load(locale_dir: Path = LOCALE_DIR) -> dict[str, gettext.NullTranslations]:
 
 def negotiate(chosen: str | None, accept_language: str | None) -> str:
     """The switch's choice if any, else the first supported language of the browser's Accept-Language."""
-    if chosen in LANGUAGES:
+    if chosen is not None and chosen in LANGUAGES:
         return chosen
     ranked: list[tuple[float, int, str]] = []
     for index, part in enumerate((accept_language or "").split(",")):

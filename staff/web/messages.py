@@ -24,8 +24,8 @@ def collect() -> Catalog:
     catalog = Catalog(project="waystation-desk", domain="desk")
     method_map = [("templates/**.html", "jinja2"), ("*.py", "python")]
     options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-    for filename, lineno, message, comments, _context in extract_from_dir(
-            HERE, method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "tr": (2,), "ntr": (2, 3)}):
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "tr": (2,), "ntr": (2, 3)}
+    for filename, lineno, message, comments, _context in extract_from_dir(HERE, method_map, options, keywords=keywords):
         catalog.add(message, locations=[(f"staff/web/{filename}", lineno)], auto_comments=comments)
     for value in VALUES:
         catalog.add(value, locations=[("staff/web/messages.py", 0)])

@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-
 if TYPE_CHECKING:
     from staff.web.app import DeskApp
 

@@ -24,8 +24,17 @@ import pytest
 from bot import texts
 from crypto.keys import KDF_MINIMUM, dump_identity
 from tests.bot.flows import complete_intake, tr
-from tests.bot.harness import (Bot, Process, Sandbox, configure_home, spawn, start_bot, start_sandbox, waystation,
-                               wait_until)
+from tests.bot.harness import (
+    Bot,
+    Process,
+    Sandbox,
+    configure_home,
+    spawn,
+    start_bot,
+    start_sandbox,
+    wait_until,
+    waystation,
+)
 from tests.cli.runner import PASSPHRASE
 from tests.conftest import build_staffed_home
 from tests.sandbox.test_web_chat import CHROMIUM, CHROMIUM_ARGS, require_browser

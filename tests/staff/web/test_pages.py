@@ -86,7 +86,7 @@ def test_assign_and_tags_from_the_case_page(web: WebDesk) -> None:
     web.client.get("/")  # lists cases and colleagues
     page = web.client.get(f"/case/{case}").text
     assert '<option value="cas-main-2"' in page and '<option value="cas-other"' not in page  # only this queue
-    answer = web.post(f"/case/{case}/assign", name="cas-main-2")
+    web.post(f"/case/{case}/assign", name="cas-main-2")
     web.post(f"/case/{case}/tag", tag="  needs-lawyer ")
     web.post(f"/case/{case}/tag", tag="visa")
     web.post(f"/case/{case}/untag", tag="visa")
@@ -119,4 +119,29 @@ def test_the_desk_offers_a_grant_to_a_newcomer_and_makes_it(web: WebDesk) -> Non
     after = web.client.get("/").text
     assert "Granted 2 open cases." in after and "cas-new cannot read" not in after
     with web.site.remote("cas-new") as newcomer:
-        assert REQUEST_CANARY in str(next(v.request for v in newcomer.list(None) if v.case.id == web.site.cases["main"]))
+        readable = next(v for v in newcomer.list(None) if v.case.id == web.site.cases["main"])
+        assert REQUEST_CANARY in str(readable.request)
+
+
+def test_every_desk_message_has_a_russian_translation_with_the_same_placeholders() -> None:
+    import re
+
+    from babel.messages.pofile import read_po
+
+    from staff.web.i18n import LOCALE_DIR
+
+    with (LOCALE_DIR / "ru" / "LC_MESSAGES" / "desk.po").open("rb") as handle:
+        catalogue = read_po(handle, locale="ru")
+    with (LOCALE_DIR / "desk.pot").open("rb") as handle:
+        template = read_po(handle)
+    placeholders = re.compile(r"%\(\w+\)s")
+    for message in template:
+        if not message.id:
+            continue
+        translated = catalogue.get(message.id)
+        assert translated is not None and translated.string and not translated.fuzzy, message.id
+        ids = [message.id] if isinstance(message.id, str) else list(message.id)
+        strings = [translated.string] if isinstance(translated.string, str) else list(translated.string)
+        assert all(strings), message.id
+        wanted = set(placeholders.findall(ids[-1]))
+        assert all(set(placeholders.findall(s)) == wanted for s in strings), message.id
