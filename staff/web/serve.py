@@ -43,12 +43,14 @@ def run(state: DeskState, notice: NoticeTexts, idle_lock_seconds: float, announc
     server = uvicorn.Server(uvicorn.Config(app.app, log_level="warning", access_log=False, lifespan="on"))
 
     async def stop_when_ended() -> None:
+        while not server.started:  # uvicorn has bound and installed its Ctrl+C handler: hand out the URL
+            await asyncio.sleep(0.05)
+        announce(url)
         await app.ended.wait()
         server.should_exit = True
 
     async def main() -> None:
         stopper = asyncio.create_task(stop_when_ended())
-        announce(url)
         try:
             await server.serve(sockets=[sock])
         finally:
@@ -59,5 +61,7 @@ def run(state: DeskState, notice: NoticeTexts, idle_lock_seconds: float, announc
 
     try:
         asyncio.run(main())
+    except KeyboardInterrupt:
+        pass  # Ctrl+C before uvicorn took over the signal: the desk ends all the same (main's finally locked it)
     finally:
         sock.close()
