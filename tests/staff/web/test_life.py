@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
+import weakref
+from functools import partial
 
+from crypto.keys import load_identity
+from staff.desk import RemoteDesk
+from staff.pins import PinStore
+from staff.tui.desk import DeskThread
 from staff.web.life import BYE_GRACE_SECONDS, FIRST_VISIT_SECONDS, GRACE_SECONDS, Life
-from staff.web.state import MAX_UNLOCK_TRIES
+from staff.web.state import MAX_UNLOCK_TRIES, DeskState
 from tests.cli.runner import PASSPHRASE
-from tests.staff.conftest import REQUEST_CANARY
+from tests.staff.conftest import REQUEST_CANARY, Site
 from tests.staff.web.conftest import Clock, WebDesk
 
 
@@ -24,7 +32,9 @@ def test_idle_time_locks_the_desk_and_drops_key_and_rows(web: WebDesk) -> None:
     web.enter()
     assert REQUEST_CANARY in web.client.get(f"/case/{web.site.cases['main']}").text
     web.clock.now += 601
+    web.client.post("/heartbeat", data={"token": web.gate.form_token, "active": "0"})  # the page is still open
     wait_for(lambda: web.app.state.locked)
+    assert not web.app.ended.is_set()
     assert web.app.state.thread is None and web.app.state.rows == {}
     answer = web.client.get("/", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/unlock"
@@ -89,3 +99,18 @@ def test_silence_ends_it_and_an_unvisited_url_expires() -> None:
     assert not life.should_end()
     clock.now += 2
     assert life.should_end()
+
+
+def test_locking_lets_go_of_the_unlocked_key(site: Site) -> None:
+    """After the lock nothing in the process refers to the Identity any more (Python frees it)."""
+    identity = load_identity(site.key_files["cas-main"].read_bytes(), PASSPHRASE.encode())
+    held = weakref.ref(identity)
+    pins = PinStore(site.tmp / "pins" / "weak.json")
+    state = DeskState(lambda _p: lambda: RemoteDesk.open(site.url, load_identity(b"", None), pins))
+    state.adopt(DeskThread(partial(RemoteDesk.open, site.url, identity, pins)))
+    del identity
+    asyncio.run(state.reload())
+    assert state.rows and held() is not None
+    asyncio.run(state.lock())
+    gc.collect()
+    assert held() is None and state.rows == {}

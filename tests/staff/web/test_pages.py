@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
+from intake.followups import add_follow_up
 from staff.remote import RemoteStaff
-from tests.staff.conftest import REQUEST_CANARY
+from tests.staff.conftest import REQUEST_CANARY, reference_hash
 from tests.staff.test_grants import join
 from tests.staff.web.conftest import WebDesk
 
@@ -145,3 +148,16 @@ def test_every_desk_message_has_a_russian_translation_with_the_same_placeholders
         assert all(strings), message.id
         wanted = set(placeholders.findall(ids[-1]))
         assert all(set(placeholders.findall(s)) == wanted for s in strings), message.id
+
+
+def test_a_follow_up_shows_as_unread_until_the_case_is_opened(web: WebDesk) -> None:
+    web.enter()
+    case = web.site.cases["main"]
+    web.client.get(f"/case/{case}")
+    with web.site.open() as server:
+        add_follow_up(server, reference_hash(web.site, "main"), "follow-up-canary-Kp2", "ru", int(time.time()))
+    web.post("/refresh")
+    unread = web.client.get("/", params={"unread": "1"}).text
+    assert case[:8] in unread and "1 new follow-up" in unread and web.site.cases["main-2"][:8] not in unread
+    assert "follow-up-canary-Kp2" in web.client.get(f"/case/{case}").text
+    assert case[:8] not in web.client.get("/", params={"unread": "1"}).text
