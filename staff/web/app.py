@@ -157,7 +157,7 @@ class DeskApp:
         """A message showing the number `n` (%(num)s), in the plural form the request's language uses for it."""
         return self.catalogues[self.lang_of(request)].ngettext(singular, plural, n) % {"num": n}
 
-    async def form(self, request: Request) -> dict[str, str] | None:
+    async def form_lists(self, request: Request) -> dict[str, list[str]] | None:
         """A urlencoded form (at most FORM_MAX_BYTES) carrying this session's token; None otherwise."""
         body = b""
         async for chunk in request.stream():
@@ -165,10 +165,16 @@ class DeskApp:
             if len(body) > FORM_MAX_BYTES:
                 return None
         try:
-            fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+            fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
             return None
-        return fields if self.gate.form_ok(fields.get("token")) else None
+        token = fields.get("token")
+        return fields if token is not None and len(token) == 1 and self.gate.form_ok(token[0]) else None
+
+    async def form(self, request: Request) -> dict[str, str] | None:
+        """The form's fields, the first value of each (see form_lists)."""
+        fields = await self.form_lists(request)
+        return None if fields is None else {k: v[0] for k, v in fields.items()}
 
     # -- entering, locking, ending --------------------------------------------------------------
 

@@ -63,6 +63,35 @@
     }, 5000);
   }
 
+  // Import: the handover file goes to the desk as it is (sealed); the desk opens it in memory.
+  const importForm = document.getElementById("import-form");
+  if (importForm) {
+    importForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const file = document.getElementById("import-file").files[0];
+      const result = document.getElementById("import-result");
+      if (!file) { return; }
+      fetch("/import?token=" + encodeURIComponent(token), {
+        method: "POST", body: file, credentials: "same-origin", cache: "no-store",
+        headers: { "Content-Type": "application/octet-stream" }
+      }).then(function (response) {
+        return response.text().then(function (text) { return { ok: response.ok, text: text }; });
+      }).then(function (answer) {
+        if (answer.ok) {
+          const parsed = new DOMParser().parseFromString(answer.text, "text/html");
+          const opened = parsed.getElementById("opened");
+          result.replaceChildren(opened ? document.importNode(opened, true) : document.createTextNode(""));
+        } else {
+          const warning = document.createElement("p");
+          warning.className = "warning";
+          warning.setAttribute("role", "alert");
+          warning.textContent = answer.text;
+          result.replaceChildren(warning);
+        }
+      }).catch(function () { /* the desk has ended */ });
+    });
+  }
+
   function typing(target) {
     return target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].indexOf(target.tagName) >= 0);
   }
