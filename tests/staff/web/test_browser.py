@@ -264,6 +264,36 @@ def test_the_interface_in_russian(world: World) -> None:
     page.wait_for_selector("h1:has-text('Inbox')")
 
 
+def test_shortcuts_are_documented_in_the_page(world: World) -> None:
+    page = world.page
+    page.goto(world.base + "/")
+    ready(page)
+    page.keyboard.press("?")
+    page.wait_for_selector("#shortcuts")
+    keys = page.inner_text("#shortcuts")
+    assert all(k in keys for k in ("j", "k", "/", "c", "n", "r", "?"))
+    ready(page)
+    page.keyboard.press("g")
+    page.wait_for_selector("#rows")
+
+
+def test_lock_and_unlock_in_the_page(world: World) -> None:
+    page = world.page
+    page.goto(world.base + "/")
+    page.click("#lock-button")
+    page.wait_for_selector("#passphrase")
+    assert DETAILS not in page.content() and COUNTRY not in page.content()
+    assert scan(page) == []
+    page.goto(world.base + "/case/anything")
+    page.wait_for_selector("#passphrase")  # every page asks for the passphrase first
+    page.fill("#passphrase", "not the passphrase")
+    page.click("button:has-text('Unlock')")
+    page.wait_for_selector("text=That passphrase does not unlock your key.")
+    page.fill("#passphrase", PASSPHRASE)
+    page.click("button:has-text('Unlock')")
+    page.wait_for_selector(f"#rows >> text={COUNTRY}")
+
+
 def test_closing_the_page_ends_the_desk_and_it_leaves_no_decrypted_text(world: World) -> None:
     world.page.close()
     wait_until(lambda: world.desk.popen.poll() is not None, 60, what="the desk to end after the page closed")
