@@ -181,6 +181,15 @@ def test_a_caseworker_day(world: World) -> None:
     page.wait_for_selector("#claimed-by:has-text('cas-main')")
     ready(page)
 
+    # Assign it to a colleague of the queue, and tag it.
+    page.select_option("#assign-to", "cas-main-2")
+    page.click("#assign")
+    page.wait_for_selector("#assigned-to:has-text('cas-main-2')")
+    page.fill("#tag-text", "needs-lawyer")
+    page.click("#add-tag")
+    page.wait_for_selector("#tags >> text=needs-lawyer")
+    ready(page)
+
     # A note, from the keyboard.
     page.keyboard.press("n")
     page.keyboard.type(NOTE)
