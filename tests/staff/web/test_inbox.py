@@ -1,0 +1,77 @@
+"""The inbox's filters, sorting and search, and the interface language, as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from model.cases import Case, CaseId, Status
+from model.views import CaseView, ReadState
+from staff.web.i18n import negotiate
+from staff.web.inbox import Filters, Seen, choices, row_of, select
+
+NOW = 10_000_000
+
+
+def view(case_id: str, *, created: int, urgency: str = "days", status: Status = Status.NEW,
+         claimed: str | None = None, text: str = "", state: ReadState = ReadState.OK) -> CaseView:
+    case = Case(CaseId(case_id), "main", status, created, created, claimed, None, None, None)
+    request = {"answers": {"help": "legal", "urgency": urgency, "details": text}} if state is ReadState.OK else None
+    return CaseView(case, state, request, None if state is ReadState.OK else "not for this key")
+
+
+ROWS = [row_of(view("aaaaaaaa1", created=NOW - 3600, urgency="weeks", text="Ищут на границе")),
+        row_of(view("bbbbbbbb2", created=NOW - 10 * 86400, urgency="now", claimed="cas-main",
+                    status=Status.CLAIMED)),
+        row_of(view("cccccccc3", created=NOW - 60, status=Status.CLOSED)),
+        row_of(view("dddddddd4", created=NOW - 120, state=ReadState.NOT_FOR_THIS_KEY))]
+
+
+def ids(filters: Filters, seen: Seen | None = None) -> list[str]:
+    return [r.id for r in select(ROWS, filters, "cas-main", NOW, seen or Seen())]
+
+
+def test_open_cases_newest_first_by_default() -> None:
+    assert ids(Filters()) == ["dddddddd4", "aaaaaaaa1", "bbbbbbbb2"]
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    (Filters(status="all", sort="oldest"), ["bbbbbbbb2", "aaaaaaaa1", "dddddddd4", "cccccccc3"]),
+    (Filters(sort="urgency"), ["bbbbbbbb2", "aaaaaaaa1", "dddddddd4"]),
+    (Filters(status="closed"), ["cccccccc3"]),
+    (Filters(age="1d"), ["dddddddd4", "aaaaaaaa1"]),
+    (Filters(claimed="me"), ["bbbbbbbb2"]),
+    (Filters(claimed="nobody"), ["dddddddd4", "aaaaaaaa1"]),
+    (Filters(urgency="now"), ["bbbbbbbb2"]),
+    (Filters(q="ИЩУТ граница"), []),  # every word must be found
+    (Filters(q="ищут границе"), ["aaaaaaaa1"]),
+])
+def test_filters_sort_and_search(filters: Filters, expected: list[str]) -> None:
+    assert ids(filters) == expected
+
+
+def test_a_case_this_key_cannot_read_is_listed_but_not_searchable_by_content() -> None:
+    row = next(r for r in ROWS if r.id == "dddddddd4")
+    assert not row.readable and row.summary == "" and row.haystack == "dddddddd4 main"
+
+
+def test_unknown_filter_values_are_ignored() -> None:
+    filters = Filters.from_query({"sort": "drop table", "status": "whatever", "age": "99y"})
+    assert filters.sort == "newest" and ids(filters) == ["cccccccc3", "dddddddd4", "aaaaaaaa1", "bbbbbbbb2"]
+
+
+def test_menus_offer_what_the_cases_have() -> None:
+    offered = choices(ROWS)
+    assert offered["urgency"] == ["now", "days", "weeks"] and offered["claimed"] == ["cas-main"]
+
+
+@pytest.mark.parametrize(("chosen", "header", "expected"), [
+    (None, "ru-RU,ru;q=0.9,en;q=0.8", "ru"),
+    (None, "de-DE,en;q=0.5,ru;q=0.9", "ru"),
+    (None, "fr", "en"),
+    (None, None, "en"),
+    ("en", "ru", "en"),
+    ("xx", "ru", "ru"),
+    (None, "ru;q=abc,en", "en"),
+])
+def test_the_language_is_the_switch_or_the_browsers(chosen: str | None, header: str | None, expected: str) -> None:
+    assert negotiate(chosen, header) == expected
