@@ -10,7 +10,7 @@ this package: importing this module loads no server code.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Protocol
 
 from crypto.keys import Identity
@@ -41,6 +41,9 @@ class Desk(Protocol):
 
     def list(self, statuses: Collection[Status] | None = None) -> list[CaseView]:
         """The cases of my queues (only these statuses, if given), verified and decrypted."""
+
+    def list_batches(self, statuses: Collection[Status] | None = None) -> Iterator[builtins.list[CaseView]]:
+        """The cases list() returns, yielded in batches as they are verified and decrypted (the first one fast)."""
 
     def detail(self, case_ref: str) -> CaseDetail:
         """One case with its history, verified and decrypted as far as my key may."""
@@ -120,6 +123,9 @@ class RemoteDesk:
 
     def list(self, statuses: Collection[Status] | None = None) -> list[CaseView]:
         return self.client.list(None if statuses is None else [*statuses])
+
+    def list_batches(self, statuses: Collection[Status] | None = None) -> Iterator[builtins.list[CaseView]]:
+        return self.client.list_batches(None if statuses is None else [*statuses])
 
     def detail(self, case_ref: str) -> CaseDetail:
         return self.client.fetch(case_ref)

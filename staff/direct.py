@@ -37,6 +37,7 @@ from staff.grants import (
     grant_to,
     open_for_me,
 )
+from staff.listing import CaseReader
 from storage.errors import CaseNotFound, ClaimConflict, StorageError, TransitionRefused
 from storage.grants import check_grant
 from storage.outbox import OutboxStore
@@ -110,20 +111,25 @@ class StaffSession:
 
     def list(self) -> list[CaseView]:
         """Every case in this caseworker's queues, verified and decrypted (through grants where need be)."""
-        cases = self.server.cases.list(queues=self.member.queues, with_envelopes=True)
-        signers = self.server.trusted_bot_keys()  # read the key files once, not once per case
-        return self.read_cases(cases, signers)
+        return [view for batch in self.list_batches() for view in batch]
 
-    def read_cases(self, cases: builtins.list[Case], signers: builtins.list[VerifyKey]) -> builtins.list[CaseView]:
-        """Verify and decrypt listed cases (through grants where need be), with their tags."""
-        views = [self.read(c, signers) for c in cases]
+    def list_batches(self, statuses: Collection[Status] | None = None,
+                     reader: CaseReader | None = None) -> Iterator[builtins.list[CaseView]]:
+        """The cases list() returns, in batches as they are read (by `reader`'s workers when many)."""
+        cases = self.server.cases.list(queues=self.member.queues, statuses=statuses, with_envelopes=True)
+        signers = self.server.trusted_bot_keys()  # read the key files once, not once per case
+        if reader is None or reader.bot_keys != signers:
+            reader = CaseReader(self.identity, signers, workers=1)
         book: GrantBook | None = None
-        if any(v.state is ReadState.NOT_FOR_THIS_KEY or v.case.tag_events for v in views):
-            book = self.book()
-            views = [self.read(v.case, signers, book) if v.state is ReadState.NOT_FOR_THIS_KEY else v
-                     for v in views]
         roster = self.server.roster(self.now)
-        return [with_tags(v, self.identity, roster, signers, self.now, book) for v in views]
+        for views in reader.batches(cases, from_json=False):
+            if book is None and any(v.state is ReadState.NOT_FOR_THIS_KEY or v.case.tag_events for v in views):
+                book = self.book()
+            if book is not None:
+                views = [self.read(v.case, signers, book) if v.state is ReadState.NOT_FOR_THIS_KEY else v
+                         for v in views]
+            yield [with_tags(v, self.identity, roster, signers, self.now, book) if v.case.tag_events else v
+                   for v in views]
 
     def grant(self, name: str, queue: str | None = None) -> GrantOutcome:
         """As RemoteStaff.grant, on this server home: the same grants, checked as the staff API checks them."""
@@ -196,6 +202,7 @@ class DirectDesk:
         self.clock = clock
         self.where = str(server.home.root)
         self.greeting: str | None = None
+        self._reader: CaseReader | None = None
         with _storage_refusals():
             self.session = StaffSession.start(server, identity, self._now())
         self.me = self.session.member.name
@@ -229,9 +236,16 @@ class DirectDesk:
             self.session = StaffSession.start(self.server, self.identity, self._now())
 
     def list(self, statuses: Collection[Status] | None = None) -> list[CaseView]:
+        return [view for batch in self.list_batches(statuses) for view in batch]
+
+    def list_batches(self, statuses: Collection[Status] | None = None) -> Iterator[builtins.list[CaseView]]:
         with _storage_refusals():
-            views = self.session.list()
-        return [v for v in views if statuses is None or v.case.status in statuses]
+            signers = self.server.trusted_bot_keys()
+            if self._reader is None or self._reader.bot_keys != signers:
+                if self._reader is not None:
+                    self._reader.close()
+                self._reader = CaseReader(self.identity, signers)
+            yield from self.session.list_batches(statuses, self._reader)
 
     def detail(self, case_ref: str) -> CaseDetail:
         case = self._case(case_ref)
@@ -313,4 +327,6 @@ class DirectDesk:
             return team.members(roster, me, queue, views, self.server.trusted_bot_keys(), granted, now)
 
     def shut(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         self.server.close()

@@ -14,7 +14,7 @@ import base64
 import builtins
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -22,16 +22,15 @@ import httpx
 from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
-from crypto.encoding import unb64
-from crypto.envelope import valid_case_id, valid_queue
+from crypto.envelope import valid_case_id
 from crypto.errors import CryptoError
 from crypto.keys import Identity, PublicIdentity, check_name
 from crypto.roster import Member as RosterMember
 from crypto.roster import Role, Roster
-from model.cases import Case, CaseId, Delivery, Event, EventKind, Status
+from model.cases import Case, CaseId, Event, EventKind, Status
 from model.text import clean_text
 from model.views import CaseView, ReadState
-from staff import team
+from staff import listing, team
 from staff.casework import CaseDetail, read_event, read_request, seal_note, seal_reply, seal_tag, with_tags
 from staff.errors import (
     AssignmentRefused,
@@ -48,8 +47,11 @@ from staff.errors import (
 )
 from staff.grants import GrantBook, GrantOutcome, choose_recipient, grant_to
 from staff.httpsig import sign_request
+from staff.listing import CaseReader
 from staff.pins import PinStore, trust_server
 from staff.team import Member, check_assignee
+from staff.wire import b64_field as _b64
+from staff.wire import case_from_json, event_from_json
 
 FULL_ID_LENGTH = 16
 MIN_PREFIX = 6
@@ -103,56 +105,6 @@ class Session:
     now: int
 
 
-def _b64(value: Any, what: str) -> bytes:
-    try:
-        return unb64(value, None, what, CryptoError)
-    except CryptoError as err:
-        raise ServerAnswerInvalid(f"the server sent a bad {what}") from err
-
-
-def case_from_json(obj: Any) -> Case:
-    """A case from the API's JSON, checked field by field."""
-    try:
-        case_id, queue = obj["id"], obj["queue"]
-        if not (isinstance(case_id, str) and valid_case_id(case_id) and isinstance(queue, str) and valid_queue(queue)):
-            raise ValueError("labels")
-        claimed_by = obj["claimed_by"]
-        if claimed_by is not None and not isinstance(claimed_by, str):
-            raise ValueError("claimed_by")
-        times = [obj[k] for k in ("created_at", "updated_at")]
-        optional = [obj[k] for k in ("claimed_at", "closed_at")]
-        if not all(type(t) is int for t in times) or not all(t is None or type(t) is int for t in optional):
-            raise ValueError("times")
-        envelope = _b64(obj["envelope"], "case envelope") if "envelope" in obj else None
-        assigned_to = obj.get("assigned_to")  # absent from servers older than the desk
-        followups = obj.get("followups", 0)
-        if (assigned_to is not None and not isinstance(assigned_to, str)) or type(followups) is not int:
-            raise ValueError("desk fields")
-        tag_events = tuple(event_from_json(e, CaseId(case_id)) for e in obj.get("tag_events", []))
-        if any(e.kind not in (EventKind.TAG, EventKind.UNTAG) for e in tag_events):
-            raise ValueError("tag_events")
-        return Case(CaseId(case_id), queue, Status(obj["status"]), times[0], times[1], claimed_by,
-                    optional[0], optional[1], envelope, assigned_to, followups, tag_events)
-    except (KeyError, TypeError, ValueError) as err:
-        raise ServerAnswerInvalid("the server sent a malformed case") from err
-
-
-def event_from_json(obj: Any, case_id: CaseId) -> Event:
-    """An event from the API's JSON."""
-    try:
-        if type(obj["id"]) is not int or type(obj["created_at"]) is not int or not isinstance(obj["actor"], str):
-            raise ValueError("fields")
-        envelope = None if obj["envelope"] is None else _b64(obj["envelope"], "event envelope")
-        delivery = obj.get("delivery")  # absent from servers older than reply delivery states
-        subject = obj.get("subject")
-        if subject is not None and not isinstance(subject, str):
-            raise ValueError("subject")
-        return Event(obj["id"], case_id, EventKind(obj["kind"]), obj["actor"], obj["created_at"], envelope,
-                     None if delivery is None else Delivery(delivery), subject)
-    except (KeyError, TypeError, ValueError) as err:
-        raise ServerAnswerInvalid("the server sent a malformed event") from err
-
-
 class RemoteStaff:
     """One caseworker (or volunteer) talking to one staff server."""
 
@@ -164,6 +116,7 @@ class RemoteStaff:
         self.clock = clock
         self.http = http or httpx.Client(timeout=timeout)
         self._session: Session | None = None
+        self._case_reader: CaseReader | None = None
 
     # -- transport ---------------------------------------------------------------
 
@@ -260,28 +213,56 @@ class RemoteStaff:
 
     def list(self, statuses: list[Status] | None = None) -> list[CaseView]:
         """Cases of my queues; caseworkers get them verified and decrypted (through grants where need be)."""
-        session = self.session
-        content = session.me.role is Role.CASEWORKER
+        return [view for batch in self.list_batches(statuses) for view in batch]
+
+    def _page(self, statuses: builtins.list[Status] | None, content: bool, *, limit: int | None = None,
+              after: Case | None = None) -> builtins.list[Any]:
         params = {"envelopes": "1" if content else "0"}
         if statuses:
             params["status"] = ",".join(s.value for s in statuses)
-        answer = self._call("GET", "/api/v1/cases", params=params)
-        cases = [case_from_json(c) for c in _list(answer, "cases")]
-        if not content:
-            return [CaseView(c, ReadState.NOT_FOR_THIS_KEY, None, f"a {session.me.role.value} sees metadata only")
-                    for c in cases]
-        return self.read_cases(cases)
+        if limit is not None:
+            params["limit"] = str(limit)
+        if after is not None:
+            params["after"] = f"{after.created_at}.{after.id}"
+        return _list(self._call("GET", "/api/v1/cases", params=params), "cases")
+
+    def list_batches(self, statuses: builtins.list[Status] | None = None) -> Iterator[builtins.list[CaseView]]:
+        """The cases list() returns, in the same order, yielded in batches as they are verified and decrypted.
+
+        A first small page is fetched and read at once (a first screen); the rest comes in one
+        more request, read by worker processes on every core when it is big (staff.listing).
+        """
+        session = self.session
+        if session.me.role is not Role.CASEWORKER:
+            cases = [case_from_json(c) for c in self._page(statuses, False)]
+            yield [CaseView(c, ReadState.NOT_FOR_THIS_KEY, None, f"a {session.me.role.value} sees metadata only")
+                   for c in cases]
+            return
+        reader = self._reader(session)
+        first = [case_from_json(c) for c in self._page(statuses, True, limit=listing.FIRST_BATCH)]
+        fixer = _Fixer(self, session)
+        if len(first) < listing.FIRST_BATCH:
+            if first:
+                yield fixer.fix(reader.read(first))
+            return
+        reader.warm_up()  # the workers start while the first screen is read and the rest is fetched
+        yield fixer.fix(reader.read(first))
+        rest = self._page(statuses, True, after=first[-1])
+        for batch in reader.batches(rest, from_json=True, first=0):
+            yield fixer.fix(batch)
+
+    def _reader(self, session: Session) -> CaseReader:
+        """The reader of big lists, for the bot keys of this session (its workers are kept for the next list)."""
+        if self._case_reader is None or self._case_reader.bot_keys != session.bot_keys:
+            if self._case_reader is not None:
+                self._case_reader.close()
+            self._case_reader = CaseReader(self.identity, session.bot_keys)
+        return self._case_reader
 
     def read_cases(self, cases: builtins.list[Case]) -> builtins.list[CaseView]:
         """Verify and decrypt listed cases (through grants where need be), with their tags."""
         session = self._caseworker()
-        views = [read_request(c, self.identity, session.bot_keys) for c in cases]
-        book: GrantBook | None = None
-        if any(v.state is ReadState.NOT_FOR_THIS_KEY or v.case.tag_events for v in views):
-            book = GrantBook(self.identity, session.roster, self._all_grants())
-            views = [read_request(v.case, self.identity, session.bot_keys, book)
-                     if v.state is ReadState.NOT_FOR_THIS_KEY else v for v in views]
-        return [with_tags(v, self.identity, session.roster, session.bot_keys, session.now, book) for v in views]
+        return _Fixer(self, session).fix([read_request(c, self.identity, session.bot_keys) for c in cases])
 
     def _all_grants(self) -> dict[CaseId, builtins.list[bytes]]:
         """Every grant the server holds for my key, by case (unverified: GrantBook verifies each when used)."""
@@ -443,7 +424,10 @@ class RemoteStaff:
         return team.members(session.roster, session.me, queue, views, session.bot_keys, granted, int(self.clock()))
 
     def close_connection(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP client (and stop the workers of big lists)."""
+        if self._case_reader is not None:
+            self._case_reader.close()
+            self._case_reader = None
         self.http.close()
 
     def __enter__(self) -> Self:
@@ -451,6 +435,26 @@ class RemoteStaff:
 
     def __exit__(self, *exc: object) -> None:
         self.close_connection()
+
+
+class _Fixer:
+    """What the workers leave to this process: requests granted to me (one GET /grants, if any), and tags."""
+
+    def __init__(self, client: RemoteStaff, session: Session) -> None:
+        self.client = client
+        self.session = session
+        self.book: GrantBook | None = None
+
+    def fix(self, views: list[CaseView]) -> list[CaseView]:
+        """The views with granted requests opened and tags read (each grant and tag verified first)."""
+        s, identity = self.session, self.client.identity
+        if self.book is None and any(v.state is ReadState.NOT_FOR_THIS_KEY or v.case.tag_events for v in views):
+            self.book = GrantBook(identity, s.roster, self.client._all_grants())
+        if self.book is not None:
+            views = [read_request(v.case, identity, s.bot_keys, self.book)
+                     if v.state is ReadState.NOT_FOR_THIS_KEY else v for v in views]
+        return [with_tags(v, identity, s.roster, s.bot_keys, s.now, self.book) if v.case.tag_events else v
+                for v in views]
 
 
 class _RemoteCases:

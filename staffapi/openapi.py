@@ -224,6 +224,11 @@ LIST_PARAMETERS: list[Schema] = [
      "schema": QUEUE},
     {"name": "envelopes", "in": "query", "required": False, "description": "1 to include request envelopes",
      "schema": {"type": "string", "enum": ["0", "1", "true", "false"]}},
+    {"name": "limit", "in": "query", "required": False, "description": "at most this many cases (1..100000)",
+     "schema": {"type": "string", "pattern": "^[0-9]{1,6}$"}},
+    {"name": "after", "in": "query", "required": False,
+     "description": "continue after this case: <created_at>.<case id> of the last case of the page before",
+     "schema": {"type": "string", "pattern": "^[0-9]{1,12}[.][a-z0-9][a-z0-9-]{0,63}$"}},
 ]
 
 DOCUMENT: Schema = {

@@ -27,6 +27,7 @@ from storage.outbox import OutboxStore
 from storage.server import Server
 
 Document = dict[str, Any]
+MAX_PAGE = 100_000
 Result = tuple[int, Document]
 
 
@@ -131,8 +132,25 @@ def list_cases(call: Call) -> Result:
     if queue is not None and queue not in member.queues:
         raise Forbidden("that queue is not one of yours")
     queues = member.queues if queue is None else (queue,)
-    cases = call.server.cases.list(queues=queues, statuses=statuses, with_envelopes=with_envelopes) if queues else []
+    limit, after = _page(call.query.get("limit"), call.query.get("after"))
+    cases = call.server.cases.list(queues=queues, statuses=statuses, with_envelopes=with_envelopes, limit=limit,
+                                   after=after) if queues else []
     return 200, {"cases": [case_json(c) for c in cases]}
+
+
+def _page(limit: str | None, after: str | None) -> tuple[int | None, tuple[int, str] | None]:
+    """`limit` (1..100000) and `after` ("<created_at>.<case id>" of the last case of the page before)."""
+    count = None
+    if limit is not None:
+        if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+            raise BodyInvalid(f"limit must be a whole number from 1 to {MAX_PAGE}")
+        count = int(limit)
+    if after is None:
+        return count, None
+    at, _, case_id = after.partition(".")
+    if not at.isdigit() or len(at) > 12 or not valid_case_id(case_id):
+        raise BodyInvalid("after must be <created_at>.<case id> of the last case already listed")
+    return count, (int(at), case_id)
 
 
 def get_case(call: Call) -> Result:

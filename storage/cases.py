@@ -124,10 +124,13 @@ class CaseStore:
         statuses: Collection[Status] | None = None,
         with_envelopes: bool = False,
         limit: int | None = None,
+        after: tuple[int, str] | None = None,
     ) -> builtins.list[Case]:
         """Cases filtered by queue and status, oldest first (by coarse time, then case id: no finer order exists).
 
         Each carries its follow-up count; with envelopes, also its sealed tag and untag events.
+        `after` (created_at, id) continues a listing where an earlier page ended (keyset paging:
+        cases that arrive in between are neither skipped nor repeated).
         """
         where: builtins.list[str] = []
         params: builtins.list[object] = []
@@ -137,6 +140,9 @@ class CaseStore:
         if statuses is not None:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             params.extend(s.value for s in statuses)
+        if after is not None:
+            where.append("(created_at, id) > (?, ?)")
+            params.extend(after)
         sql = f"SELECT {_CASE_COLUMNS}, {'envelope' if with_envelopes else 'NULL'} FROM cases"
         if where:
             sql += " WHERE " + " AND ".join(where)

@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
@@ -94,6 +94,10 @@ def _fuzz(site: Site, who: str, mode: GenerationMode, checks: list[Any]) -> None
         @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
         def run(case: Any) -> None:
+            # A malformed Content-Length is refused by the HTTP layer (h11: 400) before the API sees the
+            # request; that answer is uvicorn's, not the staff API's, so such examples are not ours to judge.
+            assume(not any(k.lower() == "content-length" and not str(v).isdigit()
+                           for k, v in (case.headers or {}).items()))
             response = case.call(base_url=site.url, session=session)
             case.validate_response(response, checks=checks)
 

@@ -1,0 +1,66 @@
+"""The staff API's JSON as records: cases and events checked field by field (no HTTP here).
+
+Kept apart from staff.remote so that the worker processes that verify and decrypt big lists
+(staff.listing) load no HTTP client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crypto.encoding import unb64
+from crypto.envelope import valid_case_id, valid_queue
+from crypto.errors import CryptoError
+from model.cases import Case, CaseId, Delivery, Event, EventKind, Status
+from staff.errors import ServerAnswerInvalid
+
+
+def b64_field(value: Any, what: str) -> bytes:
+    """A canonical base64 field of the server's answer, decoded (ServerAnswerInvalid if it is not)."""
+    try:
+        return unb64(value, None, what, CryptoError)
+    except CryptoError as err:
+        raise ServerAnswerInvalid(f"the server sent a bad {what}") from err
+
+
+def case_from_json(obj: Any) -> Case:
+    """A case from the API's JSON, checked field by field."""
+    try:
+        case_id, queue = obj["id"], obj["queue"]
+        if not (isinstance(case_id, str) and valid_case_id(case_id) and isinstance(queue, str) and valid_queue(queue)):
+            raise ValueError("labels")
+        claimed_by = obj["claimed_by"]
+        if claimed_by is not None and not isinstance(claimed_by, str):
+            raise ValueError("claimed_by")
+        times = [obj[k] for k in ("created_at", "updated_at")]
+        optional = [obj[k] for k in ("claimed_at", "closed_at")]
+        if not all(type(t) is int for t in times) or not all(t is None or type(t) is int for t in optional):
+            raise ValueError("times")
+        envelope = b64_field(obj["envelope"], "case envelope") if "envelope" in obj else None
+        assigned_to = obj.get("assigned_to")  # absent from servers older than the desk
+        followups = obj.get("followups", 0)
+        if (assigned_to is not None and not isinstance(assigned_to, str)) or type(followups) is not int:
+            raise ValueError("desk fields")
+        tag_events = tuple(event_from_json(e, CaseId(case_id)) for e in obj.get("tag_events", []))
+        if any(e.kind not in (EventKind.TAG, EventKind.UNTAG) for e in tag_events):
+            raise ValueError("tag_events")
+        return Case(CaseId(case_id), queue, Status(obj["status"]), times[0], times[1], claimed_by,
+                    optional[0], optional[1], envelope, assigned_to, followups, tag_events)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ServerAnswerInvalid("the server sent a malformed case") from err
+
+
+def event_from_json(obj: Any, case_id: CaseId) -> Event:
+    """An event from the API's JSON."""
+    try:
+        if type(obj["id"]) is not int or type(obj["created_at"]) is not int or not isinstance(obj["actor"], str):
+            raise ValueError("fields")
+        envelope = None if obj["envelope"] is None else b64_field(obj["envelope"], "event envelope")
+        delivery = obj.get("delivery")  # absent from servers older than reply delivery states
+        subject = obj.get("subject")
+        if subject is not None and not isinstance(subject, str):
+            raise ValueError("subject")
+        return Event(obj["id"], case_id, EventKind(obj["kind"]), obj["actor"], obj["created_at"], envelope,
+                     None if delivery is None else Delivery(delivery), subject)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ServerAnswerInvalid("the server sent a malformed event") from err
