@@ -270,17 +270,17 @@ class DeskApp:
     # -- pages ----------------------------------------------------------------------------------
 
     async def ensure_loaded(self) -> None:
-        if not self.state.loaded:
-            with contextlib.suppress(DeskLocked):
-                await self.state.reload()
+        """The inbox's first screen: wait for the first batch of cases, not the whole list."""
+        await self.state.first_screen()
 
     def _inbox_context(self, request: Request) -> dict[str, Any]:
         filters = Filters.from_query(request.query_params)
         rows = list(self.state.rows.values())
         now = int(self.settings.wall())
         shown = select(rows, filters, self.state.me, now, self.state.seen)
-        return {"filters": filters, "shown": shown, "total": len(rows), "choices": choices(rows), "ages": AGES,
-                "sorts": SORTS, "now": now, "seen": self.state.seen, "problem": self.state.refresh_problem,
+        return {"filters": filters, "shown": shown, "total": len(rows), "loading": not self.state.loaded,
+                "choices": choices(rows), "ages": AGES, "sorts": SORTS, "now": now, "seen": self.state.seen,
+                "problem": self.state.refresh_problem,
                 "query": urlencode({k: v for k, v in request.query_params.items()}),
                 "offers": [m for m in self.state.members if m.active and m.cannot_read > 0 and m.name != self.state.me]}
 
@@ -291,7 +291,9 @@ class DeskApp:
     async def rows(self, request: Request) -> Response:
         """The inbox's table body alone: the page asks for it every few seconds (new cases without a reload)."""
         self.life.seen()
-        return self.render(request, "rows.html", **self._inbox_context(request))
+        response = self.render(request, "rows.html", **self._inbox_context(request))
+        response.headers["X-Desk-Loading"] = "0" if self.state.loaded else "1"  # the page reloads once when done
+        return response
 
     async def case(self, request: Request) -> Response:
         case_id = request.path_params["case_id"]

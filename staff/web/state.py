@@ -9,6 +9,8 @@ opens a new one from the key file and the passphrase typed in the page.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -46,6 +48,8 @@ class DeskState:
     loaded: bool = False
     refresh_problem: str | None = None
     failed_unlocks: int = 0
+    first_batch: threading.Event = field(default_factory=threading.Event)  # set from the desk's thread
+    loading: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def adopt(self, thread: DeskThread) -> None:
@@ -67,18 +71,47 @@ class DeskState:
     async def reload(self, *, team: bool = False) -> None:
         """List the cases again (new cases and follow-ups appear); with `team`, the roster and colleagues too.
 
+        The first listing after unlocking shows each batch as it is verified and decrypted
+        (Desk.list_batches), so the inbox has its first cases long before a big list is done.
         After an action only the list is fetched: the staff API counts every request against a budget.
         """
+        first = not self.loaded
+        fresh: dict[str, Row] = {}
+
+        def listing(desk: Desk) -> None:
+            for batch in desk.list_batches(None):
+                fresh.update((v.case.id, row_of(v)) for v in batch)
+                if first:
+                    self.rows = dict(fresh)  # one assignment: the event loop sees the old or the new dict
+                    self.first_batch.set()
+
         try:
-            if team or not self.loaded:
+            if team or first:
                 await self.call(lambda d: d.refresh())  # the roster again: a new colleague, a revocation
+            await self.call(listing)
+            if team or first:
                 self.members = await self.call(lambda d: d.members(None))
-            views = await self.call(lambda d: d.list(None))
         except StaffError as err:
             self.refresh_problem = str(err)  # worded for a person, never case content
             return
-        self.rows = {v.case.id: row_of(v) for v in views}
+        finally:
+            self.first_batch.set()
+        self.rows = fresh
         self.loaded, self.refresh_problem = True, None
+
+    async def first_screen(self) -> None:
+        """Start the first listing if none runs, and return once its first batch is in (or it ended)."""
+        if self.loaded:
+            return
+        if self.loading is None or self.loading.done():
+            self.first_batch.clear()
+            self.loading = asyncio.create_task(self._first_listing())
+        while not self.first_batch.is_set() and not self.loading.done():
+            await asyncio.sleep(0.02)
+
+    async def _first_listing(self) -> None:
+        with contextlib.suppress(DeskLocked):
+            await self.reload()
 
     async def lock(self) -> None:
         """Close the desk and drop the key and every decrypted row (Python frees them; nothing was on disk)."""

@@ -40,27 +40,36 @@
     const link = all[selected].querySelector("a");
     if (link) { link.focus(); }
   }
-  if (rows) {
-    window.setInterval(function () {
-      const current = selected >= 0 && caseRows()[selected] ? caseRows()[selected].dataset.case : null;
-      fetch("/rows?" + rows.dataset.query, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
-        if (response.status === 423) { window.location.assign("/unlock"); return null; }
-        return response.ok ? response.text() : null;
-      }).then(function (html) {
-        if (html === null) { return; }
-        const parsed = new DOMParser().parseFromString("<table><tbody>" + html + "</tbody></table>", "text/html");
-        const fresh = parsed.querySelector("tbody");
-        const focused = document.activeElement && rows.contains(document.activeElement);
-        rows.replaceChildren.apply(rows, Array.prototype.slice.call(fresh.childNodes));
-        const count = parsed.querySelectorAll("tr[data-case]").length;
-        const status = document.getElementById("count");
-        if (status) { status.dataset.live = String(count); }
-        if (current) {
-          const again = caseRows().findIndex(function (row) { return row.dataset.case === current; });
-          if (again >= 0) { selected = again; caseRows()[again].classList.add("selected"); if (focused) { caseRows()[again].querySelector("a").focus(); } }
+  function refreshRows(whenComplete) {
+    const current = selected >= 0 && caseRows()[selected] ? caseRows()[selected].dataset.case : null;
+    fetch("/rows?" + rows.dataset.query, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
+      if (response.status === 423) { window.location.assign("/unlock"); return null; }
+      if (whenComplete && response.headers.get("X-Desk-Loading") === "0") { whenComplete(); }
+      return response.ok ? response.text() : null;
+    }).then(function (html) {
+      if (html === null) { return; }
+      const parsed = new DOMParser().parseFromString("<table><tbody>" + html + "</tbody></table>", "text/html");
+      const fresh = parsed.querySelector("tbody");
+      const focused = document.activeElement && rows.contains(document.activeElement);
+      rows.replaceChildren.apply(rows, Array.prototype.slice.call(fresh.childNodes));
+      if (current) {
+        const again = caseRows().findIndex(function (row) { return row.dataset.case === current; });
+        if (again >= 0) {
+          selected = again;
+          caseRows()[again].classList.add("selected");
+          if (focused) { caseRows()[again].querySelector("a").focus(); }
         }
-      }).catch(function () { /* the desk has ended */ });
-    }, 5000);
+      }
+    }).catch(function () { /* the desk has ended */ });
+  }
+  if (rows) {
+    if (rows.dataset.loading === "1") {
+      // The first listing is still decrypting: new rows every second, then the whole page once (counts, menus).
+      const fast = window.setInterval(function () {
+        refreshRows(function () { window.clearInterval(fast); window.location.reload(); });
+      }, 1000);
+    }
+    window.setInterval(function () { refreshRows(null); }, 5000);
   }
 
   // Import: the handover file goes to the desk as it is (sealed); the desk opens it in memory.

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import cast
+
 import pytest
 
 from model.cases import Case, CaseId, Status
 from model.views import CaseView, ReadState
+from staff.desk import Desk
+from staff.tui.desk import DeskThread
 from staff.web.i18n import negotiate
 from staff.web.inbox import Filters, Seen, choices, row_of, select
+from staff.web.state import DeskState
 
 NOW = 10_000_000
 
@@ -75,3 +83,45 @@ def test_menus_offer_what_the_cases_have() -> None:
 ])
 def test_the_language_is_the_switch_or_the_browsers(chosen: str | None, header: str | None, expected: str) -> None:
     assert negotiate(chosen, header) == expected
+
+
+class SlowDesk:
+    """Just enough of a Desk to hold the listing after its first batch (the web layer's part, not the desk's)."""
+
+    me, where, greeting = "cas-main", "here", None
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def refresh(self) -> None:
+        return None
+
+    def members(self, queue: str | None = None) -> list[object]:
+        return []
+
+    def list_batches(self, statuses: object = None) -> Iterator[list[CaseView]]:
+        yield [view("aaaaaaaa1", created=NOW)]
+        self.release.wait(10)
+        yield [view("bbbbbbbb2", created=NOW)]
+
+    def shut(self) -> None:
+        self.release.set()
+
+
+def test_the_first_screen_shows_the_first_batch_while_the_rest_decrypts() -> None:
+    slow = SlowDesk()
+
+    async def scenario() -> None:
+        state = DeskState(lambda _p: lambda: cast(Desk, slow))
+        state.adopt(DeskThread(lambda: cast(Desk, slow)))
+        try:
+            await state.first_screen()
+            assert set(state.rows) == {"aaaaaaaa1"} and not state.loaded
+            slow.release.set()
+            assert state.loading is not None
+            await state.loading
+            assert set(state.rows) == {"aaaaaaaa1", "bbbbbbbb2"} and state.loaded
+        finally:
+            await state.lock()
+
+    asyncio.run(scenario())
