@@ -76,3 +76,18 @@ class Case:
     assigned_to: str | None = None  # the roster name of the caseworker it is assigned to
     followups: int = 0  # follow-ups the person sent (counted in listings; 0 when not counted)
     tag_events: tuple[Event, ...] = ()  # sealed tag and untag events, in order (listings with envelopes only)
+
+
+@dataclass(frozen=True)
+class CaseTimes:
+    """A case's metadata for statistics: when it came, and when it was first claimed and first answered.
+
+    Coarse times, as stored (docs/architecture.md): differences are exact to the granularity only.
+    """
+
+    id: CaseId
+    queue: str
+    status: Status
+    created_at: int
+    first_claim_at: int | None
+    first_reply_at: int | None

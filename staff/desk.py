@@ -22,6 +22,7 @@ from staff.errors import NotOnRoster
 from staff.grants import GrantOutcome
 from staff.pins import PinStore
 from staff.remote import RemoteStaff
+from staff.stats import Stats
 from staff.team import Member
 
 #: Seconds before a staff API call is given up: a command, and the inbox (which says so and stays usable).
@@ -80,6 +81,9 @@ class Desk(Protocol):
 
     def untag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
         """Remove a tag (a sealed untag event): the case id and the event id."""
+
+    def stats(self, weeks: int = 12) -> Stats:
+        """Cases per ISO week by queue, status and urgency, and times to first claim and reply: metadata only."""
 
     def shut(self) -> None:
         """Close the connection or the database."""
@@ -162,6 +166,9 @@ class RemoteDesk:
 
     def untag(self, case_ref: str, tag: str) -> tuple[CaseId, int]:
         return self.client.tag(case_ref, tag, EventKind.UNTAG)
+
+    def stats(self, weeks: int = 12) -> Stats:
+        return self.client.stats(weeks)
 
     def shut(self) -> None:
         self.client.close_connection()

@@ -38,6 +38,8 @@ from staff.grants import (
     open_for_me,
 )
 from staff.listing import CaseReader
+from staff.stats import Stats, remember_urgency, weeks_start
+from staff.stats import build as build_stats
 from storage.errors import CaseNotFound, ClaimConflict, StorageError, TransitionRefused
 from storage.grants import check_grant
 from storage.outbox import OutboxStore
@@ -203,6 +205,8 @@ class DirectDesk:
         self.where = str(server.home.root)
         self.greeting: str | None = None
         self._reader: CaseReader | None = None
+        #: The urgency answer of each case this desk has decrypted (for statistics; nothing else is kept).
+        self.urgency: dict[CaseId, str] = {}
         with _storage_refusals():
             self.session = StaffSession.start(server, identity, self._now())
         self.me = self.session.member.name
@@ -245,7 +249,9 @@ class DirectDesk:
                 if self._reader is not None:
                     self._reader.close()
                 self._reader = CaseReader(self.identity, signers)
-            yield from self.session.list_batches(statuses, self._reader)
+            for batch in self.session.list_batches(statuses, self._reader):
+                remember_urgency(self.urgency, batch)
+                yield batch
 
     def detail(self, case_ref: str) -> CaseDetail:
         case = self._case(case_ref)
@@ -325,6 +331,16 @@ class DirectDesk:
                 granted[person.name] = [g.case_id for g in
                                         self.server.grants.for_recipient(person.identity.key_id, shared)]
             return team.members(roster, me, queue, views, self.server.trusted_bot_keys(), granted, now)
+
+    def stats(self, weeks: int = 12) -> Stats:
+        now = self._now()
+        try:
+            since = weeks_start(now, weeks)
+        except ValueError as err:
+            raise InputRejected(str(err)) from err
+        with _storage_refusals():
+            times = self.server.cases.times(queues=self.session.member.queues, since=since)
+        return build_stats(times, weeks=weeks, since=since, urgency=self.urgency)
 
     def shut(self) -> None:
         if self._reader is not None:

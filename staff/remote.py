@@ -49,9 +49,11 @@ from staff.grants import GrantBook, GrantOutcome, choose_recipient, grant_to
 from staff.httpsig import sign_request
 from staff.listing import CaseReader
 from staff.pins import PinStore, trust_server
+from staff.stats import Stats, remember_urgency, weeks_start
+from staff.stats import build as build_stats
 from staff.team import Member, check_assignee
 from staff.wire import b64_field as _b64
-from staff.wire import case_from_json, event_from_json
+from staff.wire import case_from_json, event_from_json, times_from_json
 
 FULL_ID_LENGTH = 16
 MIN_PREFIX = 6
@@ -117,6 +119,8 @@ class RemoteStaff:
         self.http = http or httpx.Client(timeout=timeout)
         self._session: Session | None = None
         self._case_reader: CaseReader | None = None
+        #: The urgency answer of each case this client has decrypted (for statistics; nothing else is kept).
+        self.urgency: dict[CaseId, str] = {}
 
     # -- transport ---------------------------------------------------------------
 
@@ -240,7 +244,7 @@ class RemoteStaff:
             return
         reader = self._reader(session)
         first = [case_from_json(c) for c in self._page(statuses, True, limit=listing.FIRST_BATCH)]
-        fixer = _Fixer(self, session)
+        fixer = _Fixer(self, session, self.urgency)
         if len(first) < listing.FIRST_BATCH:
             if first:
                 yield fixer.fix(reader.read(first))
@@ -423,6 +427,17 @@ class RemoteStaff:
             views = self.list([Status.NEW, Status.CLAIMED])
         return team.members(session.roster, session.me, queue, views, session.bot_keys, granted, int(self.clock()))
 
+    def stats(self, weeks: int = 12) -> Stats:
+        """Cases per week and times to first claim and reply, from metadata (urgency where already decrypted)."""
+        self._caseworker()
+        try:
+            since = weeks_start(int(self.clock()), weeks)
+        except ValueError as err:
+            raise InputRejected(str(err)) from err
+        times = [times_from_json(t) for t in _list(self._call("GET", "/api/v1/stats", params={"since": str(since)}),
+                                                   "cases")]
+        return build_stats(times, weeks=weeks, since=since, urgency=self.urgency)
+
     def close_connection(self) -> None:
         """Close the HTTP client (and stop the workers of big lists)."""
         if self._case_reader is not None:
@@ -440,10 +455,11 @@ class RemoteStaff:
 class _Fixer:
     """What the workers leave to this process: requests granted to me (one GET /grants, if any), and tags."""
 
-    def __init__(self, client: RemoteStaff, session: Session) -> None:
+    def __init__(self, client: RemoteStaff, session: Session, urgency: dict[CaseId, str] | None = None) -> None:
         self.client = client
         self.session = session
         self.book: GrantBook | None = None
+        self.urgency = urgency
 
     def fix(self, views: list[CaseView]) -> list[CaseView]:
         """The views with granted requests opened and tags read (each grant and tag verified first)."""
@@ -453,6 +469,8 @@ class _Fixer:
         if self.book is not None:
             views = [read_request(v.case, identity, s.bot_keys, self.book)
                      if v.state is ReadState.NOT_FOR_THIS_KEY else v for v in views]
+        if self.urgency is not None:
+            remember_urgency(self.urgency, views)
         return [with_tags(v, identity, s.roster, s.bot_keys, s.now, self.book) if v.case.tag_events else v
                 for v in views]
 

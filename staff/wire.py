@@ -11,7 +11,7 @@ from typing import Any
 from crypto.encoding import unb64
 from crypto.envelope import valid_case_id, valid_queue
 from crypto.errors import CryptoError
-from model.cases import Case, CaseId, Delivery, Event, EventKind, Status
+from model.cases import Case, CaseId, CaseTimes, Delivery, Event, EventKind, Status
 from staff.errors import ServerAnswerInvalid
 
 
@@ -64,3 +64,17 @@ def event_from_json(obj: Any, case_id: CaseId) -> Event:
                      None if delivery is None else Delivery(delivery), subject)
     except (KeyError, TypeError, ValueError) as err:
         raise ServerAnswerInvalid("the server sent a malformed event") from err
+
+
+def times_from_json(obj: Any) -> CaseTimes:
+    """A case's statistics metadata from GET /api/v1/stats."""
+    try:
+        case_id, queue = obj["id"], obj["queue"]
+        if not (isinstance(case_id, str) and valid_case_id(case_id) and isinstance(queue, str) and valid_queue(queue)):
+            raise ValueError("labels")
+        optional = [obj["first_claim_at"], obj["first_reply_at"]]
+        if type(obj["created_at"]) is not int or not all(t is None or type(t) is int for t in optional):
+            raise ValueError("times")
+        return CaseTimes(CaseId(case_id), queue, Status(obj["status"]), obj["created_at"], optional[0], optional[1])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ServerAnswerInvalid("the server sent malformed statistics") from err

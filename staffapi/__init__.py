@@ -44,6 +44,7 @@ ROUTES: tuple[tuple[str, str, Operation], ...] = (
     ("POST", "/api/v1/cases/{case_id}/assign", operations.assign),
     ("POST", "/api/v1/cases/{case_id}/tags", operations.add_tag),
     ("GET", "/api/v1/members", operations.members),
+    ("GET", "/api/v1/stats", operations.case_times),
 )
 
 

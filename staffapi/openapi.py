@@ -211,6 +211,15 @@ SCHEMAS: dict[str, Schema] = {
                            "granted": {"type": "array", "items": CASE_ID,
                                        "description": "cases of the shared queues holding a grant to them"}}}}},
     },
+    "CaseTimes": {
+        "type": "object", "additionalProperties": False, "required": ["cases"],
+        "properties": {"cases": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "required": ["id", "queue", "status", "created_at", "first_claim_at", "first_reply_at"],
+            "properties": {"id": CASE_ID, "queue": QUEUE, "status": {"type": "string",
+                                                                     "enum": ["new", "claimed", "closed"]},
+                           "created_at": TIME, "first_claim_at": NULLABLE_TIME, "first_reply_at": NULLABLE_TIME}}}},
+    },
     "ReplyQueued": {
         "type": "object", "additionalProperties": False, "required": ["outbox_id"],
         "properties": {"outbox_id": {"type": "integer"}},
@@ -291,6 +300,13 @@ DOCUMENT: Schema = {
             ("200", _ref("Members"), "Names as on the roster (verify it); grants unverified."), ("403",),
             parameters=[{"name": "queue", "in": "query", "required": False,
                          "description": "one of the caller's queues", "schema": QUEUE}])},
+        "/api/v1/stats": {"get": _operation(
+            "listCaseTimes", "Metadata of the caller's cases since a time, for statistics (nothing decrypted)",
+            ("200", _ref("CaseTimes"), "Oldest first; coarse times; first claim counts assignments too."),
+            ("403", "422"),
+            parameters=[{"name": "since", "in": "query", "required": True,
+                         "description": "seconds since the Unix epoch", "schema": {"type": "string",
+                                                                                  "pattern": "^[0-9]{1,12}$"}}])},
         "/api/v1/grants": {"get": _operation(
             "listMyGrants", "Every grant addressed to the caller's key, for cases of the caller's queues",
             ("200", _ref("MyGrants"), "Possibly none; the client verifies each."), ("403",))},

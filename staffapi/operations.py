@@ -316,3 +316,14 @@ def members(call: Call) -> Result:
         granted = sorted({g.case_id for g in call.server.grants.for_recipient(person.identity.key_id, shared)})
         found.append({"name": person.name, "granted": granted})
     return 200, {"members": found}
+
+
+def case_times(call: Call) -> Result:
+    """Metadata of the caller's cases created since `since` (seconds): for statistics, nothing decrypted."""
+    member = _caseworker(call)
+    since = call.query.get("since", "")
+    if not since.isdigit() or len(since) > 12:
+        raise BodyInvalid("since must be a time in whole seconds since the Unix epoch")
+    times = call.server.cases.times(queues=member.queues, since=int(since))
+    return 200, {"cases": [{"id": t.id, "queue": t.queue, "status": t.status.value, "created_at": t.created_at,
+                            "first_claim_at": t.first_claim_at, "first_reply_at": t.first_reply_at} for t in times]}

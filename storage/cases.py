@@ -19,6 +19,7 @@ from typing import Any
 
 from model.cases import Case as Case
 from model.cases import CaseId as CaseId
+from model.cases import CaseTimes as CaseTimes
 from model.cases import Delivery as Delivery
 from model.cases import Event as Event
 from model.cases import EventKind as EventKind
@@ -322,6 +323,23 @@ class CaseStore:
         ):
             result.setdefault(str(queue), {s.value: 0 for s in Status})[str(status)] = int(count)
         return result
+
+    def times(self, *, queues: Collection[str], since: int) -> builtins.list[CaseTimes]:
+        """Cases of `queues` created at or after `since`, with their first claim (or assignment) and first reply.
+
+        Metadata only (statuses, queues, coarse times, event kinds): nothing is decrypted, and no
+        urgency, which is not metadata (docs/staff-api.md, Statistics).
+        """
+        if not queues:
+            return []
+        rows = self.db.conn.execute(
+            "SELECT c.id, c.queue, c.status, c.created_at,"
+            " (SELECT min(e.created_at) FROM case_events e WHERE e.case_id = c.id AND e.kind IN ('claim', 'assign')),"
+            " (SELECT min(e.created_at) FROM case_events e WHERE e.case_id = c.id AND e.kind = 'reply')"
+            f" FROM cases c WHERE c.queue IN ({','.join('?' * len(queues))}) AND c.created_at >= ?"
+            " ORDER BY c.created_at, c.id", (*queues, self.db.coarse(since)))
+        return [CaseTimes(CaseId(str(r[0])), str(r[1]), Status(str(r[2])), int(r[3]),
+                          None if r[4] is None else int(r[4]), None if r[5] is None else int(r[5])) for r in rows]
 
     def audit_log(self, case_id: str | None = None) -> builtins.list[AuditEntry]:
         """The audit log, optionally for one case: by coarse time, then by case and each case's own order.

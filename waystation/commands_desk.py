@@ -1,72 +1,54 @@
-"""`waystation staff desk`: the caseworkers' web desk (staff.web), on 127.0.0.1, over the same Desk as the CLI."""
+"""`waystation staff stats|export|import`: the desk's reports and handover files (issue 12).
+
+Registered on the `staff` group of waystation.commands_staff, with its options and desks: the
+same Desk behind the CLI, the terminal inbox and the web desk.
+"""
 
 from __future__ import annotations
 
-import webbrowser
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from bot import texts
-from bot.i18n import LANGUAGES, Translations
-from crypto.keys import identity_is_locked, load_identity
-from staff.desk import Desk
-from staff.web.life import DEFAULT_IDLE_LOCK_MINUTES
-from staff.web.preview import Notice
-from waystation.commands_staff import _opener, _options, _target, _unlock, staff
+from staff.stats import Stats, median, percentile
+from waystation.commands_staff import _desk, _options, _target, staff
 
 
-def bot_notice() -> Callable[[str], Notice]:
-    """The bot's own notice texts (bot/texts.py, bot/locale): the reply preview shows exactly these."""
-    translations = Translations.load()
-
-    def notice(language: str) -> Notice:
-        code = language if language in LANGUAGES else "en"
-        return Notice(code, LANGUAGES[code], translations.gettext(code, texts.NEW_MESSAGE),
-                      translations.gettext(code, texts.BUTTON_SHOW))
-
-    return notice
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    hours = seconds / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
 
 
-@staff.command("desk")
+def _print_stats(stats: Stats) -> None:
+    click.echo(f"{stats.total} cases in the last {stats.weeks} weeks (ISO weeks, UTC; times are coarse)")
+    click.echo(f"time to first claim: median {_duration(median(stats.first_claim_seconds))}, "
+               f"90th percentile {_duration(percentile(stats.first_claim_seconds, 0.9))} "
+               f"({len(stats.first_claim_seconds)} claimed)")
+    click.echo(f"time to first reply: median {_duration(median(stats.first_reply_seconds))}, "
+               f"90th percentile {_duration(percentile(stats.first_reply_seconds, 0.9))} "
+               f"({len(stats.first_reply_seconds)} answered)")
+    for row in stats.rows:
+        click.echo(f"  {row.week}  {row.queue:<12} {row.status:<8} {row.urgency:<10} {row.count:>5}")
+
+
+@staff.command("stats")
 @_options
-@click.option("--no-browser", is_flag=True, help="Print the address instead of opening the browser.")
-@click.option("--idle-lock", type=click.FloatRange(min=1), default=DEFAULT_IDLE_LOCK_MINUTES, show_default=True,
-              metavar="MINUTES", help="Lock (drop the key from memory) after this many minutes without use.")
+@click.option("--weeks", type=click.IntRange(1, 520), default=12, show_default=True,
+              help="How many ISO weeks back, this one included.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the weekly rows as CSV (week,queue,status,urgency,count).")
+@click.option("--with-urgency", is_flag=True,
+              help="Decrypt your cases first (in memory) to count them by urgency, which is not metadata.")
 @click.pass_context
-def staff_desk(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, no_browser: bool,
-               idle_lock: float) -> None:
-    """The desk in your web browser: inbox, cases, replies; on this computer only, ended by closing the page."""
-    from staff.tui.desk import DeskThread
-    from staff.web.serve import run
-    from staff.web.state import DeskState
-
-    target = _target(ctx, home, key, server)
-    if target.key is None:
-        raise click.UsageError("--key is required")
-    key_file = target.key.read_bytes() if target.key.is_file() else b""
-    identity = _unlock(target)
-
-    def unlocker(passphrase: bytes) -> Callable[[], Desk]:
-        # Unlocking again in the page: the key file as read at start, and the passphrase typed there.
-        again = load_identity(key_file, passphrase if identity_is_locked(key_file) else None)
-        return _opener(target, again, inbox=True)
-
-    state = DeskState(unlocker)
-    thread = DeskThread(_opener(target, identity, inbox=True))
-    del identity  # the desk's thread holds the key from here on, and drops it when it locks
-    state.adopt(thread)
-    if thread.desk.greeting:
-        click.echo(thread.desk.greeting, err=True)
-
-    def announce(url: str) -> None:
-        click.echo("The desk is open at this address (it works once, in one browser):")
-        click.echo(url)
-        click.echo("Close the page or press Ctrl+C here to end it.")
-        if not no_browser:
-            webbrowser.open(url)
-
-    run(state, bot_notice(), idle_lock * 60.0, announce)
-    click.echo("The desk has ended.")
-
+def staff_stats(ctx: click.Context, home: Path | None, key: Path | None, server: str | None, weeks: int,
+                as_csv: bool, with_urgency: bool) -> None:
+    """Cases per week by queue and status (and urgency), times to first claim and reply: for reports."""
+    with _desk(_target(ctx, home, key, server)) as desk:
+        if with_urgency:
+            desk.list()  # the desk keeps each case's urgency answer, nothing else
+        stats = desk.stats(weeks)
+    if as_csv:
+        click.echo(stats.csv(), nl=False)
+    else:
+        _print_stats(stats)

@@ -1,7 +1,7 @@
 """A reply as the person will see it: the bot's notice in their language, then the text exactly as sealed.
 
 The notice's words belong to the bot (bot/texts.py, translated in bot/locale); staff/ may not
-import bot/, so whoever starts the desk (waystation.commands_desk) hands in a `NoticeTexts`.
+import bot/, so whoever starts the desk (waystation.commands_webdesk) hands in a `NoticeTexts`.
 """
 
 from __future__ import annotations

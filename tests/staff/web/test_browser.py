@@ -219,6 +219,20 @@ def test_a_caseworker_day(world: World) -> None:
     assert csp_reports == []
 
 
+def test_statistics_and_their_csv_download(world: World) -> None:
+    page = world.page
+    page.goto(world.base + "/")
+    page.click("nav >> text=Statistics")
+    page.wait_for_selector("svg.chart")
+    assert page.locator("svg.chart").count() == 4
+    with page.expect_download() as download:
+        page.click("#csv")
+    path = download.value.path()
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "week,queue,status,urgency,count" and len(lines) >= 2
+    assert not any(canary in "\n".join(lines) for canary in CANARIES)
+
+
 def test_new_cases_appear_without_a_reload(world: World) -> None:
     page = world.page
     page.goto(world.base + "/")
@@ -231,7 +245,7 @@ def test_new_cases_appear_without_a_reload(world: World) -> None:
     assert page.locator("#rows tr[data-case]").count() == before + 1
 
 
-@pytest.mark.parametrize("where", ["inbox", "case", "help"])
+@pytest.mark.parametrize("where", ["inbox", "case", "help", "stats"])
 def test_no_serious_accessibility_violations(world: World, where: str) -> None:
     page = world.page
     page.goto(world.base + "/")
@@ -240,6 +254,9 @@ def test_no_serious_accessibility_violations(world: World, where: str) -> None:
         page.wait_for_selector("#answers-h")
     elif where == "help":
         page.goto(world.base + "/help")
+    elif where == "stats":
+        page.goto(world.base + "/stats")
+        page.wait_for_selector("svg.chart")
     assert scan(page) == []
 
 

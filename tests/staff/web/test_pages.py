@@ -161,3 +161,21 @@ def test_a_follow_up_shows_as_unread_until_the_case_is_opened(web: WebDesk) -> N
     assert case[:8] in unread and "1 new follow-up" in unread and web.site.cases["main-2"][:8] not in unread
     assert "follow-up-canary-Kp2" in web.client.get(f"/case/{case}").text
     assert case[:8] not in web.client.get("/", params={"unread": "1"}).text
+
+
+def test_statistics_page_with_charts_and_the_csv_the_cli_prints(web: WebDesk) -> None:
+    web.enter()
+    web.post(f"/case/{web.site.cases['main']}/claim")
+    page = web.client.get("/stats", params={"weeks": "4"})
+    assert page.status_code == 200 and page.text.count('<svg class="chart" role="img"') == 4
+    assert "<title" in page.text and "Cases per week" in page.text
+    assert ">2<" in page.text  # two cases of queue main (cas-main does not see 'other')
+    assert "<script" not in page.text.split("</head>", 1)[1]
+    csv = web.client.get("/stats.csv", params={"weeks": "4"})
+    assert csv.headers["content-disposition"].startswith('attachment; filename="waystation-stats-')
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.splitlines()
+    assert lines[0] == "week,queue,status,urgency,count"
+    assert sum(int(line.rsplit(",", 1)[1]) for line in lines[1:]) == 2
+    assert REQUEST_CANARY not in csv.text and REQUEST_CANARY not in page.text
+    assert any(line.endswith(",claimed,now,1") for line in lines)  # urgency: the answer this desk decrypted
