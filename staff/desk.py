@@ -10,7 +10,7 @@ this package: importing this module loads no server code.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import Protocol
 
 from crypto.keys import Identity
@@ -20,6 +20,7 @@ from model.views import CaseView
 from staff.casework import CaseDetail
 from staff.errors import NotOnRoster
 from staff.grants import GrantOutcome
+from staff.handover import Handover, make_export, open_export
 from staff.pins import PinStore
 from staff.remote import RemoteStaff
 from staff.stats import Stats
@@ -84,6 +85,12 @@ class Desk(Protocol):
 
     def stats(self, weeks: int = 12) -> Stats:
         """Cases per ISO week by queue, status and urgency, and times to first claim and reply: metadata only."""
+
+    def export(self, case_refs: Sequence[str], to: str) -> bytes:
+        """Cases (answers and history as I read them) sealed to roster member `to`'s key and signed by me."""
+
+    def import_handover(self, data: bytes) -> Handover:
+        """Open a handover sealed to me, checked against my verified roster (staff.handover.open_export)."""
 
     def shut(self) -> None:
         """Close the connection or the database."""
@@ -169,6 +176,16 @@ class RemoteDesk:
 
     def stats(self, weeks: int = 12) -> Stats:
         return self.client.stats(weeks)
+
+    def export(self, case_refs: Sequence[str], to: str) -> bytes:
+        details = [self.client.fetch(ref) for ref in case_refs]
+        session = self.client.session
+        return make_export(details, identity=self.client.identity, me=session.me, to=to, roster=session.roster,
+                           now=int(self.client.clock()))
+
+    def import_handover(self, data: bytes) -> Handover:
+        self.refresh()  # the roster as it is now: a signer revoked since the file was made is refused
+        return open_export(self.client.identity, data, self.client.session.roster)
 
     def shut(self) -> None:
         self.client.close_connection()

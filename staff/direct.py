@@ -12,9 +12,9 @@ from __future__ import annotations
 import builtins
 import json
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nacl.signing import VerifyKey
@@ -27,7 +27,7 @@ from model.cases import Case, CaseId, Event, EventKind, Status
 from model.views import CaseView as CaseView
 from model.views import ReadState as ReadState
 from staff import team
-from staff.casework import CaseDetail, read_event, seal_note, seal_reply, seal_tag, with_tags
+from staff.casework import CaseDetail, fold_tags, read_event, seal_note, seal_reply, seal_tag, with_tags
 from staff.errors import CaseUnavailable, ChangeRefused, InputRejected, NotAllowed, NotOnRoster, ServerHomeFailed
 from staff.grants import (
     GrantBook,
@@ -37,6 +37,7 @@ from staff.grants import (
     grant_to,
     open_for_me,
 )
+from staff.handover import Handover, make_export, open_export
 from staff.listing import CaseReader
 from staff.stats import Stats, remember_urgency, weeks_start
 from staff.stats import build as build_stats
@@ -157,7 +158,7 @@ class StaffSession:
         roster, bot_keys = self.server.roster(now), self.server.trusted_bot_keys()
         events = [read_event(view.case, event, self.identity, roster, bot_keys, now, book)
                   for event in self.server.cases.events(case.id)]
-        return CaseDetail(view, events)
+        return CaseDetail(replace(view, tags=fold_tags(events)), events)
 
 
 class DirectCases:
@@ -341,6 +342,18 @@ class DirectDesk:
         with _storage_refusals():
             times = self.server.cases.times(queues=self.session.member.queues, since=since)
         return build_stats(times, weeks=weeks, since=since, urgency=self.urgency)
+
+    def export(self, case_refs: Sequence[str], to: str) -> bytes:
+        details = [self.detail(ref) for ref in case_refs]
+        now = self._now()
+        with _storage_refusals():
+            roster = self.server.roster(now)
+        return make_export(details, identity=self.identity, me=self.session.member, to=to, roster=roster, now=now)
+
+    def import_handover(self, data: bytes) -> Handover:
+        with _storage_refusals():
+            roster = self.server.roster(self._now())
+        return open_export(self.identity, data, roster)
 
     def shut(self) -> None:
         if self._reader is not None:

@@ -75,5 +75,13 @@ class AssignmentRefused(StaffError, ValueError):
     """A case cannot be assigned to that person: not an active caseworker of its queue, or the case is closed."""
 
 
+class ExportRefused(StaffError, ValueError):
+    """A handover cannot be made: a case I cannot read, or a recipient who is not an active caseworker of its queue."""
+
+
+class HandoverRefused(StaffError, ValueError):
+    """A handover file did not pass a check (not for me, changed, signer not trusted, another queue): not opened."""
+
+
 class ServerHomeFailed(StaffError, RuntimeError):
     """Direct mode: the server home refused or failed (its storage error, in the same words)."""

@@ -15,7 +15,7 @@ import builtins
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Self
 
 import httpx
@@ -31,7 +31,7 @@ from model.cases import Case, CaseId, Event, EventKind, Status
 from model.text import clean_text
 from model.views import CaseView, ReadState
 from staff import listing, team
-from staff.casework import CaseDetail, read_event, read_request, seal_note, seal_reply, seal_tag, with_tags
+from staff.casework import CaseDetail, fold_tags, read_event, read_request, seal_note, seal_reply, seal_tag, with_tags
 from staff.errors import (
     AssignmentRefused,
     CaseUnavailable,
@@ -312,8 +312,9 @@ class RemoteStaff:
 
         def read(book: GrantBook | None) -> CaseDetail:
             view = read_request(case, self.identity, session.bot_keys, book)
-            return CaseDetail(view, [read_event(case, e, self.identity, session.roster, session.bot_keys,
-                                                session.now, book) for e in events])
+            read = [read_event(case, e, self.identity, session.roster, session.bot_keys, session.now, book)
+                    for e in events]
+            return CaseDetail(replace(view, tags=fold_tags(read)), read)
 
         detail = read(None)
         if detail.view.state is ReadState.NOT_FOR_THIS_KEY or any(
