@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -65,15 +66,24 @@ def opener(site: Site, name: str) -> Callable[[bytes], Callable[[], Desk]]:
     return unlock
 
 
-@pytest.fixture
-def web(site: Site) -> Iterator[WebDesk]:
-    """cas-main's desk, unlocked, served in-process on a fake host."""
-    unlocker = opener(site, "cas-main")
+@contextmanager
+def web_desk(site: Site, name: str) -> Iterator[WebDesk]:
+    """`name`'s desk, unlocked, served in-process on a fake host."""
+    unlocker = opener(site, name)
     state = DeskState(unlocker)
     state.adopt(DeskThread(unlocker(PASSPHRASE.encode())))
     clock, gate = Clock(), Gate()
     app = DeskApp(state, gate, Life(clock, 600.0), Settings(notice, hosts={HOST}, refresh_seconds=3600, clock=clock))
-    with TestClient(app.app, base_url=f"http://{HOST}") as client:
-        yield WebDesk(app, gate, clock, client, site)
-    if state.thread is not None:
-        state.thread.close()
+    try:
+        with TestClient(app.app, base_url=f"http://{HOST}") as client:
+            yield WebDesk(app, gate, clock, client, site)
+    finally:
+        if state.thread is not None:
+            state.thread.close()
+
+
+@pytest.fixture
+def web(site: Site) -> Iterator[WebDesk]:
+    """cas-main's desk."""
+    with web_desk(site, "cas-main") as desk:
+        yield desk

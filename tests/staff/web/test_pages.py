@@ -8,7 +8,7 @@ from intake.followups import add_follow_up
 from staff.remote import RemoteStaff
 from tests.staff.conftest import REQUEST_CANARY, reference_hash
 from tests.staff.test_grants import join
-from tests.staff.web.conftest import WebDesk
+from tests.staff.web.conftest import WebDesk, web_desk
 
 
 def test_the_inbox_lists_and_searches_the_decrypted_text(web: WebDesk) -> None:
@@ -179,3 +179,52 @@ def test_statistics_page_with_charts_and_the_csv_the_cli_prints(web: WebDesk) ->
     assert sum(int(line.rsplit(",", 1)[1]) for line in lines[1:]) == 2
     assert REQUEST_CANARY not in csv.text and REQUEST_CANARY not in page.text
     assert any(line.endswith(",claimed,now,1") for line in lines)  # urgency: the answer this desk decrypted
+
+
+def test_handover_export_is_sealed_and_the_colleague_imports_it(web: WebDesk) -> None:
+    web.enter()
+    case = web.site.cases["main"]
+    web.post(f"/case/{case}/note", text="handover-note-canary-Vb7")
+    form = web.client.get("/handover", params={"case": case}).text
+    assert f'value="{case}" checked' in form and '<option value="cas-main-2">' in form
+    assert '<option value="cas-other">' not in form  # colleagues who share a queue with me
+    sealed = web.client.post("/export", data={"token": web.gate.form_token, "case": [case], "to": "cas-main-2"})
+    assert sealed.status_code == 200 and sealed.headers["content-type"] == "application/octet-stream"
+    assert sealed.headers["content-disposition"].startswith('attachment; filename="waystation-handover-')
+    for canary in (REQUEST_CANARY, "handover-note-canary-Vb7"):
+        assert canary.encode() not in sealed.content
+    with web_desk(web.site, "cas-main-2") as colleague:
+        colleague.enter()
+        opened = colleague.client.post("/import", params={"token": colleague.gate.form_token},
+                                       content=sealed.content, headers={"content-type": "application/octet-stream"})
+        assert opened.status_code == 200
+        assert REQUEST_CANARY in opened.text and "handover-note-canary-Vb7" in opened.text
+        assert "From cas-main" in opened.text
+    # Not for me: cas-main cannot open what was sealed to cas-main-2; a flipped byte is refused too.
+    mine = web.client.post("/import", params={"token": web.gate.form_token}, content=sealed.content)
+    assert mine.status_code == 400 and REQUEST_CANARY not in mine.text
+    flipped = bytearray(sealed.content)
+    flipped[len(flipped) // 2] ^= 1
+    with web_desk(web.site, "cas-main-2") as colleague:
+        colleague.enter()
+        refused = colleague.client.post("/import", params={"token": colleague.gate.form_token}, content=bytes(flipped))
+        assert refused.status_code == 400 and REQUEST_CANARY not in refused.text
+
+
+def test_an_export_needs_cases_and_an_active_colleague_of_their_queue(web: WebDesk) -> None:
+    web.enter()
+    case = web.site.cases["main"]
+    nothing = web.client.post("/export", data={"token": web.gate.form_token, "to": "cas-main-2"},
+                              follow_redirects=True)
+    assert "Choose at least one case and a colleague." in nothing.text
+    wrong = web.client.post("/export", data={"token": web.gate.form_token, "case": [case], "to": "cas-other"},
+                            follow_redirects=True)
+    assert wrong.url.path == "/handover" and 'class="flash"' in wrong.text and "cas-other" in wrong.text
+
+
+def test_import_needs_the_session_token_and_a_sane_size(web: WebDesk) -> None:
+    web.enter()
+    assert web.client.post("/import", content=b"x").status_code == 403
+    assert web.client.post("/import", params={"token": "guess"}, content=b"x").status_code == 403
+    big = web.client.post("/import", params={"token": web.gate.form_token}, content=b"x" * (16 * 1024 * 1024 + 1))
+    assert big.status_code == 413
