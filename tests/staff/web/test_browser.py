@@ -23,6 +23,8 @@ import pytest
 
 from bot import texts
 from crypto.keys import KDF_MINIMUM, dump_identity
+from staff.desk import RemoteDesk
+from staff.pins import PinStore
 from tests.bot.flows import complete_intake, tr
 from tests.bot.harness import (
     Bot,
@@ -36,7 +38,7 @@ from tests.bot.harness import (
     waystation,
 )
 from tests.cli.runner import PASSPHRASE
-from tests.conftest import build_staffed_home
+from tests.conftest import StaffedHome, build_staffed_home
 from tests.sandbox.test_web_chat import CHROMIUM, CHROMIUM_ARGS, require_browser
 
 VENDOR = Path(__file__).with_name("vendor")
@@ -72,6 +74,8 @@ class World:
     page: Any
     person: Any
     reference: str
+    staffed: StaffedHome
+    port: int
 
     @property
     def base(self) -> str:
@@ -121,7 +125,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             page = context.new_page()
             page.set_default_timeout(STEP_MS)
             page.goto(url)
-            yield World(tmp, sandbox, bot, desk, dirs, url, page, person, reference)
+            yield World(tmp, sandbox, bot, desk, dirs, url, page, person, reference, staffed, port)
             browser.close()
     finally:
         desk.stop()
@@ -231,6 +235,35 @@ def test_statistics_and_their_csv_download(world: World) -> None:
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "week,queue,status,urgency,count" and len(lines) >= 2
     assert not any(canary in "\n".join(lines) for canary in CANARIES)
+
+
+def test_handover_export_and_import_in_the_page(world: World) -> None:
+    page = world.page
+    page.goto(world.base + "/")
+    page.click(f"#rows tr:has-text('{COUNTRY}') a")
+    page.click("#hand-over")
+    page.wait_for_selector("#export-form")
+    assert page.locator("#export-form input[type=checkbox]:checked").count() == 1
+    page.select_option("#export-to", "cas-main-2")
+    with page.expect_download() as download:
+        page.click("#export")
+    sealed = Path(download.value.path()).read_bytes()
+    assert sealed and not any(canary.encode() in sealed for canary in CANARIES)
+
+    # A colleague hands the case back: their export, sealed to cas-main, opened in this page.
+    back = world.tmp / "from-colleague.sealed"
+    colleague = RemoteDesk.open(f"http://127.0.0.1:{world.port}", world.staffed.staff["cas-main-2"],
+                                PinStore(world.tmp / "colleague-pins.json"))
+    try:
+        case = next(v.case.id for v in colleague.list() if COUNTRY in str(v.request))
+        back.write_bytes(colleague.export([case], "cas-main"))
+    finally:
+        colleague.shut()
+    page.set_input_files("#import-file", str(back))
+    page.click("#import")
+    page.wait_for_selector("#opened")
+    assert DETAILS in page.inner_text("#import-result") and "cas-main-2" in page.inner_text("#import-result")
+    assert scan(page) == []
 
 
 def test_new_cases_appear_without_a_reload(world: World) -> None:
