@@ -53,6 +53,8 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+#: The roster and colleagues (the grant offer) are fetched again this often; the cases every refresh_seconds.
+TEAM_REFRESH_SECONDS = 300.0
 #: Paths a request may reach while locked (the rest redirect to /unlock).
 WHILE_LOCKED = ("/unlock", "/static/", "/heartbeat", "/bye", "/language", "/help")
 
@@ -244,6 +246,7 @@ class DeskApp:
     async def watch(self) -> None:
         """Lock after idle time, end when the page is gone, and list the cases again every so often."""
         next_refresh = self.settings.clock() + self.settings.refresh_seconds
+        next_team = self.settings.clock() + TEAM_REFRESH_SECONDS
         while not self.ended.is_set():
             await asyncio.sleep(0.5)
             if self.life.should_end():
@@ -252,9 +255,12 @@ class DeskApp:
             if not self.state.locked and self.life.should_lock():
                 await self.state.lock()
             if not self.state.locked and self.settings.clock() >= next_refresh:
-                next_refresh = self.settings.clock() + self.settings.refresh_seconds
+                now = self.settings.clock()
+                team, next_refresh = now >= next_team, now + self.settings.refresh_seconds
+                if team:
+                    next_team = now + TEAM_REFRESH_SECONDS
                 with contextlib.suppress(DeskLocked):
-                    await self.state.reload(team=True)
+                    await self.state.reload(team=team)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
