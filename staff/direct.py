@@ -324,14 +324,15 @@ class DirectDesk:
         now = self._now()
         with _storage_refusals():
             roster = self.server.roster(now)
-            views = self.list([Status.NEW, Status.CLAIMED])
+            cases = self.server.cases.list(queues=me.queues, statuses=(Status.NEW, Status.CLAIMED),
+                                           with_envelopes=True)
             queues = me.queues if queue is None else (queue,)
             granted: dict[str, builtins.list[CaseId]] = {}
             for person in team.colleagues(roster, me, queue):
                 shared = [q for q in person.queues if q in queues]
                 granted[person.name] = [g.case_id for g in
                                         self.server.grants.for_recipient(person.identity.key_id, shared)]
-            return team.members(roster, me, queue, views, self.server.trusted_bot_keys(), granted, now)
+            return team.members(roster, me, queue, cases, self.server.trusted_bot_keys(), granted, now)
 
     def stats(self, weeks: int = 12) -> Stats:
         now = self._now()

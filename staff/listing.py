@@ -36,6 +36,8 @@ FIRST_BATCH = 100
 BATCH = 500
 #: Lists with at least this many cases after the first batch are read in worker processes.
 PARALLEL_FROM = 1_000
+#: Cases per page fetched after the first (remote): the workers read one page while the next comes.
+PAGE = 2_000
 
 _worker: tuple[Identity, list[VerifyKey]] | None = None
 
@@ -79,6 +81,16 @@ class CaseReader:
     def read(self, cases: Sequence[Case]) -> list[CaseView]:
         """Read a few cases in this process."""
         return [read_request(case, self.identity, self.bot_keys) for case in cases]
+
+    def parallel(self, count: int) -> bool:
+        """Whether `count` cases (after the first batch) are worth the worker processes."""
+        return count >= PARALLEL_FROM and self.workers > 1
+
+    def submit(self, items: Sequence[Any], *, from_json: bool) -> list[Future[list[CaseView]]]:
+        """Hand `items` to the workers in batches of BATCH; each future is one batch, in order."""
+        pool = self._start()
+        return [pool.submit(_read_in_worker, list(items[i : i + BATCH]), from_json)
+                for i in range(0, len(items), BATCH)]
 
     def warm_up(self) -> None:
         """Start the worker processes now (while something else is waited for), if there is more than one core."""

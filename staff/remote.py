@@ -14,7 +14,9 @@ import base64
 import builtins
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any, Self
 
@@ -220,7 +222,8 @@ class RemoteStaff:
         return [view for batch in self.list_batches(statuses) for view in batch]
 
     def _page(self, statuses: builtins.list[Status] | None, content: bool, *, limit: int | None = None,
-              after: Case | None = None) -> builtins.list[Any]:
+              after: Case | None = None) -> tuple[builtins.list[Any], int]:
+        """One page of GET /cases, and how many cases follow it (0 unless `limit` is given)."""
         params = {"envelopes": "1" if content else "0"}
         if statuses:
             params["status"] = ",".join(s.value for s in statuses)
@@ -228,7 +231,9 @@ class RemoteStaff:
             params["limit"] = str(limit)
         if after is not None:
             params["after"] = f"{after.created_at}.{after.id}"
-        return _list(self._call("GET", "/api/v1/cases", params=params), "cases")
+        answer = self._call("GET", "/api/v1/cases", params=params)
+        remaining = answer.get("remaining", 0)
+        return _list(answer, "cases"), remaining if type(remaining) is int and remaining >= 0 else 0
 
     def list_batches(self, statuses: builtins.list[Status] | None = None) -> Iterator[builtins.list[CaseView]]:
         """The cases list() returns, in the same order, yielded in batches as they are verified and decrypted.
@@ -238,22 +243,41 @@ class RemoteStaff:
         """
         session = self.session
         if session.me.role is not Role.CASEWORKER:
-            cases = [case_from_json(c) for c in self._page(statuses, False)]
+            cases = [case_from_json(c) for c in self._page(statuses, False)[0]]
             yield [CaseView(c, ReadState.NOT_FOR_THIS_KEY, None, f"a {session.me.role.value} sees metadata only")
                    for c in cases]
             return
         reader = self._reader(session)
-        first = [case_from_json(c) for c in self._page(statuses, True, limit=listing.FIRST_BATCH)]
+        page, remaining = self._page(statuses, True, limit=listing.FIRST_BATCH)
+        first = [case_from_json(c) for c in page]
         fixer = _Fixer(self, session, self.urgency)
+        if remaining >= listing.PARALLEL_FROM:
+            reader.warm_up()  # the workers start while the first screen is read and the rest is fetched
+        if first:
+            yield fixer.fix(reader.read(first))
         if len(first) < listing.FIRST_BATCH:
-            if first:
-                yield fixer.fix(reader.read(first))
             return
-        reader.warm_up()  # the workers start while the first screen is read and the rest is fetched
-        yield fixer.fix(reader.read(first))
-        rest = self._page(statuses, True, after=first[-1])
-        for batch in reader.batches(rest, from_json=True, first=0):
-            yield fixer.fix(batch)
+        parallel, last = reader.parallel(remaining), first[-1]
+        pending: deque[Future[builtins.list[CaseView]]] = deque()
+        try:
+            while True:  # page by page: the workers read one page while the server sends the next
+                page, _ = self._page(statuses, True, limit=listing.PAGE, after=last)
+                if page:
+                    last = case_from_json(page[-1])
+                if parallel:
+                    pending.extend(reader.submit(page, from_json=True))
+                    while pending and pending[0].done():
+                        yield fixer.fix(pending.popleft().result())
+                else:
+                    for start in range(0, len(page), listing.BATCH):
+                        yield fixer.fix(reader.read([case_from_json(c) for c in page[start : start + listing.BATCH]]))
+                if len(page) < listing.PAGE:
+                    break
+            while pending:
+                yield fixer.fix(pending.popleft().result())
+        finally:
+            for future in pending:
+                future.cancel()
 
     def _reader(self, session: Session) -> CaseReader:
         """The reader of big lists, for the bot keys of this session (its workers are kept for the next list)."""
@@ -408,11 +432,8 @@ class RemoteStaff:
 
         return case.id, _int(self._post_sealed(f"/api/v1/cases/{case.id}/tags", build), "event_id")
 
-    def members(self, queue: str | None = None, views: builtins.list[CaseView] | None = None) -> builtins.list[Member]:
-        """Colleagues sharing my queues (or `queue`), from the verified roster, with what they cannot read yet.
-
-        `views`: my open cases as listed, if the caller has them already (else they are listed here).
-        """
+    def members(self, queue: str | None = None) -> builtins.list[Member]:
+        """Colleagues sharing my queues (or `queue`), from the verified roster, with what they cannot read yet."""
         session = self._caseworker()
         if queue is not None and queue not in session.me.queues:
             raise NotAllowed(f"queue '{queue}' is not one of yours")
@@ -424,9 +445,8 @@ class RemoteStaff:
                     or not all(isinstance(c, str) and valid_case_id(c) for c in item["granted"]):
                 raise ServerAnswerInvalid("the server sent a malformed member")
             granted[item["name"]] = [CaseId(c) for c in item["granted"]]
-        if views is None:
-            views = self.list([Status.NEW, Status.CLAIMED])
-        return team.members(session.roster, session.me, queue, views, session.bot_keys, granted, int(self.clock()))
+        cases = [case_from_json(c) for c in self._page([Status.NEW, Status.CLAIMED], True)[0]]
+        return team.members(session.roster, session.me, queue, cases, session.bot_keys, granted, int(self.clock()))
 
     def stats(self, weeks: int = 12) -> Stats:
         """Cases per week and times to first claim and reply, from metadata (urgency where already decrypted)."""

@@ -20,7 +20,6 @@ from crypto.errors import EnvelopeRejected
 from crypto.roster import Member as RosterMember
 from crypto.roster import Role, Roster
 from model.cases import Case, CaseId, Status
-from model.views import CaseView, ReadState
 from staff.errors import AssignmentRefused
 
 
@@ -52,17 +51,21 @@ def _readers(case: Case, bot_keys: Collection[VerifyKey]) -> set[bytes]:
     return {bytes(k) for k in header.recipients}
 
 
-def members(roster: Roster, me: RosterMember, queue: str | None, views: Iterable[CaseView],
+def members(roster: Roster, me: RosterMember, queue: str | None, cases: Iterable[Case],
             bot_keys: Collection[VerifyKey], granted: Mapping[str, Collection[CaseId]], now: int) -> list[Member]:
     """Colleagues sharing my queues (or `queue`), each with how many open cases I can read and they cannot.
 
-    `views`: my cases as listed (with envelopes); `granted`: by member name, the cases the server
-    holds a grant to them for.
+    `cases`: the open cases of my queues, with their request envelopes; `granted`: by member name
+    (mine included), the cases the server holds a grant to them for. Nothing is decrypted: who
+    can read a request is in its signed header, and a grant is taken at the server's word here
+    (it only decides whether a grant is offered; whoever uses one verifies it).
     """
     people = colleagues(roster, me, queue)
-    readable = [v.case for v in views if v.state is ReadState.OK and v.case.status is not Status.CLOSED
-                and (queue is None or v.case.queue == queue)]
-    readers = {c.id: _readers(c, bot_keys) for c in readable}
+    mine = bytes(me.identity.key_id)
+    my_grants = set(granted.get(me.name, ()))
+    open_cases = [c for c in cases if c.status is not Status.CLOSED and (queue is None or c.queue == queue)]
+    readers = {c.id: _readers(c, bot_keys) for c in open_cases}
+    readable = [c for c in open_cases if mine in readers[c.id] or c.id in my_grants]
     found: list[Member] = []
     for person in people:
         shared = set(person.queues) & set(me.queues)

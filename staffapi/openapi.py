@@ -130,7 +130,9 @@ SCHEMAS: dict[str, Schema] = {
     },
     "CaseList": {
         "type": "object", "additionalProperties": False, "required": ["cases"],
-        "properties": {"cases": {"type": "array", "items": _ref("Case")}},
+        "properties": {"cases": {"type": "array", "items": _ref("Case")},
+                       "remaining": {"type": "integer", "minimum": 0,
+                                     "description": "with limit only: how many cases follow this page"}},
     },
     "PublicKeys": {
         "type": "object", "additionalProperties": False, "required": ["name", "sign", "box"],

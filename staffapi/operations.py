@@ -135,7 +135,11 @@ def list_cases(call: Call) -> Result:
     limit, after = _page(call.query.get("limit"), call.query.get("after"))
     cases = call.server.cases.list(queues=queues, statuses=statuses, with_envelopes=with_envelopes, limit=limit,
                                    after=after) if queues else []
-    return 200, {"cases": [case_json(c) for c in cases]}
+    answer: Document = {"cases": [case_json(c) for c in cases]}
+    if limit is not None:  # how many follow this page: the client decides whether to start its workers
+        last = (cases[-1].created_at, cases[-1].id) if cases else after
+        answer["remaining"] = call.server.cases.count(queues=queues, statuses=statuses, after=last) if cases else 0
+    return 200, answer
 
 
 def _page(limit: str | None, after: str | None) -> tuple[int | None, tuple[int, str] | None]:

@@ -171,6 +171,21 @@ class CaseStore:
         return [replace(c, followups=followups.get(c.id, 0), tag_events=tuple(tags.get(c.id, ())))
                 if c.id in followups or c.id in tags else c for c in cases]
 
+    def count(self, *, queues: Collection[str], statuses: Collection[Status] | None = None,
+              after: tuple[int, str] | None = None) -> int:
+        """How many cases list() would return with these filters and no limit."""
+        if not queues:
+            return 0
+        sql = f"SELECT count(*) FROM cases WHERE queue IN ({','.join('?' * len(queues))})"
+        params: builtins.list[object] = [*queues]
+        if statuses is not None:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            params.extend(s.value for s in statuses)
+        if after is not None:
+            sql += " AND (created_at, id) > (?, ?)"
+            params.extend(after)
+        return int(self.db.conn.execute(sql, params).fetchone()[0])
+
     def fetch(self, case_id: str) -> Case:
         """One case with its envelope; raises CaseNotFound."""
         row = self.db.conn.execute(f"SELECT {_CASE_COLUMNS}, envelope FROM cases WHERE id = ?", (case_id,)).fetchone()

@@ -33,7 +33,8 @@ URGENCY: dict[str, tuple[str, str]] = {
 EVENT_LABELS: dict[EventKind, str] = {
     EventKind.CLAIM: "claimed", EventKind.NOTE: "note", EventKind.FOLLOW_UP: "follow-up from the person",
     EventKind.REPLY: "reply to the person", EventKind.CLOSE: "closed", EventKind.REOPEN: "reopened",
-    EventKind.ACK: "acknowledged",
+    EventKind.ACK: "acknowledged", EventKind.ASSIGN: "assigned", EventKind.TAG: "tag added",
+    EventKind.UNTAG: "tag removed",
 }
 
 
@@ -119,6 +120,8 @@ def _request(view: CaseView) -> Text:
 def _event(view: EventView) -> Text:
     e = view.event
     head = f"{when(e.created_at)} {EVENT_LABELS.get(e.kind, e.kind.value)} by {safe_text(view.signer or e.actor, 64)}"
+    if e.subject is not None:
+        head += f" to {safe_text(e.subject, 64)}"
     if e.delivery is not None:
         head += f" ({DELIVERY_LABELS[e.delivery]})"
     out = Text()

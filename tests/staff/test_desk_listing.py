@@ -53,16 +53,18 @@ def more_cases(site: Site, count: int = EXTRA) -> None:
                    queue="main")
 
 
-@pytest.fixture
-def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Thresholds lowered so that a handful of cases goes through every path, workers included."""
+@pytest.fixture(params=["workers", "in-process"])
+def small_batches(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> bool:
+    """Thresholds lowered so that a handful of cases goes through every path, with workers or without."""
     monkeypatch.setattr(listing, "FIRST_BATCH", 2)
     monkeypatch.setattr(listing, "BATCH", 3)
-    monkeypatch.setattr(listing, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(listing, "PARALLEL_FROM", 1 if request.param == "workers" else 10**6)
+    return request.param == "workers"
+    monkeypatch.setattr(listing, "PAGE", 4)  # the rest comes in several pages
 
 
 @pytest.mark.parametrize("mode", [remote, direct])
-def test_the_batches_are_the_list_in_order(site: Site, mode: object, small_batches: None) -> None:
+def test_the_batches_are_the_list_in_order(site: Site, mode: object, small_batches: bool) -> None:
     more_cases(site)
     with mode(site, "cas-main") as desk:  # type: ignore[operator]
         desk.tag(site.cases["main"], "housing")
@@ -70,8 +72,8 @@ def test_the_batches_are_the_list_in_order(site: Site, mode: object, small_batch
         whole = desk.list()
         claimed = [v for b in desk.list_batches([Status.CLAIMED]) for v in b]
         reader = desk.client._case_reader if isinstance(desk, RemoteDesk) else desk._reader  # type: ignore[attr-defined]
-        if listing.cores() > 1:
-            assert reader is not None and reader._pool is not None  # the rest really went to worker processes
+        if listing.cores() > 1:  # the rest really went to worker processes, or really did not
+            assert reader is not None and (reader._pool is not None) == small_batches
     assert [len(b) for b in batches][:1] == [2] and all(batches)
     flat = [v for b in batches for v in b]
     assert [v.case.id for v in flat] == [v.case.id for v in whole] and len(flat) == 2 + EXTRA
@@ -82,7 +84,7 @@ def test_the_batches_are_the_list_in_order(site: Site, mode: object, small_batch
 
 @pytest.mark.parametrize("mode", [remote, direct])
 def test_a_tampered_case_read_by_a_worker_is_reported_rejected(site: Site, mode: object,
-                                                               small_batches: None) -> None:
+                                                               small_batches: bool) -> None:
     more_cases(site)
     with site.open() as server:
         newest = server.cases.list(queues=["main"], with_envelopes=True)[-1]  # read by a worker, not at first
@@ -96,7 +98,7 @@ def test_a_tampered_case_read_by_a_worker_is_reported_rejected(site: Site, mode:
     assert sum(v.state is ReadState.OK for v in views.values()) == 1 + EXTRA
 
 
-def test_a_newcomer_lists_granted_cases_through_the_workers(site: Site, small_batches: None) -> None:
+def test_a_newcomer_lists_granted_cases_through_the_workers(site: Site, small_batches: bool) -> None:
     from tests.staff.test_grants import join
     more_cases(site)
     join(site, "cas-new")
