@@ -55,6 +55,9 @@ SECURITY_HEADERS = {
 }
 #: The roster and colleagues (the grant offer) are fetched again this often; the cases every refresh_seconds.
 TEAM_REFRESH_SECONDS = 300.0
+LISTING_SHARE = 5.0
+#: The inbox shows at most this many rows (the count says how many match; filters and search narrow them).
+MAX_ROWS = 500
 #: Paths a request may reach while locked (the rest redirect to /unlock).
 WHILE_LOCKED = ("/unlock", "/static/", "/heartbeat", "/bye", "/language", "/help")
 
@@ -259,8 +262,12 @@ class DeskApp:
                 team, next_refresh = now >= next_team, now + self.settings.refresh_seconds
                 if team:
                     next_team = now + TEAM_REFRESH_SECONDS
+                started = self.settings.clock()
                 with contextlib.suppress(DeskLocked):
                     await self.state.reload(team=team)
+                # A big list takes seconds of work to verify and decrypt: never spend more than a fifth
+                # of the time listing again.
+                next_refresh = max(next_refresh, started + LISTING_SHARE * (self.settings.clock() - started))
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
@@ -283,8 +290,10 @@ class DeskApp:
         filters = Filters.from_query(request.query_params)
         rows = list(self.state.rows.values())
         now = int(self.settings.wall())
-        shown = select(rows, filters, self.state.me, now, self.state.seen)
-        return {"filters": filters, "shown": shown, "total": len(rows), "loading": not self.state.loaded,
+        matching = select(rows, filters, self.state.me, now, self.state.seen)
+        shown = matching[:MAX_ROWS]
+        return {"filters": filters, "shown": shown, "matching": len(matching), "total": len(rows),
+                "loading": not self.state.loaded,
                 "choices": choices(rows), "ages": AGES, "sorts": SORTS, "now": now, "seen": self.state.seen,
                 "problem": self.state.refresh_problem,
                 "query": urlencode({k: v for k, v in request.query_params.items()}),

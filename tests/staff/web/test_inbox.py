@@ -125,3 +125,40 @@ def test_the_first_screen_shows_the_first_batch_while_the_rest_decrypts() -> Non
             await state.lock()
 
     asyncio.run(scenario())
+
+
+class ManyDesk(SlowDesk):
+    """600 readable cases in two batches, at once."""
+
+    def list_batches(self, statuses: object = None) -> Iterator[list[CaseView]]:
+        yield [view(f"case{n:05d}", created=NOW - n) for n in range(300)]
+        yield [view(f"case{n:05d}", created=NOW - n) for n in range(300, 600)]
+
+
+def test_the_inbox_lists_at_most_max_rows_and_says_so() -> None:
+    from starlette.testclient import TestClient
+
+    from staff.web.app import MAX_ROWS, DeskApp, Settings
+    from staff.web.gate import Gate
+    from staff.web.life import Life
+    from tests.staff.web.conftest import HOST, Clock, notice
+
+    many = ManyDesk()
+    state = DeskState(lambda _p: lambda: cast(Desk, many))
+    state.adopt(DeskThread(lambda: cast(Desk, many)))
+    clock, gate = Clock(), Gate()
+    app = DeskApp(state, gate, Life(clock, 600), Settings(notice, hosts={HOST}, refresh_seconds=3600, clock=clock))
+    try:
+        with TestClient(app.app, base_url=f"http://{HOST}") as client:
+            client.get(f"/s/{gate.url_secret}")
+            while not state.loaded:
+                client.get("/rows")
+            page = client.get("/").text
+            assert page.count("<tr data-case=") == MAX_ROWS and "600 of 600 cases" in page
+            assert f"Only the first {MAX_ROWS} are listed" in page
+            assert "case00000" in page and "case00599" not in page  # newest first
+            narrowed = client.get("/", params={"q": "case00599"}).text
+            assert "case00599" in narrowed and "Only the first" not in narrowed
+    finally:
+        if state.thread is not None:
+            state.thread.close()
