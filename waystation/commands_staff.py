@@ -425,3 +425,4 @@ def staff_pin(ctx: click.Context, server_opt: str | None, key_opt: Path | None, 
 
 # The desk's reports and handover files live in their own module, registered on this group.
 from waystation import commands_desk as _commands_desk  # noqa: E402,F401
+from waystation import commands_webdesk  # noqa: E402, F401 - registers `staff desk` (the web desk, staff/web)
