@@ -63,7 +63,7 @@ class ReplyRejected(Exception):
     """An outbox row cannot be trusted; it is erased and the caseworkers see it as rejected."""
 
 
-def _signers(rt: Runtime, case: Case, now: int) -> list[VerifyKey]:
+def case_signers(rt: Runtime, case: Case, now: int) -> list[VerifyKey]:
     """Who may write to this case's person: the active caseworkers of its queue on the verified roster.
 
     During the roster's grace period, those of its last valid moment: a reply queued before the
@@ -86,7 +86,7 @@ def open_delivery(rt: Runtime, item: OutboxItem, now: int) -> Notice:
         raise ReplyRejected("row without a case or a delivery envelope")
     try:
         case = rt.server.cases.fetch(item.case_id)
-        signers = _signers(rt, case, now)
+        signers = case_signers(rt, case, now)
         keys = rt.secrets.box_keys()  # current first; retired ones for rows queued before a rotation
         opened = None
         for key in keys:
@@ -214,7 +214,7 @@ async def read_by_reference(rt: Runtime, typed: str) -> Reading:
         try:
             case = rt.server.cases.fetch(case_id)
             items = OutboxStore(rt.server.db).waiting(case.id)
-            signers = _signers(rt, case, now) if items else []
+            signers = case_signers(rt, case, now) if items else []
         except (CaseNotFound, RosterUnavailable) as err:
             log.warning("waiting replies could not be checked now (%s); they stay", type(err).__name__)
             case, items = None, []
