@@ -23,7 +23,10 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+        # frame-src: the Mini App panel may frame https pages, and (the sandbox's allowance,
+        # sandbox/markup.py LOCAL_HTTP_WEB_APP_HOSTS) plain http on loopback; nothing else.
+        b"default-src 'self'; img-src 'self' data:; frame-src https: http://127.0.0.1:* http://localhost:*; "
+        b"frame-ancestors 'none'; base-uri 'none'",
     ),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),

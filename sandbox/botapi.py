@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox import botconfig, messaging, updates
+from sandbox import botconfig, menubutton, messaging, updates
 from sandbox.errors import NOT_FOUND, BotApiError
 from sandbox.params import Params, read_params
 from sandbox.state import BotWorld, Sandbox
@@ -38,6 +38,8 @@ _HANDLERS: dict[str, Handler] = {
     "getMyDescription": botconfig.get_my_description,
     "setMyShortDescription": botconfig.set_my_short_description,
     "getMyShortDescription": botconfig.get_my_short_description,
+    "setChatMenuButton": menubutton.set_chat_menu_button,
+    "getChatMenuButton": menubutton.get_chat_menu_button,
     "close": botconfig.close,
     "logOut": botconfig.log_out,
 }

@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox import chatlist, persons
+from sandbox import chatlist, miniapp, persons
 from sandbox.botapi import METHODS, sandbox_of
 from sandbox.botconfig import localized
 from sandbox.errors import ControlError
+from sandbox.menubutton import effective_menu_button
 from sandbox.messaging import ANSWER_VISIBLE_SECONDS
 from sandbox.models import BOT_FIRST_NAME, CallbackAnswer, Chat, UserId, message_to_view
 from sandbox.state import AnswerDelay, BotWorld, Sandbox
@@ -191,6 +192,8 @@ async def get_messages(request: Request) -> JSONResponse:
                 "messages": [],
                 "callback_answers": [],
                 "reply_keyboard": None,
+                "reply_keyboard_web_apps": {},
+                "menu_button": effective_menu_button(world, chat_id),
             }
         )
     return JSONResponse(
@@ -213,6 +216,9 @@ async def get_messages(request: Request) -> JSONResponse:
                 for answer in _recent_answers(sandbox, chat)
             ],
             "reply_keyboard": chat.reply_keyboard,
+            "reply_keyboard_web_apps": chat.reply_keyboard_web_apps,
+            # What the button beside the input field does: commands menu or a Mini App.
+            "menu_button": effective_menu_button(world, chat.id),
         }
     )
 
@@ -256,6 +262,51 @@ async def post_callback(request: Request) -> JSONResponse:
         forged=_flag(body, "forged"),
     )
     return JSONResponse({"callback_query_id": query_id, "update_id": update_id}, status_code=201)
+
+
+async def open_web_app(request: Request) -> JSONResponse:
+    """POST /chats/{chat_id}/webapp: the person taps a web_app button or the menu button."""
+    body = await _body(request)
+    sandbox, world = _world(request)
+    chat_id = _path_int(request, "chat_id")
+    chat = persons.existing_chat(sandbox, world, chat_id)
+    if chat is None:
+        raise ControlError(404, "this person has no chat with the bot yet")
+    theme = _text(body, "theme", 8) or "light"
+    launch = miniapp.open_web_app(
+        sandbox, world, chat, persons.person(sandbox, chat.member_ids[0]),
+        source=_text(body, "source", 16, required=True) or "",
+        message_id=_int(body, "message_id"),
+        url=_text(body, "url", 4096),
+        text=_text(body, "text", 4096),
+        theme=theme,
+    )
+    return JSONResponse(launch, status_code=201)
+
+
+async def web_app_data(request: Request) -> JSONResponse:
+    """POST /chats/{chat_id}/webapp/{launch_id}/data {data}: Telegram.WebApp.sendData."""
+    body = await _body(request)
+    sandbox, world = _world(request)
+    chat = persons.existing_chat(sandbox, world, _path_int(request, "chat_id"))
+    if chat is None:
+        raise ControlError(404, "no such chat")
+    data = body.get("data")
+    if not isinstance(data, str):
+        raise ControlError(400, "data must be a string")
+    message = miniapp.send_data(sandbox, world, chat, str(request.path_params["launch_id"]), data)
+    return JSONResponse(message_to_view(message), status_code=201)
+
+
+async def web_app_key(request: Request) -> JSONResponse:
+    """GET /webapp: how the sandbox signs launch data (its Ed25519 public key, version, platform)."""
+    sandbox = sandbox_of(request)
+    return JSONResponse({
+        "public_key": sandbox.web_app_key.verify_key.encode().hex(),
+        "version": miniapp.VERSION,
+        "platform": miniapp.PLATFORM,
+        "themes": miniapp.THEMES,
+    })
 
 
 async def block(request: Request) -> JSONResponse:
@@ -405,6 +456,9 @@ ROUTES = [
     Route("/chats/{chat_id}/messages", post_message, methods=["POST"]),
     Route("/chats/{chat_id}/media", post_media, methods=["POST"]),
     Route("/chats/{chat_id}/callback", post_callback, methods=["POST"]),
+    Route("/chats/{chat_id}/webapp", open_web_app, methods=["POST"]),
+    Route("/chats/{chat_id}/webapp/{launch_id}/data", web_app_data, methods=["POST"]),
+    Route("/webapp", web_app_key, methods=["GET"]),
     Route("/chats/{chat_id}/block", block, methods=["POST"]),
     Route("/chats/{chat_id}/unblock", unblock, methods=["POST"]),
     Route("/events", list_events, methods=["GET"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sandbox.chatlist import notify
 from sandbox.errors import bad_request, forbidden, too_many_requests
 from sandbox.formatting import Entity, parse_html
-from sandbox.markup import parse_inline_markup, parse_markup
+from sandbox.markup import Markup, parse_inline_markup, parse_markup
 from sandbox.models import CallbackAnswer, Chat, MessageId, StoredMessage, UserId
 from sandbox.params import Params
 from sandbox.settings import DELETE_WINDOW_SECONDS, MAX_TEXT_LENGTH
@@ -73,6 +73,12 @@ def _formatted_text(params: Params) -> tuple[str, list[Entity], str | None]:
     return text, entities, parse_mode
 
 
+def _check_web_apps(chat: Chat, markup: Markup) -> None:
+    """Refuse Mini App buttons outside private chats, as Telegram does."""
+    if chat.is_group and markup.has_web_app:
+        raise bad_request("BUTTON_TYPE_INVALID")
+
+
 def _throttle(sandbox: Sandbox, world: BotWorld, chat: Chat, method: str) -> None:
     """Raise 429 (and log it) if this send would exceed a flood limit."""
     throttled = world.flood.check(chat.id, chat.is_group, sandbox.clock.monotonic())
@@ -112,6 +118,7 @@ async def send_message(sandbox: Sandbox, world: BotWorld, params: Params) -> obj
     chat = reachable_chat(sandbox, world, params.chat_id())
     text, entities, parse_mode = _formatted_text(params)
     markup = parse_markup(params.json("reply_markup"))
+    _check_web_apps(chat, markup)
     reply_to = _reply_target(params, chat)
     _throttle(sandbox, world, chat, "sendMessage")
     message = StoredMessage(
@@ -129,8 +136,10 @@ async def send_message(sandbox: Sandbox, world: BotWorld, params: Params) -> obj
     chat.messages[message.message_id] = message
     if markup.keyboard is not None:
         chat.reply_keyboard = markup.keyboard
+        chat.reply_keyboard_web_apps = markup.keyboard_web_apps
     elif markup.remove_keyboard:
         chat.reply_keyboard = None
+        chat.reply_keyboard_web_apps = {}
     chat.touch()
     notify(sandbox, world, chat, message)
     world.flood.record(chat.id, chat.is_group, sandbox.clock.monotonic())
@@ -165,6 +174,7 @@ async def edit_message_text(sandbox: Sandbox, world: BotWorld, params: Params) -
     message = _own_message(world, chat, params)
     text, entities, parse_mode = _formatted_text(params)
     inline = parse_inline_markup(params.json("reply_markup"))
+    _check_web_apps(chat, Markup(inline=inline))
     if (text, entities, inline) == (message.text, message.entities, message.reply_markup):
         raise bad_request(NOT_MODIFIED)
     _throttle(sandbox, world, chat, "editMessageText")
@@ -185,6 +195,7 @@ async def edit_message_reply_markup(sandbox: Sandbox, world: BotWorld, params: P
     chat = reachable_chat(sandbox, world, params.chat_id())
     message = _own_message(world, chat, params)
     inline = parse_inline_markup(params.json("reply_markup"))
+    _check_web_apps(chat, Markup(inline=inline))
     if inline == message.reply_markup:
         raise bad_request(NOT_MODIFIED)
     _throttle(sandbox, world, chat, "editMessageReplyMarkup")

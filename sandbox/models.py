@@ -89,6 +89,8 @@ class StoredMessage:
     reply_to_message_id: MessageId | None = None
     #: "photo", "sticker", "document" or "voice" for a media message (then text is empty).
     media: str | None = None
+    #: "web_app_data" for the service line a Mini App's sendData leaves (the data itself is not kept).
+    service: str | None = None
 
 
 #: Minimal Bot API objects for media a person can send; the sandbox holds no file content.
@@ -125,6 +127,8 @@ class Chat:
     blocked: bool = False
     version: int = 0
     reply_keyboard: list[list[str]] | None = None
+    #: Reply-keyboard buttons that open a Mini App: button text -> web_app URL.
+    reply_keyboard_web_apps: dict[str, str] = field(default_factory=dict)
     callback_answers: list[CallbackAnswer] = field(default_factory=list)
     instance: str = field(default_factory=lambda: str(int.from_bytes(nacl.utils.random(8), 'big') >> 1))
 
@@ -196,6 +200,8 @@ def message_to_telegram(
     }
     if message.media is not None:
         result[message.media] = MEDIA_OBJECTS[message.media]
+    elif message.service is not None:
+        pass  # a service message has no text; its update carried the rest once
     else:
         result["text"] = message.text
     if message.entities:
@@ -234,4 +240,5 @@ def message_to_view(message: StoredMessage) -> dict[str, object]:
         "protect_content": message.protect_content,
         "reply_to_message_id": message.reply_to_message_id,
         "media": message.media,
+        "service": message.service,
     }

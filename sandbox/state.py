@@ -7,6 +7,8 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
+from nacl.signing import SigningKey
+
 from sandbox.clock import SandboxClock
 from sandbox.errors import UNAUTHORIZED, BotApiError, ControlError
 from sandbox.events import EventLog
@@ -59,6 +61,19 @@ class WebhookConfig:
     last_error_message: str | None = None
 
 
+@dataclass
+class WebAppLaunch:
+    """A Mini App a person opened: from a button of a message, a reply keyboard or the menu button."""
+
+    id: str
+    chat_id: ChatId
+    user_id: UserId
+    source: str
+    #: The reply-keyboard button's text (sendData is only for those launches).
+    button_text: str | None = None
+    data_sent: bool = False
+
+
 class BotWorld:
     """Everything one bot token sees: its chats, pending updates and settings."""
 
@@ -83,6 +98,12 @@ class BotWorld:
         #: setMyName per language ("" for all languages); none: the name getMe gives.
         self.names: dict[str, str] = {}
         self.callback_queries: dict[str, CallbackQuery] = {}
+        #: setChatMenuButton per private chat; a chat not listed shows default_menu_button.
+        self.menu_buttons: dict[ChatId, dict[str, object]] = {}
+        #: setChatMenuButton without chat_id; None: Telegram's own default (the commands menu).
+        self.default_menu_button: dict[str, object] | None = None
+        #: Mini Apps opened by people (sandbox/miniapp.py), newest last.
+        self.launches: dict[str, WebAppLaunch] = {}
         self.answer_delays: list[AnswerDelay] = []
         self.flood = FloodControl(settings, clock.monotonic())
         self.closed = False
@@ -198,6 +219,8 @@ class Sandbox:
         #: What each person's phone showed when a bot wrote to them (see sandbox/chatlist.py).
         self.notifications = NotificationLog()
         self.bots: dict[int, BotWorld] = {}
+        #: Signs initData's third-party `signature` in Telegram's place; lives only in memory.
+        self.web_app_key = SigningKey.generate()
         self._next_user_id = FIRST_USER_ID
         self._next_group_id = FIRST_GROUP_ID
 

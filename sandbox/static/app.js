@@ -48,6 +48,9 @@
   let pollGeneration = 0;
   let toastTimer = null;
   let menuSignature = "";
+  // The chat's menu button (setChatMenuButton): {"type": "commands"} or a web_app to open.
+  let menuButtonState = { type: "commands" };
+  let themesCache = null;
   let chatListSignature = "";
   const seenAnswers = new Set();
 
@@ -130,11 +133,22 @@
 
   function renderMenu() {
     const commands = bot && person ? bot.commands : [];
-    const signature = JSON.stringify(commands);
+    const signature = JSON.stringify([commands, menuButtonState]);
     if (signature === menuSignature) {
       return; // Re-rendering would steal keyboard focus from an open menu.
     }
     menuSignature = signature;
+    if (person && menuButtonState.type === "web_app") {
+      // A web_app menu button opens the Mini App instead of the commands menu.
+      els.menuButton.hidden = false;
+      els.menuButton.textContent = menuButtonState.text;
+      els.menuButton.removeAttribute("aria-haspopup");
+      closeMenu();
+      els.menu.replaceChildren();
+      return;
+    }
+    els.menuButton.textContent = "Menu";
+    els.menuButton.setAttribute("aria-haspopup", "menu");
     els.menuButton.hidden = commands.length === 0;
     if (commands.length === 0) {
       closeMenu();
@@ -270,6 +284,9 @@
   }
 
   function leave() {
+    if (window.SandboxMiniApp.isOpen()) {
+      window.SandboxMiniApp.close();
+    }
     savePerson(null);
     renderMenu();
     showStart();
@@ -314,6 +331,49 @@
     els.textInput.value = "";
     autoGrow();
     await sendText(text);
+  }
+
+  // ---- Mini Apps -------------------------------------------------------------
+
+  function preferredTheme() {
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+
+  async function themes() {
+    if (!themesCache) {
+      themesCache = (await api("GET", "/webapp")).themes;
+    }
+    return themesCache;
+  }
+
+  // What a Telegram client does on a tap: asks for a signed launch, then loads the page in a panel.
+  async function openWebApp(request) {
+    if (!person) {
+      return;
+    }
+    const theme = preferredTheme();
+    let launch;
+    try {
+      launch = await api("POST", "/chats/" + person.user_id + "/webapp", { ...request, theme });
+    } catch (error) {
+      showToast(error.message, false);
+      return;
+    }
+    launch.theme = theme;
+    window.SandboxMiniApp.open(launch, {
+      title: els.botName.textContent,
+      themes,
+      onError: (message) => showToast(message, false),
+      onSendData: async (data) => {
+        try {
+          await api("POST", "/chats/" + person.user_id + "/webapp/" + launch.launch_id + "/data", { data });
+          await poll();
+        } catch (error) {
+          showToast(error.message, false);
+        }
+      },
+      onClose: () => els.textInput.focus(),
+    });
   }
 
   async function pressButton(messageId, data) {
@@ -371,12 +431,15 @@
       setBlocked(chat.blocked);
     }
     showAnswers(chat.callback_answers);
+    // The bot's default menu button can change without touching this chat.
+    menuButtonState = chat.menu_button || { type: "commands" };
+    renderMenu();
     if (chat.version === lastVersion) {
       return;
     }
     lastVersion = chat.version;
     renderMessages(chat.messages);
-    renderReplyKeyboard(chat.reply_keyboard);
+    renderReplyKeyboard(chat.reply_keyboard, chat.reply_keyboard_web_apps || {});
   }
 
   // ---- chat list and notifications -------------------------------------------
@@ -503,7 +566,7 @@
 
   function renderMessage(message) {
     const item = document.createElement("li");
-    item.className = "msg " + message.side;
+    item.className = "msg " + (message.service ? "service" : message.side);
     item.dataset.messageId = String(message.message_id);
     const label = document.createElement("span");
     label.className = "visually-hidden";
@@ -555,7 +618,12 @@
     element.type = "button";
     element.dir = "auto";
     element.textContent = button.text;
-    if (typeof button.callback_data === "string") {
+    if (button.web_app && typeof button.web_app.url === "string") {
+      element.classList.add("web-app");
+      element.addEventListener("click", () =>
+        openWebApp({ source: "inline", message_id: messageId, url: button.web_app.url })
+      );
+    } else if (typeof button.callback_data === "string") {
       element.addEventListener("click", () => pressButton(messageId, button.callback_data));
     } else {
       element.disabled = true;
@@ -564,7 +632,7 @@
     return element;
   }
 
-  function renderReplyKeyboard(rows) {
+  function renderReplyKeyboard(rows, webApps) {
     els.replyKeyboard.hidden = !rows || rows.length === 0;
     els.replyKeyboard.replaceChildren(
       ...(rows || []).map((row) => {
@@ -575,7 +643,12 @@
           button.type = "button";
           button.dir = "auto";
           button.textContent = label;
-          button.addEventListener("click", () => sendText(label));
+          if (Object.prototype.hasOwnProperty.call(webApps, label)) {
+            button.classList.add("web-app");
+            button.addEventListener("click", () => openWebApp({ source: "keyboard", text: label }));
+          } else {
+            button.addEventListener("click", () => sendText(label));
+          }
           line.append(button);
         }
         return line;
@@ -678,6 +751,10 @@
     els.toast.hidden = true;
   });
   els.menuButton.addEventListener("click", () => {
+    if (menuButtonState.type === "web_app") {
+      openWebApp({ source: "menu" });
+      return;
+    }
     const open = els.menu.hidden;
     els.menu.hidden = !open;
     els.menuButton.setAttribute("aria-expanded", String(open));
