@@ -195,7 +195,7 @@ class WebForm:
                   "help": list(r.help)} for r in server.config.routing if r.queue in keys and not entry]
         return {
             "case_id": ticket.case_id,
-            "signer": _b64(bytes(bot.verify_key)),
+            "signer": _b64(bytes(bot.signing_key.verify_key)),
             "language": language,
             "channel": CHANNEL,
             "submitted_hour": hour_of(now),
@@ -281,8 +281,9 @@ class WebForm:
             raise CallRefused(503, "unavailable") from err
         language = self.language(body, launch)
         token = self.lookups.put(launch.chat_id, Lookup(found, queue, language), rt.clock())
-        return {"token": token, "case_id": case_id, "queue": queue, "signer": _b64(bytes(server.bot_identity()
-                .verify_key)), "recipients": recipients, "replies": replies, "reply_signers": signers}
+        signer = _b64(bytes(server.bot_identity().signing_key.verify_key))
+        return {"token": token, "case_id": case_id, "queue": queue, "signer": signer, "recipients": recipients,
+                "replies": replies, "reply_signers": signers}
 
     async def read(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The page opened (or could not open) these replies: erase them as read (or as rejected)."""

@@ -8,7 +8,6 @@ standard library's hmac for exactly that check (tests/test_crypto_policy.py allo
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from dataclasses import dataclass
@@ -39,13 +38,13 @@ class Launch:
 
 def secret_key(token: str) -> bytes:
     """HMAC-SHA256 of the bot token under the key "WebAppData" (Telegram's rule)."""
-    return hmac.new(_KEY_PERSON, token.encode("ascii"), hashlib.sha256).digest()
+    return hmac.new(_KEY_PERSON, token.encode("ascii"), "sha256").digest()
 
 
 def sign(fields: dict[str, str], token: str) -> str:
     """The `hash` Telegram puts beside `fields` (for the sandbox and tests: what a real client receives)."""
     check = "\n".join(f"{key}={fields[key]}" for key in sorted(fields))
-    return hmac.new(secret_key(token), check.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(secret_key(token), check.encode("utf-8"), "sha256").hexdigest()
 
 
 def verify(init_data: str, token: str, now: int) -> Launch:
