@@ -128,7 +128,8 @@ def form_json(form: Form, translations: Translations, language: str) -> dict[str
         "id": q.id,
         "kind": q.kind.value,
         "prompt": _(q.prompt),
-        "options": [{"id": o.id, "label": _(o.label), "value": o.label} for o in q.options] if q.kind is QuestionKind.CHOICE else [],
+        # label: shown, in the person's language; value: what the request carries (as the chat form's).
+        "options": [{"id": o.id, "label": _(o.label), "value": o.label} for o in q.options],
         "max_length": q.max_length,
         "optional": q.optional,
         "alert_safe": q.alert_safe and q.kind is QuestionKind.CHOICE,
