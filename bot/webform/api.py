@@ -124,7 +124,7 @@ class WebForm:
 
     def context(self, chat_id: int) -> BotContext:
         """A handler context for this chat, as python-telegram-bot gives one to a handler of its updates."""
-        return BotContext(self.application, chat_id=chat_id, user_id=chat_id)  # type: ignore[arg-type]
+        return BotContext(self.application, chat_id=chat_id, user_id=chat_id)
 
     def launch(self, body: Mapping[str, Any]) -> Launch:
         """The verified initData of a call, counted against its chat's flood limit."""
