@@ -79,8 +79,8 @@ def _query_id() -> str:
     return base64.urlsafe_b64encode(nacl.utils.random(18)).decode("ascii")
 
 
-def _target(sandbox: Sandbox, world: BotWorld, chat: Chat, source: str, message_id: int | None,
-            url: str | None, text: str | None) -> tuple[str, str | None]:
+def _target(world: BotWorld, chat: Chat, source: str, message_id: int | None, url: str | None,
+            text: str | None) -> tuple[str, str | None]:
     """Return the Mini App URL the person's tap opens (and the reply button's text), or raise."""
     if source == "inline":
         message = chat.messages.get(MessageId(message_id or 0))
@@ -130,7 +130,7 @@ def open_web_app(sandbox: Sandbox, world: BotWorld, chat: Chat, person: Person, 
         raise ControlError(400, "Mini App buttons work only in private chats")
     if chat.blocked:
         raise ControlError(409, "this person has blocked the bot; unblock it first")
-    target, button_text = _target(sandbox, world, chat, source, message_id, url, text)
+    target, button_text = _target(world, chat, source, message_id, url, text)
     fields: dict[str, str] = {}
     if source != "keyboard":
         # Keyboard-button Mini Apps answer through sendData, the others through answerWebAppQuery.

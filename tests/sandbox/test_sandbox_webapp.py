@@ -23,7 +23,6 @@ from telegram import (
     ReplyKeyboardMarkup,
     WebAppInfo,
 )
-from telegram.error import BadRequest
 
 from sandbox.testing import Runner, RunningSandbox
 
@@ -404,3 +403,13 @@ def test_send_data_only_from_a_keyboard_launch_and_within_4096_bytes(sandbox: Ru
         assert send(keyboard["launch_id"], "") == 400
         assert send(keyboard["launch_id"], "é" * 2049) == 400
         assert send(keyboard["launch_id"], "é" * 2048) == 201
+
+
+def test_no_launch_while_blocked_or_from_a_group(sandbox: RunningSandbox, token: str) -> None:
+    chat_id = started_person(sandbox)
+    send_with_markup(sandbox, token, chat_id, web_app_button(APP))
+    with sandbox.control() as control:
+        group = control.post("/groups", json={}).json()["chat_id"]
+        assert control.post(f"/chats/{chat_id}/block", json={}).status_code == 200
+    assert open_app(sandbox, chat_id, source="inline", message_id=2, url=APP).status_code == 409
+    assert open_app(sandbox, group, source="menu").status_code == 400

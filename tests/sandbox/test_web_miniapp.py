@@ -46,6 +46,8 @@ MINI_APP_PAGE = """<!doctype html>
 <button type="button" id="hide-back">Hide back</button>
 <button type="button" id="close-app">Close app</button>
 <button type="button" id="send-data">Send data</button>
+<button type="button" id="show-main">Show main</button>
+<button type="button" id="expand">Expand</button>
 <ol id="events"></ol>
 <script>
 "use strict";
@@ -74,6 +76,9 @@ window.addEventListener("message", (event) => {
 document.getElementById("show-back").onclick = () => post("web_app_setup_back_button", { is_visible: true });
 document.getElementById("hide-back").onclick = () => post("web_app_setup_back_button", { is_visible: false });
 document.getElementById("close-app").onclick = () => post("web_app_close");
+document.getElementById("show-main").onclick = () =>
+  post("web_app_setup_main_button", { is_visible: true, is_active: true, text: "Send it" });
+document.getElementById("expand").onclick = () => post("web_app_expand");
 document.getElementById("send-data").onclick = () => post("web_app_data_send", { data: "picked=2" });
 post("iframe_ready", { reload_supported: true });
 post("web_app_ready");
@@ -146,7 +151,8 @@ def test_person_opens_a_mini_app_from_a_button_and_from_the_menu(
                     start = await next_update(bot, None)
                     assert start.message is not None
                     chat_id = start.message.chat.id
-                    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Open the form", web_app=WebAppInfo(app_url))]])
+                    button = InlineKeyboardButton("Open the form", web_app=WebAppInfo(app_url))
+                    markup = InlineKeyboardMarkup([[button]])
                     await bot.send_message(chat_id, "Press to begin", reply_markup=markup)
 
                     # A tap opens the page in the panel, with launch data its server can validate.
@@ -183,6 +189,15 @@ def test_person_opens_a_mini_app_from_a_button_and_from_the_menu(
                     # The person switches to the dark theme: the page hears theme_changed.
                     await page.locator("#miniapp-theme").click()
                     await expect(app.locator("#events li", has_text="theme_changed #212121")).to_have_count(1)
+
+                    # The main button and the viewport, as Telegram's client gives them.
+                    await app.locator("#show-main").click()
+                    main_button = page.locator("#miniapp-main-button")
+                    await expect(main_button).to_have_text("Send it")
+                    await main_button.click()
+                    await expect(app.locator("#events li", has_text="main_button_pressed")).to_have_count(1)
+                    await app.locator("#expand").click()
+                    await expect(app.locator("#events li", has_text="viewport_changed")).to_have_count(1)
 
                     # web_app_close closes the panel and drops the page.
                     await app.locator("#close-app").click()
