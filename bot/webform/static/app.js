@@ -229,8 +229,9 @@
         if (q.alert_safe) alert[q.id] = given.option;
       }
     });
+    var begun = state.begun || Promise.reject(new Error("expired"));
     working();
-    call("begin", {}).then(function (begun) {
+    begun.catch(function () { return call("begin", {}); }).then(function (begun) {
       var queue = route(begun.routing, begun.default_queue, begun.language, answers.country, choices.help);
       if (!begun.queues[queue]) queue = begun.default_queue;
       var payload = JSON.stringify({
@@ -356,7 +357,11 @@
     main.appendChild(el("h1", { text: t("title") }));
     main.appendChild(el("p", { text: t("intro") }));
     main.appendChild(button(t("start"), function () {
-      state = { answers: {}, step: 0, editing: false };
+      state = { answers: {}, step: 0, editing: false, begun: null };
+      // The case id and reference are set aside now, while the person answers: the slow part of
+      // making them (Argon2id on the server) is then off the Send path.
+      state.begun = call("begin", {});
+      state.begun.catch(function () { /* asked again at Send */ });
       show(question(0), true);
     }, "primary", "start"));
     main.appendChild(button(t("follow_up"), function () { show(askReference, true); }, "secondary", "have-reference"));
