@@ -203,6 +203,10 @@ def test_follow_up_and_reply_reading_in_the_page(sealed_bot: SealedBot, sandbox:
     page = opened(person, bot)
     reference = page.submit(ANSWERS)["reference"]
     queue_reply(staffed, "We can help: reply-canary-913")
+    # The neutral notice's Show button opens the form (the reply is read there, not in the chat).
+    notice = person.wait_for_text(tr("en", texts.NEW_MESSAGE), timeout=30)
+    [show] = [b for row in notice["reply_markup"]["inline_keyboard"] for b in row]
+    assert show["web_app"]["url"] == f"http://127.0.0.1:{bot.port}/form/?lang=en"
     # The reply waits; the page finds it by the reference and opens it with the reply key derived on the phone.
     found = page.ok("lookup", reference=reference)
     assert len(found["replies"]) == 1
