@@ -119,6 +119,16 @@ def _drop(context: Context, update: Update) -> None:
         context.application.drop_user_data(chat.id)  # a private chat's user: its entry code admission ends too
 
 
+async def withdraw_menu_button(bot: Any, chat_id: int, intake_sealed: bool) -> None:
+    """Back to Telegram's default menu button: a wiped chat shows no "Open the form" either."""
+    if not intake_sealed:
+        return
+    try:
+        await bot.set_chat_menu_button(chat_id=chat_id)
+    except TelegramError as err:
+        log.info("the chat's menu button was not reset (%s)", type(err).__name__)
+
+
 # -- steps ---------------------------------------------------------------------------------------
 
 async def start(update: Update, context: Context) -> int:
@@ -316,6 +326,7 @@ async def forget(update: Update, context: Context) -> int:
     user = update.effective_user
     language = _data(context).get(LANG) or pick_language(user.language_code if user else None)
     await rt.vanisher.now(context.bot, context.job_queue, _chat_id(update))  # type: ignore[arg-type]
+    await withdraw_menu_button(context.bot, _chat_id(update), rt.server.config.intake.sealed())
     await leave_no_trace(context, rt, _chat_id(update), language)
     _drop(context, update)
     return END

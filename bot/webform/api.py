@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from telegram.ext import Application
 
 from bot.alerting.alerts import alert_safe_choices
+from bot.conversation import withdraw_menu_button
 from bot.cover import COVER_KEY, ENTRY, leave_no_trace
 from bot.form import Form
 from bot.guards import Verdict
@@ -349,6 +350,7 @@ class WebForm:
         context = self.context(chat_id)
         language = self.language(body, launch)
         await self.rt.vanisher.now(self.application.bot, self.application.job_queue, chat_id)  # type: ignore[arg-type]
+        await withdraw_menu_button(self.application.bot, chat_id, True)
         await leave_no_trace(context, self.rt, chat_id, language)
         self.application.drop_chat_data(chat_id)
         if COVER_KEY not in self.application.bot_data:

@@ -244,6 +244,8 @@ def test_the_panic_wipe_from_the_page_deletes_the_chat(sealed_bot: SealedBot, sa
     page.ok("wipe")
     wait_until(lambda: all(m.get("text") != tr("en", texts.CONSENT_SEALED) for m in person.bot_messages())
                and not any(m["side"] == "person" for m in person.messages()), 10, what="the chat wiped")
+    wait_until(lambda: sandbox.client.get(f"{sandbox.api}/chats/{person.chat_id}/messages").json()
+               .get("menu_button", {}).get("type") != "web_app", 10, what="the menu button withdrawn")
     # The draft went with the wipe: its case id can no longer be used.
     body = page.request_body(begun, ANSWERS)
     assert page.call("submit", case_id=begun["case_id"], queue="main", envelope=b64(body)).status_code == 409
