@@ -23,7 +23,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request as HttpRequest
@@ -33,6 +32,7 @@ from telegram.ext import Application
 from bot.alerting.alerts import alert_safe_choices
 from bot.conversation import withdraw_menu_button
 from bot.cover import COVER_KEY, ENTRY, leave_no_trace
+from bot.errors import BotError
 from bot.form import Form
 from bot.guards import Verdict
 from bot.i18n import pick_language
@@ -54,6 +54,7 @@ from intake.requests import (
     reply_handle_tag,
     seal_reply_handle,
     store_sealed,
+    submission_hour,
 )
 from storage.config import RoutingRule
 from storage.errors import CaseNotFound, IntakeRefused, RosterUnavailable, StorageError
@@ -68,7 +69,7 @@ CHANNEL = "telegram"
 WRONG_REFERENCE = "0" * 16
 
 
-class CallRefused(Exception):
+class CallRefused(BotError):
     """One call of the page is refused: an HTTP status and a short code the page turns into a text."""
 
     def __init__(self, status: int, code: str) -> None:
@@ -104,11 +105,6 @@ def allowed_queues(rules: tuple[RoutingRule, ...], default: str, language: str) 
         if (not rule.languages or language.casefold() in rule.languages) and rule.queue not in queues:
             queues.append(rule.queue)
     return queues
-
-
-def hour_of(now: int) -> str:
-    """The submission hour as the request payload states it (intake.requests.request_payload's format)."""
-    return datetime.fromtimestamp(now - now % 3600, UTC).strftime("%Y-%m-%dT%H:00Z")
 
 
 @dataclass
@@ -199,7 +195,7 @@ class WebForm:
             "signer": _b64(bytes(bot.signing_key.verify_key)),
             "language": language,
             "channel": CHANNEL,
-            "submitted_hour": hour_of(now),
+            "submitted_hour": submission_hour(now),
             "reply_handle": _b64(handle),
             "reply_tag": _b64(reply_handle_tag(bot, handle, ticket.case_id)),
             "reply_key": _b64(bytes(ticket.reply_key)) if ticket.reply_key is not None else None,
