@@ -171,7 +171,9 @@ async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[Base
             log.warning("secrets/bot_identity.json is older than the newest bot identity this database was used "
                         "with: caseworkers who pinned the newer key are refused; see 'waystation doctor'")
         counters = Counters()
-        references = ReferencePool(pepper)
+        intake = server.config.intake
+        # With the sealed form only, the page derives each reply key: the pool's tickets need none.
+        references = ReferencePool(pepper, reply_keys=not (intake.sealed() and intake.mode == "sealed_form"))
         references.start()
         rt = build_runtime(server, count=counters.inc, references=references)
         telegram = server.config.telegram

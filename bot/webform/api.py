@@ -184,7 +184,8 @@ class WebForm:
             raise CallRefused(503, "unavailable")
         ticket = rt.references.take() if rt.references is not None else None
         if ticket is None:
-            ticket = await asyncio.to_thread(new_ticket, rt.secrets.pepper(), reply_key=True)
+            # One Argon2id run (the stored hash of the reference); the page derives the reply key.
+            ticket = await asyncio.to_thread(new_ticket, rt.secrets.pepper(), reply_key=False)
         bot = server.bot_identity()
         handle = seal_reply_handle(bot, launch.chat_id)
         self.drafts.put(launch.chat_id, Draft(ticket, frozenset(keys), language), rt.clock(), key=ticket.case_id)
@@ -198,6 +199,9 @@ class WebForm:
             "submitted_hour": submission_hour(now),
             "reply_handle": _b64(handle),
             "reply_tag": _b64(reply_handle_tag(bot, handle, ticket.case_id)),
+            # The reference, for the page to derive the public reply key from (as a caseworker's reply is
+            # opened there too); a ticket made ahead with its reply key gives that instead.
+            "reference": ticket.reference,
             "reply_key": _b64(bytes(ticket.reply_key)) if ticket.reply_key is not None else None,
             "queues": keys,
             "default_queue": entry or server.config.queues.default,

@@ -18,6 +18,7 @@ from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
 from crypto.envelope import Kind, seal_body
+from crypto.replykey import reply_public_key
 from tests.bot.harness import Person, wait_until
 
 
@@ -75,10 +76,11 @@ class Page:
         """The sealed request the page builds from `begin`'s answer (recipients: that queue's keys)."""
         queue = queue or begun["default_queue"]
         keys = recipients if recipients is not None else [r["key"] for r in begun["queues"][queue]]
+        reply_key = begun["reply_key"] or b64(bytes(reply_public_key(begun["reference"], begun["case_id"])))
         payload = json.dumps({
             "v": 1, "answers": answers, "language": begun["language"], "channel": begun["channel"],
             "submitted_hour": begun["submitted_hour"], "reply_handle": begun["reply_handle"],
-            "reply_tag": begun["reply_tag"], "reply_key": begun["reply_key"],
+            "reply_tag": begun["reply_tag"], "reply_key": reply_key,
         }, ensure_ascii=False).encode("utf-8")
         return seal_body(payload, kind=kind, case_id=case_id or begun["case_id"], queue=queue,
                          recipients=[PublicKey(unb64(k)) for k in keys], signer_key=VerifyKey(unb64(begun["signer"])))

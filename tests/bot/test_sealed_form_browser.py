@@ -21,6 +21,7 @@ import pytest
 from bot import texts
 from bot.i18n import Translations
 from bot.webform.initdata import sign
+from crypto.replykey import reply_public_key
 from tests.bot.flows import FORM, tr
 from tests.bot.harness import TOKEN, Bot, Sandbox, configure_home, start_bot, start_sandbox, wait_until
 from tests.bot.test_replies import queue_reply
@@ -150,6 +151,10 @@ def test_a_whole_sealed_intake_in_english_leaves_no_answer_in_the_chat_or_on_the
     assert request is not None
     assert request["answers"]["country"] == CANARIES["country"] and request["answers"]["urgency"] == "Within days"
     assert request["answers"]["region"] == "" and request["language"] == "en"
+    # The page derived the public reply key itself (Argon2id in the browser): the same as Python's.
+    with staffed.open() as server:
+        case_id = server.cases.list()[0].id
+    assert request["reply_key"] == base64.b64encode(bytes(reply_public_key(reference, case_id))).decode()
 
     # The sandbox's record of the chat: messages, events, its log. No answer, no reference.
     record = json.dumps(sandbox.messages(chat_id)) + json.dumps(sandbox.events()) + sandbox.process.log()

@@ -234,10 +234,18 @@
     begun.catch(function () { return call("begin", {}); }).then(function (begun) {
       var queue = route(begun.routing, begun.default_queue, begun.language, answers.country, choices.help);
       if (!begun.queues[queue]) queue = begun.default_queue;
+      var replyKey = begun.reply_key;
+      if (!replyKey) {
+        // The public reply key, derived here from the reference and the case id (docs/envelope.md,
+        // "Reply keys"): the same Argon2id the page runs again to open a reply.
+        var pair = W.deriveReplyKey(sodium, W.normaliseReference(begun.reference), begun.case_id);
+        sodium.memzero(pair.privateKey);
+        replyKey = b64(pair.publicKey);
+      }
       var payload = JSON.stringify({
         v: 1, answers: answers, language: begun.language, channel: begun.channel,
         submitted_hour: begun.submitted_hour, reply_handle: begun.reply_handle, reply_tag: begun.reply_tag,
-        reply_key: begun.reply_key
+        reply_key: replyKey
       });
       var body = W.sealBody(sodium, utf8(payload), W.KIND.REQUEST, begun.case_id, queue,
                             begun.queues[queue].map(function (r) { return unb64(r.key); }), unb64(begun.signer));
