@@ -532,7 +532,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     people = args.people or (20 if args.quick else PEOPLE)
     if args.sealed:
-        return sealed_load.main(["--people", str(people), "--limits", args.limits, "--seed", str(args.seed)])
+        return sealed_load.main(["--people", str(people), "--limits", args.limits, "--seed", str(args.seed),
+                                 "--think", str(args.think)])
     settings = ["none"] if args.quick and args.limits == "both" else (
         ["telegram", "none"] if args.limits == "both" else [args.limits])
     if len(intake_steps(random.Random(0))) != len(STEP_NAMES):

@@ -2,7 +2,7 @@
 
 Run from the repository root (project installed); `python bench/intake_load.py --sealed` runs it too:
 
-    python bench/sealed_load.py [--people 200] [--limits telegram|none|both] [--seed 1]
+    python bench/sealed_load.py [--people 200] [--limits telegram|none|both] [--seed 1] [--think SECONDS]
 
 For each limit setting, a fresh `waystation sandbox` and the real bot on a staffed home:
 
@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import base64
 import json
+import random
 import sys
 import tempfile
 import time
@@ -107,9 +108,10 @@ def _wait_deleted(sandbox: Sandbox, chats: Sequence[int], timeout: float) -> Non
 
 
 async def _one_sealed(client: httpx.AsyncClient, api: str, chat: int, bot_port: int,
-                      go: asyncio.Event) -> tuple[float, float, float] | None:
-    """One person: /start, tap the button, Send. Returns (start, stored, page-to-stored) or None."""
+                      go: asyncio.Event, think: float, rng: random.Random) -> tuple[float, float, float] | None:
+    """One person: /start, tap the button, answer, Send. Returns (start, stored, page-to-stored) or None."""
     await go.wait()
+    await asyncio.sleep(rng.uniform(0, 2 * think))
     started = time.monotonic()
     await client.post(f"{api}/chats/{chat}/messages", json={"text": "/start"})
     button = None
@@ -131,6 +133,7 @@ async def _one_sealed(client: httpx.AsyncClient, api: str, chat: int, bot_port: 
     # As the page: begin when the person starts the form; Send (seal, submit) once they have answered.
     begun = (await client.post(f"{base}/begin", json={"init_data": launch["init_data"], "language": "en"})).json()
     queue = begun["default_queue"]
+    await asyncio.sleep(rng.uniform(0, 2 * think) * 6)  # the six questions, answered in the page
     reply_key = begun["reply_key"]
     if reply_key is None:
         # The phone derives the public reply key (Argon2id): here on the bench's machine, beside the bot.
@@ -152,19 +155,22 @@ async def _one_sealed(client: httpx.AsyncClient, api: str, chat: int, bot_port: 
     return started, stored, stored - sent
 
 
-async def _sealed_crowd(api: str, people: int, bot_port: int) -> tuple[list[int], list[tuple[float, float, float]]]:
+async def _sealed_crowd(api: str, people: int, bot_port: int, think: float,
+                        seed: int) -> tuple[list[int], list[tuple[float, float, float]]]:
     limits = httpx.Limits(max_connections=2 * people + 8, max_keepalive_connections=2 * people + 8)
     async with httpx.AsyncClient(timeout=300, limits=limits) as client:
         chats = await create_people(client, api, people)
         go = asyncio.Event()
-        tasks = [asyncio.create_task(_one_sealed(client, api, chat, bot_port, go)) for chat in chats]
+        tasks = [asyncio.create_task(_one_sealed(client, api, chat, bot_port, go, think,
+                                                 random.Random(seed * 1_000_003 + n)))
+                 for n, chat in enumerate(chats)]
         await asyncio.sleep(0.2)
         go.set()
         done = [r for r in await asyncio.gather(*tasks) if r is not None]
         return chats, done
 
 
-def run(form: str, limits: str, people: int, seed: int) -> Run:
+def run(form: str, limits: str, people: int, seed: int, think: float = 0.0) -> Run:
     """A fresh sandbox and bot; N people through one form; the chats deleted; the counts."""
     result = Run(form, limits, people)
     with tempfile.TemporaryDirectory(prefix="sealed-load-") as name:
@@ -178,13 +184,13 @@ def run(form: str, limits: str, people: int, seed: int) -> Run:
             _sealed_config(home, port, "sealed_form" if form == "sealed" else "chat")
             bot = start_bot(home, port, tmp / "bot.log")
             if form == "sealed":
-                chats, done = asyncio.run(_sealed_crowd(sandbox.api, people, port))
+                chats, done = asyncio.run(_sealed_crowd(sandbox.api, people, port, think, seed))
                 result.completed = len(done)
                 result.latencies = [d[2] for d in done]
                 if done:
                     result.seconds = max(d[1] for d in done) - min(d[0] for d in done)
             else:
-                crowd = asyncio.run(run_crowd(sandbox.api, people, echo=False, seed=seed))
+                crowd = asyncio.run(run_crowd(sandbox.api, people, echo=False, seed=seed, think=think))
                 chats = [o.chat_id for o in crowd.outcomes]
                 result.completed, result.seconds = crowd.completed, crowd.makespan
             _wait_deleted(sandbox, chats, AFTER_SUBMIT + 120)
@@ -231,9 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=200)
     parser.add_argument("--limits", choices=("telegram", "none", "both"), default="both")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds before each action (uniform 0..2x; the sealed form's six answers "
+                        "count as six actions before Send; default 0: everyone at the same instant)")
     args = parser.parse_args(argv)
     settings = ("telegram", "none") if args.limits == "both" else (args.limits,)
-    results = [run(form, limits, args.people, args.seed) for limits in settings for form in ("chat", "sealed")]
+    results = [run(form, limits, args.people, args.seed, args.think) for limits in settings
+               for form in ("chat", "sealed")]
     print(describe(results))
     return 1 if any(r.failure for r in results) else 0
 
