@@ -282,3 +282,15 @@ def test_chat_mode_serves_no_form(tmp_path: Path, sealed_bot: SealedBot, sandbox
     person.say("/start")
     message = person.wait_for_text(tr("en", texts.CONSENT))
     assert "web_app" not in json.dumps(message["reply_markup"])
+
+
+def test_both_mode_offers_the_form_and_the_chat_form_side_by_side(sealed_bot: SealedBot, sandbox: Sandbox) -> None:
+    _, bot = sealed_bot(mode="both")
+    person = sandbox.person()
+    person.say("/start")
+    message = person.wait_for_text(tr("en", texts.CONSENT_SEALED))
+    buttons = [b for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["web_app"]["url"] for b in buttons if "web_app" in b] == [f"http://127.0.0.1:{bot.port}/form/?lang=en"]
+    data = {b.get("callback_data") for b in buttons}
+    assert {"c", "f"} <= data  # the chat form's Continue and its follow-up by reference
+    assert httpx.get(f"http://127.0.0.1:{bot.port}/form/", timeout=10).status_code == 200
