@@ -61,6 +61,7 @@ from pathlib import Path
 
 import httpx
 
+import sealed_load
 from load_people import ECHO_BUTTON, Crowd, intake_steps, quantile, run_crowd
 from processes import (
     TOKEN,
@@ -520,6 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run just this bot (for profiling); no ratios then")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="py-spy the waystation bot and sandbox into DIR")
+    parser.add_argument("--sealed", action="store_true",
+                        help="the sealed form (issue 11) beside the chat form: Bot API calls per intake, "
+                        "intakes/s, page-to-stored latency (bench/sealed_load.py)")
     parser.add_argument("--echo-bot", help=argparse.SUPPRESS)
     parser.add_argument("--echo-rate", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -527,6 +531,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_echo_bot(args.echo_bot, args.echo_rate)
         return 0
     people = args.people or (20 if args.quick else PEOPLE)
+    if args.sealed:
+        return sealed_load.main(["--people", str(people), "--limits", args.limits, "--seed", str(args.seed),
+                                 "--think", str(args.think)])
     settings = ["none"] if args.quick and args.limits == "both" else (
         ["telegram", "none"] if args.limits == "both" else [args.limits])
     if len(intake_steps(random.Random(0))) != len(STEP_NAMES):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, MenuButtonWebApp, Message, Update, WebAppInfo
 from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
@@ -29,6 +29,7 @@ from bot.form import QuestionKind
 from bot.i18n import pick_language
 from bot.replies import read_by_reference, send_replies
 from bot.runtime import BotContext, Runtime
+from bot.webform.address import form_url
 from intake.followups import add_follow_up
 from intake.requests import Request, check_answers, seal_reply_handle, submit_off_loop
 from intake.routing import route
@@ -118,6 +119,16 @@ def _drop(context: Context, update: Update) -> None:
         context.application.drop_user_data(chat.id)  # a private chat's user: its entry code admission ends too
 
 
+async def withdraw_menu_button(bot: Any, chat_id: int, intake_sealed: bool) -> None:
+    """Back to Telegram's default menu button: a wiped chat shows no "Open the form" either."""
+    if not intake_sealed:
+        return
+    try:
+        await bot.set_chat_menu_button(chat_id=chat_id)
+    except TelegramError as err:
+        log.info("the chat's menu button was not reset (%s)", type(err).__name__)
+
+
 # -- steps ---------------------------------------------------------------------------------------
 
 async def start(update: Update, context: Context) -> int:
@@ -127,24 +138,49 @@ async def start(update: Update, context: Context) -> int:
     _data(context).clear()
     if language:
         _data(context)[LANG] = language
-    rt = context.runtime
-    text, markup = _screens(update, context).consent(_minutes(rt, rt.vanisher.delete_after))
-    await send(update, context, text, markup)
+    await send(update, context, *_consent(update, context))
+    await offer_menu_button(update, context)
     return CONSENT
+
+
+def _consent(update: Update, context: Context) -> tuple[str, InlineKeyboardMarkup]:
+    """The consent screen: with the sealed form's button when it is offered ([intake] in config.toml)."""
+    rt = context.runtime
+    minutes = _minutes(rt, rt.vanisher.delete_after)
+    screens = _screens(update, context)
+    intake = rt.server.config.intake
+    if not intake.sealed():
+        return screens.consent(minutes)
+    return screens.consent_sealed(minutes, form_url(intake.public_url, screens.language), both=intake.mode == "both")
+
+
+async def offer_menu_button(update: Update, context: Context) -> None:
+    """The chat's menu button opens the sealed form too (Telegram keeps it beside the text field)."""
+    rt = context.runtime
+    intake = rt.server.config.intake
+    if not intake.sealed():
+        return
+    language = _data(context).get(LANG, "en")
+    button = MenuButtonWebApp(rt.translations.gettext(language, texts.BUTTON_OPEN_FORM),
+                              WebAppInfo(form_url(intake.public_url, language)))
+    try:
+        await context.bot.set_chat_menu_button(_chat_id(update), button)
+    except TelegramError as err:
+        log.info("the chat's menu button was not set (%s); the form's button is in the message", type(err).__name__)
 
 
 async def consent_button(update: Update, context: Context) -> int:
     """Continue, language, or follow-up from the consent screen."""
     await _ack(update)
     choice = update.callback_query.data if update.callback_query else ""
-    rt = context.runtime
     data = _data(context)
     if choice == S.LANGUAGE:
         await show(update, context, *_screens(update, context).languages())
         return CONSENT
     if choice and choice.startswith(S.LANGUAGE_SET):
         data[LANG] = pick_language(choice[len(S.LANGUAGE_SET):])
-        await show(update, context, *_screens(update, context).consent(_minutes(rt, rt.vanisher.delete_after)))
+        await show(update, context, *_consent(update, context))
+        await offer_menu_button(update, context)
         return CONSENT
     if choice == S.FOLLOW_UP:
         await show(update, context, _screens(update, context).text(texts.FOLLOW_UP_ASK_REFERENCE))
@@ -290,6 +326,7 @@ async def forget(update: Update, context: Context) -> int:
     user = update.effective_user
     language = _data(context).get(LANG) or pick_language(user.language_code if user else None)
     await rt.vanisher.now(context.bot, context.job_queue, _chat_id(update))  # type: ignore[arg-type]
+    await withdraw_menu_button(context.bot, _chat_id(update), rt.server.config.intake.sealed())
     await leave_no_trace(context, rt, _chat_id(update), language)
     _drop(context, update)
     return END

@@ -17,8 +17,11 @@ from intake.requests import Ticket, new_ticket
 class ReferencePool:
     """Tickets made ahead of time, refilled by one daemon thread."""
 
-    def __init__(self, pepper: bytes, size: int = 8) -> None:
+    def __init__(self, pepper: bytes, size: int = 8, *, reply_keys: bool = True) -> None:
+        # reply_keys=False: tickets without the reply key (one Argon2id run, not two), for the sealed
+        # form, whose page derives the reply key itself (docs/envelope.md, "The sealed form").
         self._pepper = pepper
+        self._reply_keys = reply_keys
         self._ready: queue.Queue[Ticket] = queue.Queue(maxsize=size)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._fill, name="reference-pool", daemon=True)
@@ -40,7 +43,7 @@ class ReferencePool:
 
     def _fill(self) -> None:
         while not self._stop.is_set():
-            ticket = new_ticket(self._pepper, reply_key=True)
+            ticket = new_ticket(self._pepper, reply_key=self._reply_keys)
             while not self._stop.is_set():
                 try:
                     self._ready.put(ticket, timeout=0.5)

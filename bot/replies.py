@@ -24,13 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nacl.signing import VerifyKey
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import texts
 from bot.i18n import pick_language
 from bot.runtime import BotContext, Runtime
 from bot.screens import READ
+from bot.webform.address import form_url
 from crypto.envelope import Kind, open_envelope, verify
 from crypto.errors import CryptoError, EnvelopeRejected, NotARecipient, ReferenceInvalid
 from crypto.reference import hash_reference, normalise_reference
@@ -63,7 +64,7 @@ class ReplyRejected(Exception):
     """An outbox row cannot be trusted; it is erased and the caseworkers see it as rejected."""
 
 
-def _signers(rt: Runtime, case: Case, now: int) -> list[VerifyKey]:
+def case_signers(rt: Runtime, case: Case, now: int) -> list[VerifyKey]:
     """Who may write to this case's person: the active caseworkers of its queue on the verified roster.
 
     During the roster's grace period, those of its last valid moment: a reply queued before the
@@ -86,7 +87,7 @@ def open_delivery(rt: Runtime, item: OutboxItem, now: int) -> Notice:
         raise ReplyRejected("row without a case or a delivery envelope")
     try:
         case = rt.server.cases.fetch(item.case_id)
-        signers = _signers(rt, case, now)
+        signers = case_signers(rt, case, now)
         keys = rt.secrets.box_keys()  # current first; retired ones for rows queued before a rotation
         opened = None
         for key in keys:
@@ -145,8 +146,7 @@ async def deliver_notices(context: BotContext) -> None:
             log.warning("a reply was refused and erased (%s); its case history says so", err)
             store.reject(item.id, now)
             continue
-        button = InlineKeyboardButton(rt.translations.gettext(notice.language, texts.BUTTON_SHOW),
-                                      callback_data=f"{READ}:{notice.language}")
+        button = notice_button(rt, notice.language)
         try:
             await context.bot.send_message(
                 notice.chat_id, rt.translations.gettext(notice.language, texts.NEW_MESSAGE),
@@ -166,6 +166,16 @@ async def deliver_notices(context: BotContext) -> None:
                 rt.count("send_retries")
             continue
         store.notified(item.id, now)  # the notice is on the chat's deletion list already (bot/tracking.py)
+
+
+def notice_button(rt: Runtime, language: str) -> InlineKeyboardButton:
+    """A notice's Show button: it opens the sealed form, where the reply is read, or asks in the chat."""
+    label = rt.translations.gettext(language, texts.BUTTON_SHOW)
+    intake = rt.server.config.intake
+    if intake.sealed() and intake.mode == "sealed_form":
+        # The reply is opened in the page, with the reply key derived on the phone (docs/threat-model.md).
+        return InlineKeyboardButton(label, web_app=WebAppInfo(form_url(intake.public_url, language)))
+    return InlineKeyboardButton(label, callback_data=f"{READ}:{language}")
 
 
 @dataclass(frozen=True)
@@ -214,7 +224,7 @@ async def read_by_reference(rt: Runtime, typed: str) -> Reading:
         try:
             case = rt.server.cases.fetch(case_id)
             items = OutboxStore(rt.server.db).waiting(case.id)
-            signers = _signers(rt, case, now) if items else []
+            signers = case_signers(rt, case, now) if items else []
         except (CaseNotFound, RosterUnavailable) as err:
             log.warning("waiting replies could not be checked now (%s); they stay", type(err).__name__)
             case, items = None, []

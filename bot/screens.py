@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot import texts
 from bot.form import Form, Question, QuestionKind
@@ -49,6 +49,17 @@ class Screens:
             [self._button(texts.BUTTON_LANGUAGE, LANGUAGE), self._button(texts.BUTTON_DELETE_NOW, FORGET)],
         ]
         return self.counted(texts.CONSENT, minutes, minutes=minutes), InlineKeyboardMarkup(keyboard)
+
+    def consent_sealed(self, minutes: int, url: str, *, both: bool) -> tuple[str, InlineKeyboardMarkup]:
+        """The first screen when the sealed form is offered: one button opens it; the chat form is the other way in."""
+        keyboard = [
+            [InlineKeyboardButton(self._(texts.BUTTON_OPEN_FORM), web_app=WebAppInfo(url))],
+            [self._button(texts.BUTTON_CONTINUE if both else texts.BUTTON_CHAT_FORM, CONTINUE)],
+            [self._button(texts.BUTTON_LANGUAGE, LANGUAGE), self._button(texts.BUTTON_DELETE_NOW, FORGET)],
+        ]
+        if both:
+            keyboard.insert(2, [self._button(texts.BUTTON_FOLLOW_UP, FOLLOW_UP)])
+        return self.counted(texts.CONSENT_SEALED, minutes, minutes=minutes), InlineKeyboardMarkup(keyboard)
 
     def languages(self) -> tuple[str, InlineKeyboardMarkup]:
         """The language picker: each language in its own script."""

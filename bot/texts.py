@@ -142,3 +142,46 @@ NOTICE_ONE_ADMIN = N_(
 )
 NOTICE_DOCTOR = N_("The server check found problems: {errors} errors, {warnings} warnings ({checks}). "
                    "An admin should run waystation doctor on the server.")
+
+# The sealed form (bot/webform): the chat's button to open it, and the page's own texts.
+CONSENT_SEALED = Np_(
+    "Hello. Before we start, please read this.\n\n"
+    "• Press \"Open the form\": it opens inside Telegram and encrypts your answers on your phone, so Telegram "
+    "cannot read them. Only our vetted caseworkers can.\n"
+    "• After you send your request, you get a reference number. Keep it: only with it can you read our answers.\n"
+    "• Every message in this chat is deleted {minutes} minute after the last activity. The form keeps nothing on "
+    "your phone.\n"
+    "• If the form does not open, you can answer in this chat instead, but Telegram can see the chat.\n"
+    "• You can delete everything now at any moment: press \"Delete this chat now\" or send /forget.",
+    "Hello. Before we start, please read this.\n\n"
+    "• Press \"Open the form\": it opens inside Telegram and encrypts your answers on your phone, so Telegram "
+    "cannot read them. Only our vetted caseworkers can.\n"
+    "• After you send your request, you get a reference number. Keep it: only with it can you read our answers.\n"
+    "• Every message in this chat is deleted {minutes} minutes after the last activity. The form keeps nothing on "
+    "your phone.\n"
+    "• If the form does not open, you can answer in this chat instead, but Telegram can see the chat.\n"
+    "• You can delete everything now at any moment: press \"Delete this chat now\" or send /forget.",
+)
+BUTTON_OPEN_FORM = N_("Open the form")
+BUTTON_CHAT_FORM = N_("Answer in this chat instead")
+PAGE_TITLE = N_("Request for help")
+PAGE_INTRO = N_("Your answers are encrypted on this phone before they are sent: only our vetted caseworkers can "
+                "read them. Nothing is kept on this phone.")
+BUTTON_NEXT = N_("Next")
+BUTTON_BACK = N_("Back")
+BUTTON_CLOSE = N_("Close")
+PAGE_ANSWER_EMPTY = N_("Please write a short answer.")
+PAGE_WORKING = N_("Please wait…")
+PAGE_SUBMITTED = N_(
+    "Thank you. Your request has been received.\n\n"
+    "Your reference: {reference}\n"
+    "Keep it: only with it can you read our answers. You can save it as a phone number among your contacts. "
+    "Open this form again and press \"I have a reference\" to read our answers or to add information."
+)
+PAGE_ASK_REFERENCE = N_("Please enter your 16-digit reference.")
+PAGE_REFERENCE_LABEL = N_("Reference")
+PAGE_NO_REPLIES = N_("There is no new message for this reference.")
+PAGE_REPLY_HEADING = N_("Message from our caseworkers:")
+PAGE_FOLLOW_UP_DONE = N_("Thank you. If the reference is right, your message has been added.")
+PAGE_NOT_IN_TELEGRAM = N_("Please open this form from the button in the Telegram chat.")
+PAGE_WIPED = N_("Everything is deleted. You can close this.")

@@ -31,7 +31,7 @@ from crypto.errors import (
     UnknownVersion,
 )
 from crypto.keys import KEY_ID_SIZE, KeyId, PublicIdentity, key_id
-from crypto.padding import pad, unpad
+from crypto.padding import BUCKETS, pad, unpad
 
 MAGIC = b"WSEV"
 VERSION = 1
@@ -104,6 +104,25 @@ def seal(
     keys are sealed once. Raises NoRecipients, PayloadTooLarge or ValueError
     for labels outside the allowed alphabet.
     """
+    body = seal_body(payload, kind=kind, case_id=case_id, queue=queue, recipients=recipients,
+                     signer_key=signer.verify_key)
+    return body + signer.sign(body).signature
+
+
+def seal_body(
+    payload: bytes,
+    *,
+    kind: Kind,
+    case_id: str,
+    queue: str,
+    recipients: Sequence[PublicKey | PublicIdentity],
+    signer_key: VerifyKey,
+) -> bytes:
+    """An envelope without its signature, naming `signer_key` as its signer (what the sealed form's page builds).
+
+    The header names the signer before the AEAD binds it, so whoever holds only the public key
+    can encrypt and the signer adds the signature afterwards (`countersign`). Raises as `seal`.
+    """
     if not valid_case_id(case_id):
         raise ValueError("case id must be 1..64 of a-z, 0-9, '-'")
     if not valid_queue(queue):
@@ -122,7 +141,7 @@ def seal(
     content_key = nacl.utils.random(CONTENT_KEY_SIZE)
     header = bytearray(MAGIC)
     header += bytes([VERSION, int(kind)])
-    header += bytes(signer.verify_key)
+    header += bytes(signer_key)
     for label in (case_id, queue):
         raw = label.encode("ascii")
         header += bytes([len(raw)]) + raw
@@ -133,7 +152,44 @@ def seal(
     ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
         pad(payload), bytes(header), nonce, content_key
     )
-    body = bytes(header) + nonce + len(ciphertext).to_bytes(4, "big") + ciphertext
+    return bytes(header) + nonce + len(ciphertext).to_bytes(4, "big") + ciphertext
+
+
+def countersign(
+    body: bytes,
+    *,
+    signer: SigningKey,
+    case_id: str,
+    queue: str,
+    kinds: Collection[Kind],
+    recipients: Collection[KeyId],
+    max_size: int = BUCKETS[-1],
+) -> bytes:
+    """Sign an envelope body someone else sealed (the sealed form's page), after checking its shape.
+
+    The signer cannot read the payload; what it vouches for is the header: the body MUST name
+    this signer, one of `kinds`, exactly this case id and queue, exactly the key ids in
+    `recipients` (the queue's active caseworkers, nobody added or left out), and a ciphertext of
+    a padding bucket no larger than `max_size` plus the tag, with nothing after it. Raises
+    EnvelopeMalformed, UnknownVersion, SignerUntrusted or BindingMismatched; never signs a
+    body that fails. (Whether each sealed key really opens only its recipient can tell.)
+    """
+    size = len(body)
+    if size < SIGNER_OFFSET + SIGNER_SIZE:
+        raise EnvelopeMalformed("envelope is too short")
+    if body[:4] != MAGIC:
+        raise EnvelopeMalformed("not a Waystation envelope (magic)")
+    if body[4] != VERSION:
+        raise UnknownVersion(f"envelope version {body[4]} is not supported")
+    if body[SIGNER_OFFSET : SIGNER_OFFSET + SIGNER_SIZE] != bytes(signer.verify_key):
+        raise SignerUntrusted("the body names another signer")
+    parsed = _parse_body(body, size, signer.verify_key)
+    _check_binding(parsed.header, case_id, queue, kinds)
+    if set(parsed.header.recipients) != set(recipients):
+        raise BindingMismatched("the body is not sealed to exactly the queue's caseworkers")
+    length = size - parsed.header_end - NONCE_SIZE - 4
+    if length - TAG_SIZE not in BUCKETS or length - TAG_SIZE > max_size:
+        raise EnvelopeMalformed("the ciphertext is not a padding bucket within the size limit")
     return body + signer.sign(body).signature
 
 
@@ -207,6 +263,12 @@ def _verify_and_parse(envelope: bytes, trusted_signers: Collection[VerifyKey]) -
         nacl.bindings.crypto_sign_open(envelope[end:] + envelope[:end], signer_bytes)
     except nacl.exceptions.BadSignatureError as err:
         raise SignatureInvalid("envelope signature does not verify") from err
+    return _parse_body(envelope, end, signer)
+
+
+def _parse_body(envelope: bytes, end: int, signer: VerifyKey) -> _Parsed:
+    """Steps 5 on of the format: the structure of `envelope[:end]`, whose signer was checked already."""
+    size = len(envelope)
     kind = _KINDS.get(envelope[5])
     if kind is None:
         raise EnvelopeMalformed("envelope kind is unknown")

@@ -45,3 +45,10 @@ def add_follow_up(server: Server, ref_hash: bytes, text: str, language: str, now
         raise IntakeRefused(f"the follow-up could not be sealed: {err}") from err
     server.cases.add_event(case.id, EventKind.FOLLOW_UP, FOLLOW_UP_ACTOR, now, envelope)  # stored coarse
     return case.id
+
+
+def add_sealed_follow_up(server: Server, case_id: str, envelope: bytes, now: int) -> None:
+    """Record a follow-up the person's page sealed and the bot countersigned (bot/webform) on its case."""
+    # The page found the case by its reference: the pepper is proven right here too.
+    server.record_pepper_check(proven=True)
+    server.cases.add_event(case_id, EventKind.FOLLOW_UP, FOLLOW_UP_ACTOR, now, envelope)  # stored coarse

@@ -126,6 +126,11 @@ def _b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode("ascii")
 
 
+def submission_hour(now: int) -> str:
+    """The hour a request states it was sent in (UTC, rounded down): all the time its payload carries."""
+    return datetime.fromtimestamp(now - now % 3600, UTC).strftime("%Y-%m-%dT%H:00Z")
+
+
 def request_payload(request: Request, now: int, *, reply_tag: bytes | None = None,
                     reply_key: PublicKey | None = None) -> bytes:
     """The plaintext that gets sealed: answers, language, the hour of submission, and how to reply.
@@ -135,7 +140,7 @@ def request_payload(request: Request, now: int, *, reply_tag: bytes | None = Non
     caseworker's client needs to answer; all three are null for a request that did not come
     through the bot.
     """
-    hour = datetime.fromtimestamp(now - now % 3600, UTC).strftime("%Y-%m-%dT%H:00Z")
+    hour = submission_hour(now)
     payload = {
         "v": REQUEST_VERSION,
         "answers": dict(request.answers),

@@ -129,6 +129,21 @@ COVER_TEXT_LIMITS = {"name": 64, "short_description": 120, "description": 512}
 
 
 @dataclass(frozen=True)
+class IntakeConfig:
+    """How people make a request (docs/configuration.md): the sealed form (a Mini App), the chat form, or both."""
+
+    mode: str = "sealed_form"
+    public_url: str = ""
+
+    def sealed(self) -> bool:
+        """Whether the sealed form is offered: asked for, and reachable at a public_url."""
+        return self.mode in ("sealed_form", "both") and bool(self.public_url)
+
+
+INTAKE_MODES = ("sealed_form", "chat", "both")
+
+
+@dataclass(frozen=True)
 class RoutingRule:
     """Send a request to `queue` when every condition given matches (first matching rule wins)."""
 
@@ -152,6 +167,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     replies: RepliesConfig = field(default_factory=RepliesConfig)
     cover: CoverConfig = field(default_factory=CoverConfig)
+    intake: IntakeConfig = field(default_factory=IntakeConfig)
     routing: tuple[RoutingRule, ...] = ()
 
 
@@ -289,6 +305,18 @@ def _check_cover(cover: CoverConfig) -> None:
         raise ConfigInvalid("config.toml: cover.bot_username must be the bot's username, e.g. \"WorldClockBot\"")
 
 
+def _check_intake(intake: IntakeConfig) -> None:
+    """Format checks of [intake]."""
+    if intake.mode not in INTAKE_MODES:
+        raise ConfigInvalid(f"config.toml: intake.mode must be one of {', '.join(map(repr, INTAKE_MODES))}")
+    url = intake.public_url
+    # Telegram opens Mini Apps only over https; plain http only to this machine (sandbox, demo, tests).
+    if url and (not url.startswith(("https://", "http://127.0.0.1:", "http://localhost:")) or url != url.strip()
+                or any(ch in url for ch in "?#\"\\ ")):
+        raise ConfigInvalid("config.toml: intake.public_url must be an https:// base URL without query or "
+                            "fragment (plain http only to this machine, for the sandbox)")
+
+
 def parse_config(text: str) -> Config:
     """Parse and check config text; raises ConfigInvalid with the key at fault."""
     try:
@@ -324,6 +352,7 @@ def parse_config(text: str) -> Config:
         raise ConfigInvalid("config.toml: telegram.api_base_url must be an http(s) URL")
     _check_alerts(config)
     _check_cover(config.cover)
+    _check_intake(config.intake)
     return config
 
 
@@ -466,4 +495,17 @@ short_description = ""
 description = ""
 # The bot's @username (without @), for the t.me links and QR codes 'waystation entry new' prints.
 bot_username = ""
+
+[intake]
+# How a person makes a request (docs/envelope.md, docs/threat-model.md):
+# "sealed_form" (default): /start opens a form inside Telegram (a Mini App) that encrypts the
+#   answers on the phone, so Telegram carries only ciphertext; the chat form is offered as a
+#   fallback button for clients without Mini Apps;
+# "chat": the questions are asked in the chat (Telegram can read the answers);
+# "both": both buttons, side by side.
+mode = "sealed_form"
+# The https base URL under which this server's listener (staff_api.listen) is reachable through the
+# reverse proxy, e.g. "https://help.example.org" (docs/deploy.md). The form is served at /form/.
+# Empty: no sealed form can be opened, so the bot uses the chat form whatever mode says.
+public_url = ""
 """

@@ -59,6 +59,8 @@ def _configure(home: Path, sandbox_port: int, api_port: int) -> None:
                             f'api_base_url = "http://127.0.0.1:{sandbox_port}/bot"')
     config = config.replace('listen = "127.0.0.1:8765"', f'listen = "127.0.0.1:{api_port}"')
     config = config.replace("delete_after_seconds = 600", "delete_after_seconds = 300")
+    # The sealed form (issue 11) is served by the bot's own listener; the sandbox opens it in its Mini App panel.
+    config = config.replace('public_url = ""', f'public_url = "http://127.0.0.1:{api_port}"')
     (home / "config.toml").write_text(config, encoding="utf-8")
     token = DEMO_TOKEN_ID + ":" + nacl.utils.random(24).hex()[:35]
     write_new(home / "secrets" / "bot_token", token.encode("ascii") + b"\n")

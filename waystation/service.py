@@ -31,6 +31,7 @@ from bot.refpool import ReferencePool
 from bot.runtime import Counter, Runtime, no_count
 from bot.token import find_token
 from bot.vanish import Vanisher
+from bot.webform.routes import webform_routes
 from bot.webhook import WEBHOOK_PATH, webhook_routes
 from staffapi import staff_api_routes
 from storage.config import TelegramConfig
@@ -170,7 +171,9 @@ async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[Base
             log.warning("secrets/bot_identity.json is older than the newest bot identity this database was used "
                         "with: caseworkers who pinned the newer key are refused; see 'waystation doctor'")
         counters = Counters()
-        references = ReferencePool(pepper)
+        intake = server.config.intake
+        # With the sealed form only, the page derives each reply key: the pool's tickets need none.
+        references = ReferencePool(pepper, reply_keys=not (intake.sealed() and intake.mode == "sealed_form"))
         references.start()
         rt = build_runtime(server, count=counters.inc, references=references)
         telegram = server.config.telegram
@@ -183,6 +186,11 @@ async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[Base
             *staff_api_routes(server, time.time),
             *(extra_routes or []),
         ]
+        if server.config.intake.sealed():
+            routes += webform_routes(rt, application, token)  # the sealed form (docs/deploy.md)
+        elif server.config.intake.mode != "chat":
+            log.warning("intake.public_url is empty: the sealed form cannot be opened, so the bot asks in the chat; "
+                        "see docs/deploy.md")
         secret = webhook_secret(server) if telegram.mode == "webhook" else ""
         if telegram.mode == "webhook":
             routes += webhook_routes(application, secret)

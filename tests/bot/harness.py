@@ -145,7 +145,7 @@ class Person:
 
     def buttons(self, message: dict[str, Any]) -> list[tuple[str, str]]:
         markup = message.get("reply_markup") or {}
-        return [(b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", []) for b in row]
+        return [(b["text"], b.get("callback_data", "")) for row in markup.get("inline_keyboard", []) for b in row]
 
     def press(self, data: str, timeout: float = 10.0) -> None:
         """Press the button with callback data `data` on the newest bot message that has it."""
