@@ -93,6 +93,7 @@ def _volunteers(w: World, count: int) -> list[Person]:
     return people
 
 
+@pytest.mark.timeout(420)
 def test_429s_are_retried_and_every_alert_arrives_exactly_once(world: WorldFactory,
                                                               limited_sandbox: Callable[..., Sandbox]) -> None:
     box = limited_sandbox("--per-chat-rate", "0", "--global-rate", "2")
@@ -103,8 +104,9 @@ def test_429s_are_retried_and_every_alert_arrives_exactly_once(world: WorldFacto
     with EventCollector(box) as events:
         cases = [w.case(URGENT if n % 2 else ROUTINE) for n in range(10)]
         # 30 alerts at 2/s in all, each 429 followed by a pause: about 20 s alone, several times that
-        # on a machine busy with other tests. The bound is generous; what is asserted is that none is lost.
-        wait_until(lambda: all(sum(_alerted_cases(p).values()) >= len(cases) for p in people), 150,
+        # on a machine busy with other tests (19 s alone; over 150 s once in CI beside the browser tests).
+        # The bound is generous; what is asserted is that none is lost.
+        wait_until(lambda: all(sum(_alerted_cases(p).values()) >= len(cases) for p in people), 330,
                    what="every alert to arrive")
     assert not events.lost
     assert events.of("rate_limited"), "the sandbox never refused: the test proves nothing"
