@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.bot.test_sealed_form_browser import CHROMIUM, CHROMIUM_ARGS, answer_all, open_form, reference_of
-from tests.sandbox.test_web_chat import require_browser
+from tests.bot.test_sealed_form_browser import answer_all, open_form, reference_of
+from tests.sandbox.test_web_chat import CHROMIUM, CHROMIUM_ARGS, require_browser
 
 CANARY_COUNTRY = "Demoland-7f3a"
 ANSWERS: dict[str, str | None] = {"help": "leave", "urgency": "now", "country": CANARY_COUNTRY, "region": None,
