@@ -2,16 +2,22 @@
 
 A ticket (intake.requests.Ticket) is a case id, a reference, its stored hash and the public
 reply key derived from both: two Argon2id runs. One background thread keeps up to `size`
-tickets in memory; submit takes one, or makes one inline if the pool is empty. Nothing is
-written anywhere: an unused ticket is simply lost when the process ends.
+tickets in memory (`[intake] ready_references`); submit takes one, or makes one inline if the
+pool is empty. The thread runs at a lower scheduling priority, so refilling uses the CPU that
+people's requests leave idle. Nothing is written anywhere: an unused ticket is simply lost when
+the process ends.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 
 from intake.requests import Ticket, new_ticket
+
+#: How much the refilling thread yields (added to the process's nice value).
+FILL_NICENESS = 10
 
 
 class ReferencePool:
@@ -37,11 +43,20 @@ class ReferencePool:
         except queue.Empty:
             return None
 
+    def ready(self) -> int:
+        """How many tickets are ready now (for /metrics)."""
+        return self._ready.qsize()
+
     def stop(self) -> None:
         """Stop refilling (tickets in memory are dropped with the pool)."""
         self._stop.set()
 
     def _fill(self) -> None:
+        try:  # On Linux a thread has its own nice value: only this thread yields to the rest.
+            me = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + FILL_NICENESS))
+        except (AttributeError, OSError):
+            pass  # not Linux, or not allowed: refill at the process's priority
         while not self._stop.is_set():
             ticket = new_ticket(self._pepper, reply_key=self._reply_keys)
             while not self._stop.is_set():

@@ -134,6 +134,9 @@ class IntakeConfig:
 
     mode: str = "sealed_form"
     public_url: str = ""
+    # Case tickets (case id, reference, its Argon2id hash) made ahead of time by a low-priority
+    # thread, so a burst of people is not kept waiting by Argon2id (bot/refpool.py).
+    ready_references: int = 64
 
     def sealed(self) -> bool:
         """Whether the sealed form is offered: asked for, and reachable at a public_url."""
@@ -192,6 +195,7 @@ _MINIMUMS: dict[str, int] = {
     "expire_after_days": 1,
     "requests_per_minute": 1,
     "unverified_per_minute": 1,
+    "ready_references": 1,
 }
 _MAXIMUMS: dict[str, int] = {
     "delete_after_seconds": 47 * 3600,
@@ -216,6 +220,7 @@ _MAXIMUMS: dict[str, int] = {
     "expire_after_days": 365,
     "requests_per_minute": 60_000,
     "unverified_per_minute": 60_000,
+    "ready_references": 10_000,
 }  # Telegram deletes only within 48 h
 _NO_MAXIMUM = 10**9
 
@@ -508,4 +513,7 @@ mode = "sealed_form"
 # reverse proxy, e.g. "https://help.example.org" (docs/deploy.md). The form is served at /form/.
 # Empty: no sealed form can be opened, so the bot uses the chat form whatever mode says.
 public_url = ""
+# Case tickets made ahead of time (one Argon2id run each, on a low-priority thread, kept only in
+# memory), so a burst of people starting the form at once is served without waiting.
+ready_references = 64
 """

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.refpool import ReferencePool
 from storage.cases import Status
 from storage.deletions import DeletionStore
 from storage.errors import RosterUnavailable
@@ -67,7 +68,8 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def render(server: Server, counters: Counters, now: int, health: Health | None = None) -> str:
+def render(server: Server, counters: Counters, now: int, health: Health | None = None,
+           references: ReferencePool | None = None) -> str:
     """The metrics page: the counters, queue depth and pending deletions read from the database, readiness."""
     lines: list[str] = []
 
@@ -90,6 +92,10 @@ def render(server: Server, counters: Counters, now: int, health: Health | None =
     lines.append(f"waystation_deletions_pending {pending}")
     family("waystation_deletions_overdue", "gauge", "Intake chat messages past their deletion time.")
     lines.append(f"waystation_deletions_overdue {overdue}")
+    if references is not None:
+        family("waystation_ready_references", "gauge",
+               "Case tickets made ahead of time ([intake] ready_references): a burst beyond them waits for Argon2id.")
+        lines.append(f"waystation_ready_references {references.ready()}")
     if health is not None:
         parts = health.parts()
         family("waystation_ready", "gauge", "1 when /healthz answers 200: every part below is ready.")
@@ -137,7 +143,7 @@ def _roster(server: Server, now: int, family: Callable[[str, str, str], None], l
 
 
 def metrics_route(server: Server, counters: Counters, clock: Callable[[], float] = time.time,
-                  health: Health | None = None) -> Route:
+                  health: Health | None = None, references: ReferencePool | None = None) -> Route:
     """A Starlette route for GET /metrics.
 
     The database is read on the event loop's thread, the thread that owns the connection;
@@ -145,6 +151,6 @@ def metrics_route(server: Server, counters: Counters, clock: Callable[[], float]
     """
 
     async def metrics(_: Request) -> Response:
-        return Response(render(server, counters, int(clock()), health), media_type=CONTENT_TYPE)
+        return Response(render(server, counters, int(clock()), health, references), media_type=CONTENT_TYPE)
 
     return Route("/metrics", metrics, methods=["GET"])

@@ -173,7 +173,8 @@ async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[Base
         counters = Counters()
         intake = server.config.intake
         # With the sealed form only, the page derives each reply key: the pool's tickets need none.
-        references = ReferencePool(pepper, reply_keys=not (intake.sealed() and intake.mode == "sealed_form"))
+        references = ReferencePool(pepper, intake.ready_references,
+                                   reply_keys=not (intake.sealed() and intake.mode == "sealed_form"))
         references.start()
         rt = build_runtime(server, count=counters.inc, references=references)
         telegram = server.config.telegram
@@ -182,7 +183,7 @@ async def _serve(home: Path, environ: Mapping[str, str], extra_routes: list[Base
         health = Health(server, reach, telegram.bot_api_silence_seconds)
         routes: list[BaseRoute] = [
             health.route(),
-            metrics_route(server, counters, health=health),
+            metrics_route(server, counters, health=health, references=references),
             *staff_api_routes(server, time.time),
             *(extra_routes or []),
         ]
