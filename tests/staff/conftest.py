@@ -16,6 +16,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from starlette.applications import Starlette
 from crypto.keys import Identity, dump_identity
 from crypto.reference import CaseReference, hash_reference
 from intake.requests import Request, seal_reply_handle, submit
+from staff.desk import Desk, RemoteDesk
+from staff.direct import DirectDesk
 from staff.httpsig import sign_request
 from staff.pins import PinStore
 from staff.remote import RemoteStaff
@@ -283,3 +286,23 @@ def site(tmp_path: Path, kdf: Any, template: Template, site_limits: Limits | Non
 def reference_hash(site: Site, label: str) -> bytes:
     """The stored hash of a seeded case's reference (what the bot computes for a follow-up)."""
     return hash_reference(CaseReference(site.references[label]), Home(site.root).pepper())
+
+
+@contextmanager
+def remote(site: Site, name: str) -> Iterator[Desk]:
+    """A RemoteDesk for roster member `name` over the site's staff API, shut afterwards."""
+    desk = RemoteDesk(site.remote(name))
+    try:
+        yield desk
+    finally:
+        desk.shut()
+
+
+@contextmanager
+def direct(site: Site, name: str) -> Iterator[Desk]:
+    """A DirectDesk for roster member `name` on the site's home, shut afterwards."""
+    desk = DirectDesk.open(site.root, site.identity(name))
+    try:
+        yield desk
+    finally:
+        desk.shut()

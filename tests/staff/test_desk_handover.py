@@ -10,41 +10,19 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from crypto.errors import EnvelopeMalformed, NotARecipient, SignatureInvalid, SignerUntrusted
 from crypto.handover import open_handover, seal_handover
 from crypto.keys import Identity
-from staff.desk import Desk, RemoteDesk
-from staff.direct import DirectDesk
 from staff.errors import ExportRefused, HandoverRefused
 from staff.handover import open_export
 from tests.cli.runner import assert_user_error
-from tests.staff.conftest import REQUEST_CANARY, Site
+from tests.staff.conftest import REQUEST_CANARY, Site, direct, remote
 from tests.staff.test_grants import _resign, join, staff, staff_ok
 
 NOTE_CANARY = "note-canary-Ho77"
-
-
-@contextmanager
-def remote(site: Site, name: str) -> Iterator[Desk]:
-    desk = RemoteDesk(site.remote(name))
-    try:
-        yield desk
-    finally:
-        desk.shut()
-
-
-@contextmanager
-def direct(site: Site, name: str) -> Iterator[Desk]:
-    desk = DirectDesk.open(site.root, site.identity(name))
-    try:
-        yield desk
-    finally:
-        desk.shut()
 
 
 def exported(site: Site, to: str = "cas-main-2", mode: object = remote) -> bytes:

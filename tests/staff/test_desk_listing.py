@@ -8,8 +8,6 @@ this process does, and hold the decryption key but never the caseworker's signin
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -17,30 +15,11 @@ from intake.requests import Request, submit
 from model.cases import Status
 from model.views import ReadState
 from staff import listing
-from staff.desk import Desk, RemoteDesk
-from staff.direct import DirectDesk
-from tests.staff.conftest import Site
+from staff.desk import RemoteDesk
+from tests.staff.conftest import Site, direct, remote
 from tests.staff.test_api_refusals import assert_refused
 
 EXTRA = 7
-
-
-@contextmanager
-def remote(site: Site, name: str) -> Iterator[Desk]:
-    desk = RemoteDesk(site.remote(name))
-    try:
-        yield desk
-    finally:
-        desk.shut()
-
-
-@contextmanager
-def direct(site: Site, name: str) -> Iterator[Desk]:
-    desk = DirectDesk.open(site.root, site.identity(name))
-    try:
-        yield desk
-    finally:
-        desk.shut()
 
 
 def more_cases(site: Site, count: int = EXTRA) -> None:

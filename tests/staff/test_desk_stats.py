@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from model.cases import CaseId, CaseTimes, Status
-from staff.desk import Desk, RemoteDesk
-from staff.direct import DirectDesk
 from staff.errors import InputRejected
 from staff.stats import build, iso_week, percentile, weeks_start
-from tests.staff.conftest import Site
+from tests.staff.conftest import Site, direct, remote
 from tests.staff.test_api_refusals import assert_refused
 from tests.staff.test_grants import join, staff_ok
 
 MONDAY = 1_767_571_200  # 2026-01-05 00:00 UTC, a Monday (ISO week 2026-W02)
-
-
-@contextmanager
-def remote(site: Site, name: str) -> Iterator[Desk]:
-    desk = RemoteDesk(site.remote(name))
-    try:
-        yield desk
-    finally:
-        desk.shut()
-
-
-@contextmanager
-def direct(site: Site, name: str) -> Iterator[Desk]:
-    desk = DirectDesk.open(site.root, site.identity(name))
-    try:
-        yield desk
-    finally:
-        desk.shut()
 
 
 def test_weeks_are_iso_weeks_in_utc() -> None:

@@ -8,41 +8,19 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from crypto.envelope import Kind, seal
 from model.cases import EventKind, Status
 from model.views import ReadState
-from staff.desk import Desk, RemoteDesk
-from staff.direct import DirectDesk
 from staff.errors import AssignmentRefused, ChangeRefused, InputRejected, NotAllowed
 from tests.cli.runner import assert_user_error
-from tests.staff.conftest import Site, home_bytes
+from tests.staff.conftest import Site, direct, home_bytes, remote
 from tests.staff.test_api_refusals import assert_refused
 from tests.staff.test_grants import _resign, join, staff, staff_ok
 
 TAG_CANARY = "tag-canary-Tq42"
-
-
-@contextmanager
-def remote(site: Site, name: str) -> Iterator[Desk]:
-    desk = RemoteDesk(site.remote(name))
-    try:
-        yield desk
-    finally:
-        desk.shut()
-
-
-@contextmanager
-def direct(site: Site, name: str) -> Iterator[Desk]:
-    desk = DirectDesk.open(site.root, site.identity(name))
-    try:
-        yield desk
-    finally:
-        desk.shut()
 
 
 MODES = [remote, direct]
