@@ -94,6 +94,26 @@ def test_list_filters_by_queue_and_status_oldest_first(server: Server, staffed_h
     assert all(x.envelope for x in store.list(with_envelopes=True))
 
 
+def test_a_page_and_what_follows_it_are_read_from_the_index_in_order(
+    server: Server, staffed_home: StaffedHome
+) -> None:
+    """Keyset pages (the staff API's `limit` and `after`) neither sort nor read every envelope of the table."""
+    ids = [_enqueue(server, staffed_home, n, "main" if n % 3 else "other", T0 + n * G) for n in range(1, 10)]
+    store, statements = server.cases, []
+    server.db.conn.set_trace_callback(statements.append)
+    try:
+        page = store.list(queues=["main"], with_envelopes=True, limit=2, after=(T0 + 2 * G, ids[1]))
+        following = store.count(queues=["main"], statuses=[Status.NEW], after=(page[-1].created_at, page[-1].id))
+    finally:
+        server.db.conn.set_trace_callback(None)
+    assert [c.id for c in page] == [ids[3], ids[4]] and following == 2  # cases 7 and 8
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and " FROM cases " in s]
+    assert len(reads) == 2
+    for sql in reads:  # the trace shows each statement with its parameters in place
+        plan = " | ".join(str(row[3]) for row in server.db.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "cases_in_order" in plan and "TEMP B-TREE" not in plan, plan
+
+
 def test_cases_of_one_time_bucket_are_listed_by_case_id_not_by_arrival(
     server: Server, staffed_home: StaffedHome
 ) -> None:
