@@ -73,22 +73,32 @@ def _json_payload(payload: bytes) -> dict[str, Any]:
     return obj
 
 
+#: What reading a request gives: its state, the request if it opened, and why not if it did not.
+Outcome = tuple[ReadState, dict[str, Any] | None, str | None]
+
+
 def read_request(case: Case, identity: Identity, bot_keys: Collection[VerifyKey],
                  book: GrantBook | None = None) -> CaseView:
     """Verify (bot signature, case and queue binding) and decrypt a case's request (directly or by a grant)."""
+    return CaseView(case, *read_outcome(case, identity, bot_keys, book))
+
+
+def read_outcome(case: Case, identity: Identity, bot_keys: Collection[VerifyKey],
+                 book: GrantBook | None = None) -> Outcome:
+    """What read_request finds, without the view around it (worker processes send back only this)."""
     if case.envelope is None:
-        return CaseView(case, ReadState.REJECTED, None, "the server sent the case without its envelope")
+        return ReadState.REJECTED, None, "the server sent the case without its envelope"
     try:
         opened = open_for_me(case.envelope, case=case, kind=Kind.REQUEST, identity=identity, signers=bot_keys,
                              book=book)
         request = _json_payload(opened.payload)
     except NotARecipient as err:
-        return CaseView(case, ReadState.NOT_FOR_THIS_KEY, None, not_for_me(err))
+        return ReadState.NOT_FOR_THIS_KEY, None, not_for_me(err)
     except EnvelopeRejected as err:
-        return CaseView(case, ReadState.REJECTED, None, f"{type(err).__name__}: {err}")
+        return ReadState.REJECTED, None, f"{type(err).__name__}: {err}"
     except ValueError:
-        return CaseView(case, ReadState.REJECTED, None, "the decrypted request is not a JSON object")
-    return CaseView(case, ReadState.OK, request, None)
+        return ReadState.REJECTED, None, "the decrypted request is not a JSON object"
+    return ReadState.OK, request, None
 
 
 def not_for_me(err: NotARecipient) -> str:

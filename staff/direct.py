@@ -125,7 +125,7 @@ class StaffSession:
             reader = CaseReader(self.identity, signers, workers=1)
         book: GrantBook | None = None
         roster = self.server.roster(self.now)
-        for views in reader.batches(cases, from_json=False):
+        for views in reader.batches(cases):
             if book is None and any(v.state is ReadState.NOT_FOR_THIS_KEY or v.case.tag_events for v in views):
                 book = self.book()
             if book is not None:

@@ -16,7 +16,6 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any, Self
 
@@ -258,26 +257,26 @@ class RemoteStaff:
         if len(first) < listing.FIRST_BATCH:
             return
         parallel, last = reader.parallel(remaining), first[-1]
-        pending: deque[Future[builtins.list[CaseView]]] = deque()
+        pending: deque[listing.Pending] = deque()
         try:
             while True:  # page by page: the workers read one page while the server sends the next
-                page, _ = self._page(statuses, True, limit=listing.PAGE, after=last)
-                if page:
-                    last = case_from_json(page[-1])
+                cases = [case_from_json(c) for c in self._page(statuses, True, limit=listing.PAGE, after=last)[0]]
+                if cases:
+                    last = cases[-1]
                 if parallel:
-                    pending.extend(reader.submit(page, from_json=True))
+                    pending.extend(reader.submit(cases))
                     while pending and pending[0].done():
                         yield fixer.fix(pending.popleft().result())
                 else:
-                    for start in range(0, len(page), listing.BATCH):
-                        yield fixer.fix(reader.read([case_from_json(c) for c in page[start : start + listing.BATCH]]))
-                if len(page) < listing.PAGE:
+                    for start in range(0, len(cases), listing.BATCH):
+                        yield fixer.fix(reader.read(cases[start : start + listing.BATCH]))
+                if len(cases) < listing.PAGE:
                     break
             while pending:
                 yield fixer.fix(pending.popleft().result())
         finally:
-            for future in pending:
-                future.cancel()
+            for batch in pending:
+                batch.cancel()
 
     def _reader(self, session: Session) -> CaseReader:
         """The reader of big lists, for the bot keys of this session (its workers are kept for the next list)."""

@@ -38,8 +38,8 @@ def small_batches(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureReques
     monkeypatch.setattr(listing, "FIRST_BATCH", 2)
     monkeypatch.setattr(listing, "BATCH", 3)
     monkeypatch.setattr(listing, "PARALLEL_FROM", 1 if request.param == "workers" else 10**6)
-    return request.param == "workers"
     monkeypatch.setattr(listing, "PAGE", 4)  # the rest comes in several pages
+    return request.param == "workers"
 
 
 @pytest.mark.parametrize("mode", [remote, direct])
