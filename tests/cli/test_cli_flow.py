@@ -307,7 +307,10 @@ def test_caseworker_with_a_cyrillic_name_is_added_and_shown(fresh: World, tmp_pa
 
 def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     paths = [prefix]
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # click's API: the top group loads its commands when asked
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             paths.extend(_command_paths(command, prefix + (name,)))
         else:
@@ -332,6 +335,22 @@ def test_every_command_and_subcommand_has_help() -> None:
         if proc.returncode != 0 or b"Usage:" not in out or b"Traceback" in err:
             failures.append(f"{' '.join(path) or '(main)'}: {proc.returncode} {err.decode()[-300:]}")
     assert not failures, "\n".join(failures)
+
+
+def test_the_entry_point_imports_a_command_only_when_it_is_used() -> None:
+    """`waystation` (and each staff list worker, which imports it again) does not load every command's modules."""
+    from waystation.cli import LAZY_COMMANDS, main
+
+    heavy = ("staff.remote", "staff.direct", "sandbox.app", "bot.app", "telegram", "httpx", "starlette", "uvicorn")
+    probe = ("import sys, waystation.cli; "
+             f"print(' '.join(m for m in {heavy!r} if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True, env=child_env())
+    assert loaded.stdout.decode().split() == [], loaded.stdout
+    ctx = click.Context(main)
+    for name in LAZY_COMMANDS:  # each name loads the command of that name
+        command = main.get_command(ctx, name)
+        assert command is not None and command.name == name
+    assert main.get_command(ctx, "no-such-command") is None
 
 
 def test_revoking_an_admin_unpins_their_key(tmp_path: Path) -> None:

@@ -232,9 +232,10 @@ def _walk(command: click.Command, path: tuple[str, ...], args: list[str], result
 
 
 def _subcommand(group: click.Group, path: tuple[str, ...], name: str, rest: list[str], result: Walk) -> None:
-    sub = group.commands.get(name)
+    ctx = click.Context(group)
+    sub = group.get_command(ctx, name)  # click's API: the top group loads its commands when asked
     if sub is None:
         shown = " ".join(("waystation", *path))
-        result.problems.append(f"`{shown}` has no command '{name}' (it has {', '.join(sorted(group.commands))})")
+        result.problems.append(f"`{shown}` has no command '{name}' (it has {', '.join(group.list_commands(ctx))})")
         return
     _walk(sub, (*path, name), rest, result)
