@@ -115,9 +115,10 @@ class CaseReader:
         return count >= PARALLEL_FROM and self.workers > 1
 
     def submit(self, cases: Sequence[Case]) -> list[Pending]:
-        """Hand `cases` to the workers in batches of BATCH; each is one batch, in order."""
+        """Hand `cases` to the workers in batches of at most BATCH (fewer cases: one batch per worker), in order."""
         pool = self._start()
-        batches = [list(cases[i : i + BATCH]) for i in range(0, len(cases), BATCH)]
+        size = max(1, min(BATCH, -(-len(cases) // self.workers)))  # a small page still goes to every worker
+        batches = [list(cases[i : i + size]) for i in range(0, len(cases), size)]
         return [Pending(batch, pool.submit(_read_in_worker, batch)) for batch in batches]
 
     def warm_up(self) -> None:
