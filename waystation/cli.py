@@ -32,7 +32,7 @@ LAZY_COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(FriendlyGroup):
-    """The top-level group: its subcommands of LAZY_COMMANDS are imported when first asked for (click's lazy loading)."""
+    """The top-level group: its LAZY_COMMANDS are imported when first asked for (click's lazy loading)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
