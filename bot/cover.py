@@ -26,9 +26,10 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, T
 
 from bot import cover_texts as C
 from bot.cover_utility import answer
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, Translations, compile_catalogue, pick_language
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, Translations, pick_language
 from bot.runtime import STRANGER_ANSWER, Runtime
 from bot.screens import FORGET, READ
+from model.catalogues import compile_catalogue
 from storage.config import CoverConfig
 from storage.db import DatabaseError
 from storage.entry import Admission, EntryStore, hash_entry_code

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import gettext
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-
 from bot.texts import Plural
+from model.catalogues import compile_catalogue
 
 LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAIN = "waystation"
@@ -27,16 +24,6 @@ LANGUAGES: Mapping[str, str] = {
     "fr": "Français",
 }
 RIGHT_TO_LEFT = frozenset({"ar", "fa"})
-
-
-def compile_catalogue(po_path: Path) -> gettext.GNUTranslations:
-    """Read a .po file and compile it with Babel into an in-memory gettext catalogue."""
-    with po_path.open("rb") as handle:
-        catalogue = read_po(handle, locale=po_path.parent.parent.name)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalogue, use_fuzzy=False)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
 
 
 @dataclass(frozen=True)

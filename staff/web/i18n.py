@@ -8,12 +8,10 @@ in memory at start-up.
 from __future__ import annotations
 
 import gettext
-import io
 from collections.abc import Mapping
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from model.catalogues import compile_catalogue
 
 LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAIN = "desk"
@@ -22,21 +20,12 @@ DEFAULT = "en"
 LANGUAGES: Mapping[str, str] = {"en": "English", "ru": "Русский"}
 
 
-def _compile(po_path: Path) -> gettext.GNUTranslations:
-    with po_path.open("rb") as handle:
-        catalogue = read_po(handle, locale=po_path.parent.parent.name)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalogue, use_fuzzy=False)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
-
-
 def load(locale_dir: Path = LOCALE_DIR) -> dict[str, gettext.NullTranslations]:
     """Every interface language's catalogue (English falls back to the message ids)."""
     catalogues: dict[str, gettext.NullTranslations] = {}
     for code in LANGUAGES:
         po = locale_dir / code / "LC_MESSAGES" / f"{DOMAIN}.po"
-        catalogues[code] = _compile(po) if po.exists() else gettext.NullTranslations()
+        catalogues[code] = compile_catalogue(po) if po.exists() else gettext.NullTranslations()
     return catalogues
 
 
