@@ -87,7 +87,11 @@ NOTICE_HOLD = 3.0
 #: A chat whose messages were deleted this shortly before a copy may still be in the copied chat
 #: state: the bot erases it right after Telegram confirms the deletion.
 DELETION_GRACE = 3.0
-STEP_TIMEOUT = 40.0
+#: How long one step (a bot answer, a button, a chat emptied) may take. Only a bound on waiting:
+#: each wait ends as soon as the step is seen. 40 s timed out on a slow, loaded CI host.
+STEP_TIMEOUT = 120.0
+#: How long one person's whole walk through the form may take (several steps).
+WALK_TIMEOUT = 600.0
 PASSPHRASE = "seizure passphrase"
 FORM = load_form()
 CYRILLIC = "абвгдежзиклмнопрстуфхцчшщэюя"
@@ -305,15 +309,15 @@ class Scenario:
             futures.append(pool.submit(self._browse, self._role("browse")))
             try:
                 for future in futures[: len(fast)]:
-                    future.result(timeout=120)
+                    future.result(timeout=WALK_TIMEOUT)
                 wait_until(lambda: all(a.paused.is_set() for a in slow), STEP_TIMEOUT, POLL,
                            what="the second half mid-form")
-                futures[-2].result(timeout=60)  # /forget done
+                futures[-2].result(timeout=WALK_TIMEOUT)  # /forget done
                 self.snapshot("mid-intake")
             finally:
                 release.set()
             for future in futures:
-                future.result(timeout=120)
+                future.result(timeout=WALK_TIMEOUT)
         self.snapshot("after-intake")
 
     def _role(self, role: str) -> Actor:
